@@ -1,0 +1,377 @@
+"""Classifier adapters: one protocol for every classifier an interpreter explains.
+
+An adapter is a differentiable map from a linear magnitude spectrogram
+``(batch, frames, freq)`` to logits ``(batch, classes)``, plus the hidden
+representations at the layers named in hparams (captured with forward hooks),
+plus what the classifier knows about itself: its :class:`SpectralFrontEnd`,
+sample rate, class labels and whether it is multi-label.
+
+Two implementations:
+
+* :class:`SpeechBrainClassifier` wraps a SpeechBrain ``Pretrained`` classifier
+  (``AudioClassifier`` with ``compute_stft``/``compute_fbank`` or
+  ``EncoderClassifier`` with ``compute_features``/``mean_var_norm``), re-expressing
+  its feature pipeline as a function of the STFT magnitude;
+* :class:`TorchClassifier` wraps any ``nn.Module`` that maps a magnitude, a
+  log-mel spectrogram or a waveform to logits.
+
+Outputs are always logits: softmax (single-label) or sigmoid (multi-label)
+gives probabilities. Log-softmax outputs, which many SpeechBrain classifiers
+return, are valid logits; probability outputs are converted with ``logit``.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from speechbrain_interp.audio import validate_waveform
+from speechbrain_interp.spectral import SpectralFrontEnd
+
+__all__ = ["ClassifierAdapter", "SpeechBrainClassifier", "TorchClassifier"]
+
+_OUTPUT_KINDS = ("logits", "log_probabilities", "probabilities")
+
+
+def _first_tensor(output):
+    """Hidden outputs can be tuples (e.g. ``Cnn14(return_reps=True)``); keep the first tensor."""
+    while isinstance(output, (tuple, list)):
+        output = output[0]
+    return output
+
+
+class ClassifierAdapter(nn.Module):
+    """Base class: spectrogram -> logits, with hidden representations captured by hooks.
+
+    Subclasses implement :meth:`compute_logits`. The wrapped classifier is frozen
+    (eval mode, no parameter gradients) so interpreters train around it, while
+    gradients still reach the input spectrogram.
+
+    Arguments
+    ---------
+    frontend : SpectralFrontEnd
+        The STFT the classifier's features are built on.
+    model : nn.Module
+        Root of the module tree that ``layers`` names are resolved against.
+    layers : sequence of str
+        Dotted module names whose outputs :meth:`forward_with_hidden` returns.
+    labels : sequence of str, optional
+        Class names, index-aligned with the logits.
+    multilabel : bool
+        Sigmoid outputs (multi-label) instead of softmax (single-label).
+    output : str
+        What the model returns: ``"logits"``, ``"log_probabilities"`` or ``"probabilities"``.
+    freeze : bool
+        Keep the classifier in eval mode without parameter gradients.
+    """
+
+    def __init__(
+        self,
+        frontend: SpectralFrontEnd,
+        model: nn.Module,
+        layers: Sequence[str] = (),
+        labels: Sequence[str] | None = None,
+        multilabel: bool = False,
+        output: str = "logits",
+        freeze: bool = True,
+    ):
+        super().__init__()
+        if output not in _OUTPUT_KINDS:
+            raise ValueError(f"output must be one of {_OUTPUT_KINDS}, got '{output}'")
+        self.frontend = frontend
+        self.model = model
+        self.layers = list(layers)
+        self.labels = list(labels) if labels is not None else None
+        self.multilabel = bool(multilabel)
+        self.output = output
+        self.freeze = freeze
+        self._hidden: dict[str, torch.Tensor] = {}
+        self._capturing = False
+        for name in self.layers:
+            self._resolve(name).register_forward_hook(self._make_hook(name))
+        if freeze:
+            self.model.requires_grad_(False)
+            self.model.eval()
+
+    def _resolve(self, name: str) -> nn.Module:
+        try:
+            return self.model.get_submodule(name)
+        except AttributeError as err:
+            available = [n for n, _ in self.model.named_modules() if n and n.count(".") < 2]
+            raise ValueError(
+                f"layer '{name}' not found in {type(self.model).__name__}; "
+                f"available top-level names include {available[:25]}"
+            ) from err
+
+    def _make_hook(self, name):
+        def hook(module, inputs, output):
+            if self._capturing:
+                self._hidden[name] = _first_tensor(output)
+
+        return hook
+
+    def train(self, mode: bool = True):
+        """Switch mode, keeping a frozen classifier in eval (no BatchNorm updates, no dropout)."""
+        super().train(mode)
+        if self.freeze:
+            self.model.eval()
+        return self
+
+    # --- what the classifier knows about itself -------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate the classifier expects."""
+        return self.frontend.sample_rate
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes, when labels are known."""
+        return len(self.labels) if self.labels is not None else None
+
+    # --- the protocol --------------------------------------------------------------------
+    def compute_logits(self, magnitude, phase=None, lengths=None) -> torch.Tensor:
+        """Model-specific map from magnitude to raw model outputs; subclasses override it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_logits")
+
+    def forward(self, magnitude: torch.Tensor, phase=None, lengths=None) -> torch.Tensor:
+        """Logits ``(batch, classes)`` for a linear magnitude ``(batch, frames, freq)``."""
+        out = self.compute_logits(magnitude, phase=phase, lengths=lengths)
+        if out.dim() == 3 and out.shape[1] == 1:
+            out = out.squeeze(1)
+        if self.output == "probabilities":
+            out = torch.logit(out.clamp(1e-7, 1 - 1e-7))
+        return out
+
+    def forward_with_hidden(self, magnitude, phase=None, lengths=None):
+        """Logits and a ``{layer: tensor}`` dict of the hidden representations in ``layers``."""
+        self._hidden = {}
+        self._capturing = True
+        try:
+            logits = self.forward(magnitude, phase=phase, lengths=lengths)
+        finally:
+            self._capturing = False
+        missing = [n for n in self.layers if n not in self._hidden]
+        if missing:
+            raise RuntimeError(f"layers {missing} were not called during the forward pass")
+        hidden, self._hidden = self._hidden, {}
+        return logits, hidden
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax for single-label classifiers, sigmoid for multi-label ones."""
+        return torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=-1)
+
+    def predict(self, magnitude: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+        """Predicted class indices ``(batch,)``, or a ``(batch, classes)`` 0/1 set if multi-label."""
+        with torch.no_grad():
+            logits = self.forward(magnitude)
+        if self.multilabel:
+            return (torch.sigmoid(logits) > threshold).float()
+        return logits.argmax(dim=-1)
+
+    def classify_wav(self, wav: torch.Tensor) -> torch.Tensor:
+        """Probabilities ``(batch, classes)`` for ``(batch, time)`` waveforms."""
+        wav = validate_waveform(wav, min_samples=self.frontend.min_samples)
+        spec = self.frontend(wav)
+        with torch.no_grad():
+            return self.probabilities(self.forward(spec.magnitude, phase=spec.phase))
+
+    def label_of(self, index: int) -> str:
+        """Class name for an index (the index itself when labels are unknown)."""
+        return self.labels[index] if self.labels is not None else str(index)
+
+
+class TorchClassifier(ClassifierAdapter):
+    """Adapter for any ``nn.Module`` classifier.
+
+    Arguments
+    ---------
+    model : nn.Module
+        Maps its input (see ``input``) to ``(batch, classes)`` outputs.
+    frontend : SpectralFrontEnd
+        STFT settings; needs ``n_mels`` for ``input="log_mel"``.
+    input : str or callable
+        ``"magnitude"``, ``"log1p_magnitude"``, ``"log_mel"``, ``"wav"`` (resynthesised
+        with the phase passed to :meth:`forward`), or ``f(frontend, magnitude, phase)``.
+    **kwargs
+        ``layers``, ``labels``, ``multilabel``, ``output``, ``freeze``, see
+        :class:`ClassifierAdapter`.
+
+    Example
+    -------
+    >>> frontend = SpectralFrontEnd(n_fft=256, hop_length=64, n_mels=32)
+    >>> net = nn.Sequential(nn.Conv1d(32, 16, 3), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
+    ...                     nn.Flatten(1), nn.Linear(16, 3))
+    >>> adapter = TorchClassifier(net, frontend, input=lambda fe, mag, ph: fe.log_mel(mag).mT,
+    ...                           layers=["0"], labels=["dog", "rain", "siren"])
+    >>> spec = frontend(torch.randn(2, 4000))
+    >>> logits, hidden = adapter.forward_with_hidden(spec.magnitude)
+    >>> logits.shape, hidden["0"].shape
+    (torch.Size([2, 3]), torch.Size([2, 16, 61]))
+    """
+
+    _INPUTS = ("magnitude", "log1p_magnitude", "log_mel", "wav")
+
+    def __init__(self, model: nn.Module, frontend: SpectralFrontEnd, input="log_mel", **kwargs):
+        if not callable(input) and input not in self._INPUTS:
+            raise ValueError(f"input must be one of {self._INPUTS} or a callable, got '{input}'")
+        if input == "log_mel" and not frontend.n_mels:
+            raise ValueError("input='log_mel' needs a SpectralFrontEnd built with n_mels")
+        self.input = input
+        super().__init__(frontend, model, **kwargs)
+
+    def compute_logits(self, magnitude, phase=None, lengths=None):
+        fe = self.frontend
+        if callable(self.input):
+            x = self.input(fe, magnitude, phase)
+        elif self.input == "magnitude":
+            x = magnitude
+        elif self.input == "log1p_magnitude":
+            x = torch.log1p(magnitude)
+        elif self.input == "log_mel":
+            x = fe.log_mel(magnitude)
+        else:
+            if phase is None:
+                raise ValueError("a waveform classifier needs the phase to resynthesise its input")
+            x = fe.istft(magnitude, phase, (magnitude.shape[1] - 1) * fe.hop_length)
+        return self.model(x)
+
+
+class SpeechBrainClassifier(ClassifierAdapter):
+    """Adapter for SpeechBrain ``Pretrained`` classifiers.
+
+    Supports the two layouts SpeechBrain ships:
+
+    * ``AudioClassifier``: ``compute_stft``, optional ``compute_fbank``,
+      ``embedding_model``, ``classifier``, hparams ``spec_mag_power`` and ``use_melspectra``;
+    * ``EncoderClassifier``: ``compute_features`` (``Fbank`` or ``MFCC``), optional
+      ``mean_var_norm``, ``embedding_model``, ``classifier``.
+
+    The feature pipeline is rebuilt from the STFT magnitude with the classifier's own
+    modules, so masks and gradients act on exactly the spectrogram the model sees.
+    ``embedding_model(feats, lengths)`` is only called with lengths when it accepts them
+    (a Cnn14 does not).
+
+    Arguments
+    ---------
+    pretrained : speechbrain.inference.interfaces.Pretrained
+        A loaded classifier.
+    layers : sequence of str
+        Hidden layers to capture, named from ``pretrained.mods``,
+        e.g. ``["embedding_model.conv_block6"]``.
+    mask_domain : str
+        Passed to the :class:`SpectralFrontEnd` built from the classifier's STFT.
+    **kwargs
+        ``labels``, ``multilabel``, ``output``, see :class:`ClassifierAdapter`. Labels
+        default to the pretrained ``label_encoder``.
+
+    Example
+    -------
+    >>> from speechbrain.inference.classifiers import EncoderClassifier
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from speechbrain.lobes.models.Xvector import Xvector, Classifier
+    >>> mods = {"compute_features": Fbank(n_mels=24),
+    ...         "embedding_model": Xvector(in_channels=24, tdnn_channels=[16] * 5,
+    ...                                    lin_neurons=8),
+    ...         "classifier": Classifier(input_shape=(2, 1, 8), lin_neurons=8, out_neurons=3)}
+    >>> pretrained = EncoderClassifier(modules=mods, hparams={})
+    >>> adapter = SpeechBrainClassifier(pretrained, layers=["embedding_model.blocks.3"])
+    >>> spec = adapter.frontend(torch.randn(2, 8000))
+    >>> logits, hidden = adapter.forward_with_hidden(spec.magnitude)
+    >>> logits.shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, pretrained, layers: Sequence[str] = (), mask_domain="log1p_magnitude",
+                 **kwargs):
+        mods = pretrained.mods
+        self.hparams_ = getattr(pretrained, "hparams", None)
+        if "compute_stft" in mods:
+            stft = mods["compute_stft"]
+            self.layout = "audio_classifier"
+        elif "compute_features" in mods:
+            feats = mods["compute_features"]
+            if not hasattr(feats, "compute_STFT") or not hasattr(feats, "compute_fbanks"):
+                raise TypeError(
+                    f"compute_features is a {type(feats).__name__}; SpeechBrainClassifier "
+                    "supports speechbrain.lobes.features.Fbank and MFCC. Wrap other "
+                    "classifiers with TorchClassifier and an explicit input function"
+                )
+            stft = feats.compute_STFT
+            self.layout = "encoder_classifier"
+        else:
+            raise TypeError(
+                "the pretrained model has neither 'compute_stft' (AudioClassifier) nor "
+                f"'compute_features' (EncoderClassifier); it has {list(mods.keys())}"
+            )
+        for needed in ("embedding_model", "classifier"):
+            if needed not in mods:
+                raise TypeError(f"the pretrained model has no '{needed}' module")
+        kwargs.setdefault("labels", self._labels_from(pretrained))
+        kwargs.setdefault("output", "log_probabilities")
+        frontend = SpectralFrontEnd.from_speechbrain_stft(stft, mask_domain=mask_domain)
+        super().__init__(frontend, mods, layers=layers, **kwargs)
+        self._pass_lengths = self._accepts_lengths(mods["embedding_model"])
+
+    @staticmethod
+    def _labels_from(pretrained):
+        encoder = getattr(getattr(pretrained, "hparams", None), "label_encoder", None)
+        if encoder is None or not getattr(encoder, "ind2lab", None):
+            return None
+        return [encoder.ind2lab[i] for i in range(len(encoder.ind2lab))]
+
+    @staticmethod
+    def _accepts_lengths(module) -> bool:
+        params = list(inspect.signature(module.forward).parameters.values())
+        return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+    @classmethod
+    def from_hparams(cls, source, savedir=None, layers=(), interface="AudioClassifier",
+                     run_opts=None, **kwargs):
+        """Load a SpeechBrain classifier from a Hub id or a local folder and wrap it.
+
+        ``interface`` is the name of a class in ``speechbrain.inference.classifiers``.
+        """
+        from speechbrain.inference import classifiers
+
+        iface = getattr(classifiers, interface)
+        pretrained = iface.from_hparams(source=source, savedir=savedir, run_opts=run_opts)
+        return cls(pretrained, layers=layers, **kwargs)
+
+    def _features(self, magnitude, lengths):
+        mods, hp = self.model, self.hparams_
+        power = magnitude.pow(2)  # SpeechBrain's spectral_magnitude(power=1) is |X|^2
+        if self.layout == "audio_classifier":
+            spec_power = getattr(hp, "spec_mag_power", 1)
+            x = power.clamp_min(1e-14).pow(spec_power) if spec_power != 1 else power
+            if getattr(hp, "use_melspectra", True) and "compute_fbank" in mods:
+                return mods["compute_fbank"](x)
+            return torch.log1p(x)
+        feats_mod = mods["compute_features"]
+        feats = feats_mod.compute_fbanks(power)
+        if hasattr(feats_mod, "compute_dct"):  # MFCC
+            feats = feats_mod.compute_dct(feats)
+        if feats_mod.deltas:
+            d1 = feats_mod.compute_deltas(feats)
+            feats = torch.cat([feats, d1, feats_mod.compute_deltas(d1)], dim=2)
+        if feats_mod.context:
+            feats = feats_mod.context_window(feats)
+        if "mean_var_norm" in mods:
+            feats = mods["mean_var_norm"](feats, lengths)
+        return feats
+
+    def compute_logits(self, magnitude, phase=None, lengths=None):
+        if lengths is None:
+            lengths = torch.ones(magnitude.shape[0], device=magnitude.device)
+        feats = self._features(magnitude, lengths)
+        embed = self.model["embedding_model"]
+        emb = embed(feats, lengths) if self._pass_lengths else embed(feats)
+        emb = _first_tensor(emb)
+        if emb.dim() == 4:
+            emb = emb.mean((-1, -2))
+        return self.model["classifier"](emb)

@@ -1,0 +1,253 @@
+"""Audio input and output with validation that names the file and the problem.
+
+Every interpreter receives audio through this module, so a bad file fails here,
+once, with a specific exception, instead of as a shape error deep in a model.
+``torchaudio.load`` needs torchcodec, which is often unavailable, so files are
+read and written with ``soundfile`` (wav, flac, ogg and mp3 through libsndfile).
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+__all__ = [
+    "AudioError",
+    "AudioFileNotFoundError",
+    "CorruptAudioError",
+    "EmptyAudioError",
+    "NonFiniteAudioError",
+    "AudioTooShortError",
+    "AudioFormatError",
+    "load_audio",
+    "save_audio",
+    "to_mono",
+    "resample",
+    "validate_waveform",
+]
+
+
+class AudioError(ValueError):
+    """Base class of every audio input problem; the message names the source."""
+
+
+class AudioFileNotFoundError(AudioError, FileNotFoundError):
+    """The audio file does not exist."""
+
+
+class CorruptAudioError(AudioError):
+    """The file exists but cannot be decoded as audio."""
+
+
+class EmptyAudioError(AudioError):
+    """The audio holds zero samples."""
+
+
+class NonFiniteAudioError(AudioError):
+    """The audio holds NaN or Inf samples."""
+
+
+class AudioTooShortError(AudioError):
+    """The audio is shorter than one analysis window."""
+
+
+class AudioFormatError(AudioError, TypeError):
+    """A tensor has the wrong shape or dtype to be a waveform."""
+
+
+def _describe(source) -> str:
+    return f"'{source}'" if source is not None else "the input waveform"
+
+
+def to_mono(wav: torch.Tensor) -> torch.Tensor:
+    """Average channels of a ``(time, channels)`` waveform into ``(time,)``.
+
+    Arguments
+    ---------
+    wav : torch.Tensor
+        ``(time,)`` or ``(time, channels)``, as soundfile returns it.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(time,)``.
+
+    Example
+    -------
+    >>> to_mono(torch.ones(4, 2)).shape
+    torch.Size([4])
+    """
+    return wav.mean(dim=-1) if wav.dim() == 2 else wav
+
+
+def resample(wav: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Resample along the last axis with torchaudio's band-limited sinc filter.
+
+    Example
+    -------
+    >>> resample(torch.zeros(1, 44100), 44100, 16000).shape
+    torch.Size([1, 16000])
+    """
+    if orig_rate == new_rate:
+        return wav
+    return AF.resample(wav, orig_freq=int(orig_rate), new_freq=int(new_rate))
+
+
+def validate_waveform(
+    wav,
+    min_samples: int = 1,
+    source=None,
+    sample_rate: int | None = None,
+    expected_rate: int | None = None,
+) -> torch.Tensor:
+    """Check that ``wav`` is a usable batch of mono waveforms and return it as ``(batch, time)``.
+
+    All-silent audio is valid: explanations of silence must come out finite.
+
+    Arguments
+    ---------
+    wav : torch.Tensor or numpy.ndarray
+        ``(time,)`` or ``(batch, time)`` floating-point samples.
+    min_samples : int
+        Shortest accepted length, usually one STFT window.
+    source : str, optional
+        File name or description used in error messages.
+    sample_rate, expected_rate : int, optional
+        When both are given they must agree; tensors are never resampled silently.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, time)`` float32.
+
+    Raises
+    ------
+    AudioFormatError, EmptyAudioError, NonFiniteAudioError, AudioTooShortError
+
+    Example
+    -------
+    >>> validate_waveform(torch.zeros(16000), min_samples=400).shape
+    torch.Size([1, 16000])
+    >>> validate_waveform(torch.full((800,), float("nan")))
+    Traceback (most recent call last):
+    ...
+    speechbrain_interp.audio.NonFiniteAudioError: the input waveform contains 800 NaN or Inf samples ...
+    """
+    where = _describe(source)
+    if isinstance(wav, np.ndarray):
+        wav = torch.from_numpy(np.ascontiguousarray(wav))
+    if not isinstance(wav, torch.Tensor):
+        raise AudioFormatError(
+            f"{where} must be a torch.Tensor or numpy array, got {type(wav).__name__}"
+        )
+    if wav.is_complex() or not wav.is_floating_point():
+        raise AudioFormatError(
+            f"{where} has dtype {wav.dtype}; expected floating-point samples in [-1, 1] "
+            "(convert integer PCM with wav.float() / 32768)"
+        )
+    if wav.dim() == 1:
+        wav = wav.unsqueeze(0)
+    if wav.dim() != 2:
+        raise AudioFormatError(
+            f"{where} has shape {tuple(wav.shape)}; expected (time,) or (batch, time) mono audio. "
+            "Downmix multichannel audio first, e.g. with speechbrain_interp.audio.to_mono"
+        )
+    if sample_rate is not None and expected_rate is not None and sample_rate != expected_rate:
+        raise AudioFormatError(
+            f"{where} is sampled at {sample_rate} Hz but the model expects {expected_rate} Hz; "
+            "resample it with speechbrain_interp.audio.resample"
+        )
+    if wav.shape[-1] == 0 or wav.shape[0] == 0:
+        raise EmptyAudioError(f"{where} is empty (0 samples)")
+    bad = (~torch.isfinite(wav)).sum().item()
+    if bad:
+        raise NonFiniteAudioError(
+            f"{where} contains {bad} NaN or Inf samples out of {wav.numel()}; "
+            "the recording or an upstream processing step is broken"
+        )
+    if wav.shape[-1] < min_samples:
+        raise AudioTooShortError(
+            f"{where} has {wav.shape[-1]} samples, shorter than one analysis window "
+            f"({min_samples} samples); pad it or use a longer clip"
+        )
+    return wav.float()
+
+
+def load_audio(path, sample_rate: int = 16000, min_samples: int = 1) -> torch.Tensor:
+    """Read an audio file as a mono float waveform at ``sample_rate``.
+
+    Arguments
+    ---------
+    path : str or Path
+        A wav, flac, ogg or mp3 file.
+    sample_rate : int
+        The rate the model expects; other rates are resampled.
+    min_samples : int
+        Shortest accepted length after resampling, usually one STFT window.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(time,)`` float32.
+
+    Raises
+    ------
+    AudioFileNotFoundError, CorruptAudioError, EmptyAudioError, NonFiniteAudioError,
+    AudioTooShortError
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> save_audio(path, torch.sin(torch.arange(8000) * 0.1), 8000)
+    >>> load_audio(path, sample_rate=16000).shape
+    torch.Size([16000])
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise AudioFileNotFoundError(f"audio file '{path}' does not exist")
+    if path.is_dir():
+        raise AudioFileNotFoundError(f"'{path}' is a directory, not an audio file")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # libsndfile raises several types for bad files
+        raise CorruptAudioError(
+            f"cannot decode audio file '{path}': {err}. "
+            "Supported formats: wav, flac, ogg, mp3"
+        ) from err
+    wav = to_mono(torch.from_numpy(data))
+    if wav.numel() == 0:
+        raise EmptyAudioError(f"audio file '{path}' holds 0 samples")
+    validate_waveform(wav, min_samples=1, source=path)
+    wav = resample(wav.unsqueeze(0), rate, sample_rate).squeeze(0)
+    return validate_waveform(wav, min_samples=min_samples, source=path).squeeze(0)
+
+
+def save_audio(path, wav: torch.Tensor, sample_rate: int) -> None:
+    """Write a mono waveform as 16-bit PCM (playable by every browser); peaks are clipped.
+
+    Arguments
+    ---------
+    path : str or Path
+        Output file; the extension picks the format (``.wav`` or ``.flac``).
+    wav : torch.Tensor
+        ``(time,)`` or ``(1, time)`` samples in [-1, 1].
+    sample_rate : int
+        Sample rate in Hz.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> save_audio(os.path.join(tempfile.mkdtemp(), "x.wav"), torch.zeros(100), 16000)
+    """
+    data = wav.detach().float().cpu().reshape(-1).clamp(-1.0, 1.0).numpy()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data, int(sample_rate), subtype="PCM_16")

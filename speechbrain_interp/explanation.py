@@ -1,0 +1,217 @@
+"""The ``Explanation``: what every interpreter returns, and how it is written to disk.
+
+One object for every family (L-MAC, L2I, concepts, gradient baselines), batched:
+the mask over the magnitude spectrogram, the listenable interpretation and
+residual (ISTFT with the original phase), the prediction, optional per-clip
+scores, L2I's audio components and concept weights. ``save`` writes WAVs, a PNG
+per clip and a ``summary.json`` that the HTML report reads.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from speechbrain_interp.audio import save_audio
+
+__all__ = ["Explanation", "Component"]
+
+
+@dataclass
+class Component:
+    """One listenable part of an explanation, e.g. an L2I NMF component.
+
+    Arguments
+    ---------
+    index : int
+        Component id (e.g. the NMF dictionary column).
+    relevance : float
+        Its relevance for the explained class.
+    wav : torch.Tensor
+        ``(time,)`` waveform of the component alone.
+    """
+
+    index: int
+    relevance: float
+    wav: torch.Tensor
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "clip"
+
+
+@dataclass
+class Explanation:
+    """A batch of explanations.
+
+    Arguments
+    ---------
+    method : str
+        Interpreter that produced it, e.g. ``"L-MAC"`` or ``"saliency (gradient baseline)"``.
+    sample_rate : int
+        Sample rate of every waveform.
+    wav : torch.Tensor
+        ``(batch, time)`` input audio.
+    magnitude : torch.Tensor
+        ``(batch, frames, freq)`` linear STFT magnitude of the input.
+    mask : torch.Tensor
+        ``(batch, frames, freq)`` mask in [0, 1]: what drove the decision.
+    interpretation : torch.Tensor
+        ``(batch, time)`` masked-in audio, ISTFT with the original phase.
+    residual : torch.Tensor
+        ``(batch, time)`` masked-out audio, ``(1 - mask)``, same phase.
+    target : torch.Tensor
+        ``(batch,)`` explained class index (the prediction unless one was requested).
+    probability : torch.Tensor
+        ``(batch,)`` classifier probability of ``target`` on the input.
+    probability_in : torch.Tensor
+        ``(batch,)`` probability of ``target`` on the masked-in spectrogram.
+    labels : list of str, optional
+        Class names of the classifier.
+    probability_out : torch.Tensor, optional
+        ``(batch,)`` probability of ``target`` on the masked-out spectrogram.
+    scores : dict, optional
+        Extra per-sample numbers, e.g. faithfulness metrics, ``{name: (batch,) tensor}``.
+    components : list, optional
+        Per clip, a list of :class:`Component` (L2I's audio objects).
+    concepts : list, optional
+        Per clip, a list of ``(concept, weight)`` pairs, largest weight first.
+    note : str, optional
+        Anything the reader must know, e.g. that a gradient baseline stood in.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> wav = torch.zeros(1, 1600)
+    >>> e = Explanation("demo", 16000, wav, torch.zeros(1, 11, 257), torch.ones(1, 11, 257),
+    ...                 wav, wav, torch.tensor([0]), torch.tensor([0.9]), torch.tensor([0.8]),
+    ...                 labels=["dog"])
+    >>> e.predicted_labels
+    ['dog']
+    >>> sorted(e.save(tempfile.mkdtemp(), names=["clip"])[0]["files"])
+    ['figure', 'interpretation', 'original', 'residual']
+    """
+
+    method: str
+    sample_rate: int
+    wav: torch.Tensor
+    magnitude: torch.Tensor
+    mask: torch.Tensor
+    interpretation: torch.Tensor
+    residual: torch.Tensor
+    target: torch.Tensor
+    probability: torch.Tensor
+    probability_in: torch.Tensor
+    labels: list | None = None
+    probability_out: torch.Tensor | None = None
+    scores: dict = field(default_factory=dict)
+    components: list | None = None
+    concepts: list | None = None
+    note: str | None = None
+
+    def __len__(self) -> int:
+        return self.wav.shape[0]
+
+    def __getitem__(self, i: int) -> Explanation:
+        """The ``i``-th clip as a batch of one."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"explanation index {i} out of range for batch of {len(self)}")
+        i = i % len(self)
+        kwargs = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == len(self):
+                v = v[i : i + 1]
+            elif f.name in ("components", "concepts") and v is not None:
+                v = [v[i]]
+            elif f.name == "scores":
+                v = {k: t[i : i + 1] for k, t in v.items()}
+            kwargs[f.name] = v
+        return Explanation(**kwargs)
+
+    @property
+    def predicted_labels(self) -> list[str]:
+        """Names of the explained classes (indices as strings when labels are unknown)."""
+        return [
+            self.labels[t] if self.labels is not None else str(t) for t in self.target.tolist()
+        ]
+
+    def to_dict(self, i: int) -> dict:
+        """JSON-ready summary of clip ``i``: prediction, probabilities, scores, concepts."""
+        out = {
+            "method": self.method,
+            "label": self.predicted_labels[i],
+            "target": int(self.target[i]),
+            "probability": float(self.probability[i]),
+            "probability_in": float(self.probability_in[i]),
+            "mask_mean": float(self.mask[i].mean()),
+        }
+        if self.probability_out is not None:
+            out["probability_out"] = float(self.probability_out[i])
+        out["scores"] = {k: float(v[i]) for k, v in self.scores.items()}
+        if self.concepts is not None:
+            out["concepts"] = [[str(c), float(w)] for c, w in self.concepts[i]]
+        if self.components is not None:
+            out["components"] = [
+                {"index": int(c.index), "relevance": float(c.relevance)} for c in self.components[i]
+            ]
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    def save(self, directory, names=None, figure: bool = True) -> list[dict]:
+        """Write each clip's WAVs (original, interpretation, residual, components) and PNG.
+
+        Arguments
+        ---------
+        directory : str or Path
+            Output folder, created if needed.
+        names : list of str, optional
+            One file stem per clip (default ``clip0``, ``clip1``, ...).
+        figure : bool
+            Also draw the spectrogram / mask / overlay PNG.
+
+        Returns
+        -------
+        list of dict
+            Per clip, :meth:`to_dict` plus ``files``: paths relative to ``directory``.
+            The same list is written to ``directory/summary.json``.
+        """
+        from speechbrain_interp.figures import plot_explanation
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        names = names or [f"clip{i}" for i in range(len(self))]
+        if len(names) != len(self):
+            raise ValueError(f"got {len(names)} names for {len(self)} clips")
+        summary = []
+        for i, name in enumerate(names):
+            stem = _slug(name)
+            files = {}
+            for kind, wav in (
+                ("original", self.wav[i]),
+                ("interpretation", self.interpretation[i]),
+                ("residual", self.residual[i]),
+            ):
+                files[kind] = f"{stem}_{kind}.wav"
+                save_audio(directory / files[kind], wav, self.sample_rate)
+            if self.components is not None:
+                for rank, comp in enumerate(self.components[i]):
+                    key = f"component{rank}"
+                    files[key] = f"{stem}_component{rank}_k{comp.index}.wav"
+                    save_audio(directory / files[key], comp.wav, self.sample_rate)
+            if figure:
+                files["figure"] = f"{stem}.png"
+                plot_explanation(self, i, directory / files["figure"], title=str(name))
+            entry = {"name": str(name), **self.to_dict(i), "files": files}
+            summary.append(entry)
+        with open(directory / "summary.json", "w", encoding="utf-8") as fh:
+            json.dump(summary, fh, indent=2)
+        return summary

@@ -1,0 +1,79 @@
+"""Figures for explanations: waveform, spectrogram, mask, overlay and concept weights.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+__all__ = ["plot_explanation"]
+
+
+def _db(magnitude: torch.Tensor) -> torch.Tensor:
+    db = 20 * torch.log10(magnitude.clamp_min(1e-8))
+    return db.clamp_min(db.max() - 80)
+
+
+def plot_explanation(explanation, i: int, path, title: str = "") -> None:
+    """Draw clip ``i`` of an :class:`~speechbrain_interp.explanation.Explanation` to a PNG.
+
+    Panels: waveform with the interpretation on top, input spectrogram (dB), mask,
+    spectrogram of the interpretation, and the top concepts when the explanation has them.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> from speechbrain_interp.explanation import Explanation
+    >>> wav = torch.randn(1, 1600) * 0.1
+    >>> e = Explanation("demo", 16000, wav, torch.rand(1, 11, 257), torch.rand(1, 11, 257),
+    ...                 wav, wav, torch.tensor([0]), torch.tensor([0.9]), torch.tensor([0.8]))
+    >>> path = os.path.join(tempfile.mkdtemp(), "fig.png")
+    >>> plot_explanation(e, 0, path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    e = explanation
+    mag = e.magnitude[i].detach().float().cpu()
+    mask = e.mask[i].detach().float().cpu()
+    concepts = e.concepts[i] if e.concepts is not None else None
+    rows = 5 if concepts else 4
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 2.0 * rows + 0.6), constrained_layout=True)
+    sr = e.sample_rate
+    n = e.wav.shape[-1]
+    t = torch.arange(n) / sr
+    extent = [0, n / sr, 0, sr / 2000]
+
+    axes[0].plot(t, e.wav[i].detach().cpu(), lw=0.5, color="0.6", label="original")
+    axes[0].plot(t, e.interpretation[i].detach().cpu(), lw=0.5, color="C3", label="interpretation")
+    axes[0].set_xlim(0, n / sr)
+    axes[0].legend(loc="upper right", fontsize=7)
+    axes[0].set_ylabel("amplitude")
+    prob = f"p={float(e.probability[i]):.2f}, on interpretation {float(e.probability_in[i]):.2f}"
+    axes[0].set_title(f"{title}  {e.method}: {e.predicted_labels[i]} ({prob})", fontsize=9)
+
+    db = _db(mag)
+    panels = (
+        (axes[1], db.T, "magma", "input (dB)"),
+        (axes[2], mask.T, "viridis", "mask"),
+        (axes[3], _db(mag * mask).clamp_min(db.min()).T, "magma", "masked-in (dB)"),
+    )
+    for ax, img, cmap, label in panels:
+        im = ax.imshow(img, origin="lower", aspect="auto", cmap=cmap, extent=extent)
+        ax.set_ylabel(f"{label}\nkHz", fontsize=8)
+        fig.colorbar(im, ax=ax, pad=0.01)
+    axes[3].set_xlabel("time (s)")
+    if concepts:
+        names = [str(c) for c, _ in concepts[:10]][::-1]
+        weights = [float(w) for _, w in concepts[:10]][::-1]
+        axes[4].barh(names, weights, color="C0")
+        axes[4].set_xlabel("concept weight")
+        axes[4].tick_params(axis="y", labelsize=7)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

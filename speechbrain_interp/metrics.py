@@ -1,0 +1,255 @@
+"""Faithfulness metrics for spectrogram masks: pure, batched, per-sample functions.
+
+Notation for one sample: ``X`` the magnitude spectrogram, ``M`` the mask in
+[0, 1], ``f`` the classifier, ``c`` the explained class (by default the class
+predicted on ``X``), ``p_c(.)`` its probability (softmax, or sigmoid for
+multi-label classifiers), ``M (.) X`` the mask applied in the front-end's mask
+domain (:meth:`SpectralFrontEnd.apply_mask`). Every function returns a tensor
+of shape ``(batch,)``; average it over a data set for the usual table entries.
+
+The probability-level functions (:func:`average_increase`, ...) take
+probabilities that have already been normalised. SpeechBrain's
+``recipes/ESC50/interpret`` applies ``softmax`` to probabilities once more
+inside its AD metric, which flattens both values towards ``1/C`` and
+under-reports the drop; here AD follows the definition in the L-MAC paper
+(from Grad-CAM++), on probabilities normalised exactly once.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "average_increase",
+    "average_drop",
+    "average_gain",
+    "faithfulness",
+    "input_fidelity",
+    "sparseness",
+    "complexity",
+    "deletion_auc",
+    "insertion_auc",
+    "evaluate_mask",
+    "summarize",
+    "METRIC_NAMES",
+]
+
+METRIC_NAMES = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
+_EPS = 1e-10
+
+
+def average_increase(p_full: torch.Tensor, p_in: torch.Tensor) -> torch.Tensor:
+    """AI: ``100 * 1[p_c(M (.) X) > p_c(X)]``; its mean is the share of clips whose confidence rises.
+
+    Arguments
+    ---------
+    p_full, p_in : torch.Tensor
+        ``(batch,)`` probability of class ``c`` on the full and the masked-in input.
+
+    Example
+    -------
+    >>> average_increase(torch.tensor([0.5, 0.5]), torch.tensor([0.6, 0.4]))
+    tensor([100.,   0.])
+    """
+    return (p_in > p_full).float() * 100.0
+
+
+def average_drop(p_full: torch.Tensor, p_in: torch.Tensor) -> torch.Tensor:
+    """AD: ``100 * max(0, p_c(X) - p_c(M (.) X)) / p_c(X)``; lower is better.
+
+    Example
+    -------
+    >>> average_drop(torch.tensor([0.5, 0.5]), torch.tensor([0.6, 0.4])).round(decimals=3)
+    tensor([ 0., 20.])
+    """
+    return torch.relu(p_full - p_in) / (p_full + _EPS) * 100.0
+
+
+def average_gain(p_full: torch.Tensor, p_in: torch.Tensor) -> torch.Tensor:
+    """AG: ``100 * max(0, p_c(M (.) X) - p_c(X)) / (1 - p_c(X))``; higher is better.
+
+    Example
+    -------
+    >>> average_gain(torch.tensor([0.5, 0.5]), torch.tensor([0.6, 0.4])).round(decimals=3)
+    tensor([20.,  0.])
+    """
+    return torch.relu(p_in - p_full) / (1.0 - p_full + _EPS) * 100.0
+
+
+def faithfulness(p_full: torch.Tensor, p_out: torch.Tensor) -> torch.Tensor:
+    """FF: ``p_c(X) - p_c((1 - M) (.) X)``, the confidence lost when the explanation is removed.
+
+    Example
+    -------
+    >>> faithfulness(torch.tensor([0.9]), torch.tensor([0.2]))
+    tensor([0.7000])
+    """
+    return p_full - p_out
+
+
+def input_fidelity(pred_full: torch.Tensor, pred_in: torch.Tensor) -> torch.Tensor:
+    """Fid-In: ``1[argmax f(M (.) X) = argmax f(X)]``, given the two predicted indices.
+
+    Example
+    -------
+    >>> input_fidelity(torch.tensor([3, 1]), torch.tensor([3, 2]))
+    tensor([1., 0.])
+    """
+    return (pred_full == pred_in).float()
+
+
+def sparseness(mask: torch.Tensor) -> torch.Tensor:
+    """SPS: Gini index of ``|M|`` over all its bins (Chalasani et al. 2020), in [0, 1].
+
+    With ``a`` the ``n`` values sorted ascending (plus ``1e-7``, as Quantus does, so an
+    all-zero mask is defined): ``G = sum_i (2 i - n - 1) a_i / (n sum_i a_i)``, ``i = 1..n``.
+    Higher means a sparser, more concentrated mask.
+
+    Example
+    -------
+    >>> sparseness(torch.tensor([[0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]))
+    tensor([0.7500, 0.0000])
+    """
+    a = mask.detach().abs().flatten(1).double()
+    a = torch.sort(a, dim=1).values + 1e-7
+    n = a.shape[1]
+    i = torch.arange(1, n + 1, dtype=a.dtype, device=a.device)
+    gini = ((2 * i - n - 1) * a).sum(1) / (n * a.sum(1))
+    return gini.float()
+
+
+def complexity(mask: torch.Tensor) -> torch.Tensor:
+    """COMP: entropy (nats) of ``|M|`` normalised to a distribution (Bhatt et al. 2020).
+
+    ``p_i = |a_i| / sum_j |a_j|``, ``COMP = -sum_i p_i log p_i``; lower is simpler. An
+    all-zero mask counts as uniform (``log n``) instead of NaN.
+
+    Example
+    -------
+    >>> complexity(torch.tensor([[0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]))
+    tensor([0.0000, 1.3863])
+    """
+    a = mask.detach().abs().flatten(1).double()
+    total = a.sum(1, keepdim=True)
+    uniform = torch.full_like(a, 1.0 / a.shape[1])
+    p = torch.where(total > 0, a / total.clamp_min(1e-300), uniform)
+    ent = (p * torch.log(p.clamp_min(1e-300))).sum(1).neg() + 0.0  # + 0.0 turns -0.0 into 0.0
+    return ent.float()
+
+
+def _target_probability(adapter, magnitude, mask, target, phase):
+    masked = adapter.frontend.apply_mask(magnitude, mask)
+    logits = adapter(masked, phase=phase)
+    probs = adapter.probabilities(logits)
+    return probs.gather(1, target[:, None]).squeeze(1), logits
+
+
+def _rank_curve(adapter, magnitude, saliency, target, steps, insert, phase):
+    """Probability of ``target`` as the most salient bins are removed (or inserted)."""
+    flat = saliency.detach().flatten(1)
+    # order[b, k] is the rank of bin k (0 = most salient); ties broken by index
+    order = torch.argsort(torch.argsort(flat, dim=1, descending=True, stable=True), dim=1)
+    n = flat.shape[1]
+    probs = []
+    for s in range(steps + 1):
+        k = round(n * s / steps)
+        top = (order < k).float().view_as(saliency)
+        keep = top if insert else 1.0 - top
+        probs.append(_target_probability(adapter, magnitude, keep, target, phase)[0])
+    curve = torch.stack(probs, dim=1)  # (batch, steps + 1)
+    return torch.trapezoid(curve, dx=1.0 / steps, dim=1)
+
+
+@torch.no_grad()
+def deletion_auc(adapter, magnitude, saliency, target=None, steps: int = 20, phase=None):
+    """Deletion AUC: area under ``p_c`` as the most salient bins are zeroed, ``steps`` at a time.
+
+    Removing bins means masking them to 0 in the mask domain; lower is better (the
+    explanation found what the classifier needs). ``target`` defaults to the prediction.
+    """
+    target = _default_target(adapter, magnitude, target, phase)
+    return _rank_curve(adapter, magnitude, saliency, target, steps, insert=False, phase=phase)
+
+
+@torch.no_grad()
+def insertion_auc(adapter, magnitude, saliency, target=None, steps: int = 20, phase=None):
+    """Insertion AUC: area under ``p_c`` as the most salient bins are restored onto silence.
+
+    Higher is better. ``target`` defaults to the prediction on the full input.
+    """
+    target = _default_target(adapter, magnitude, target, phase)
+    return _rank_curve(adapter, magnitude, saliency, target, steps, insert=True, phase=phase)
+
+
+def _default_target(adapter, magnitude, target, phase):
+    if target is not None:
+        return torch.as_tensor(target, device=magnitude.device).long().reshape(-1)
+    return adapter(magnitude, phase=phase).argmax(-1)
+
+
+@torch.no_grad()
+def evaluate_mask(adapter, magnitude, mask, target=None, phase=None) -> dict[str, torch.Tensor]:
+    """All mask metrics (AI, AD, AG, FF, Fid-In, SPS, COMP) for a batch, per sample.
+
+    Three classifier passes: full input, masked-in ``M (.) X`` and masked-out
+    ``(1 - M) (.) X``, all through the adapter's front-end.
+
+    Arguments
+    ---------
+    adapter : ClassifierAdapter
+        The classifier being explained.
+    magnitude : torch.Tensor
+        ``(batch, frames, freq)`` linear magnitude.
+    mask : torch.Tensor
+        ``(batch, frames, freq)`` mask in [0, 1].
+    target : torch.Tensor, optional
+        ``(batch,)`` class indices; defaults to the classifier's prediction on ``X``.
+
+    Returns
+    -------
+    dict
+        ``{name: (batch,) tensor}`` for every name in :data:`METRIC_NAMES`.
+
+    Example
+    -------
+    >>> from speechbrain_interp.spectral import SpectralFrontEnd
+    >>> from speechbrain_interp.adapters import TorchClassifier
+    >>> frontend = SpectralFrontEnd(n_fft=64, hop_length=16, mask_domain="magnitude")
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(33 * 33, 4))
+    >>> adapter = TorchClassifier(net, frontend, input="magnitude")
+    >>> mag = frontend(torch.randn(2, 512)).magnitude
+    >>> scores = evaluate_mask(adapter, mag, torch.ones_like(mag))
+    >>> scores["Fid-In"], scores["AD"]
+    (tensor([1., 1.]), tensor([0., 0.]))
+    """
+    logits = adapter(magnitude, phase=phase)
+    probs = adapter.probabilities(logits)
+    if target is None:
+        target = logits.argmax(-1)
+    target = torch.as_tensor(target, device=magnitude.device).long().reshape(-1)
+    p_full = probs.gather(1, target[:, None]).squeeze(1)
+    p_in, logits_in = _target_probability(adapter, magnitude, mask, target, phase)
+    p_out, _ = _target_probability(adapter, magnitude, 1.0 - mask, target, phase)
+    return {
+        "AI": average_increase(p_full, p_in),
+        "AD": average_drop(p_full, p_in),
+        "AG": average_gain(p_full, p_in),
+        "FF": faithfulness(p_full, p_out),
+        "Fid-In": input_fidelity(logits.argmax(-1), logits_in.argmax(-1)),
+        "SPS": sparseness(mask),
+        "COMP": complexity(mask),
+    }
+
+
+def summarize(scores: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Mean of each per-sample metric, as plain floats for tables and JSON.
+
+    Example
+    -------
+    >>> summarize({"AD": torch.tensor([10.0, 30.0])})
+    {'AD': 20.0}
+    """
+    return {k: float(torch.as_tensor(v, dtype=torch.float32).mean()) for k, v in scores.items()}

@@ -1,0 +1,199 @@
+"""Random-weight SpeechBrain classifiers in local folders, laid out as on the Hub.
+
+The real Hub models cannot be downloaded offline, so tests, doctests and
+benchmarks build the same architectures (Cnn14, ECAPA-TDNN, Xvector) at small
+sizes, save them as a SpeechBrain inference folder (``hyperparams.yaml`` with a
+``pretrainer:`` key, ``*.ckpt`` files, ``label_encoder.ckpt``) and load them
+back through ``from_hparams(source=<folder>)``, exactly the code path a Hub
+model takes.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+__all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier"]
+
+_LABEL_ENCODER = """label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
+"""
+
+_PRETRAINER = """pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
+    loadables:
+        embedding_model: !ref <embedding_model>
+        classifier: !ref <classifier>
+        label_encoder: !ref <label_encoder>
+"""
+
+# AudioClassifier layout (compute_stft / compute_fbank), as SpeechBrain's ESC-50 CNN14.
+_CNN14 = """sample_rate: 16000
+n_mels: {n_mels}
+n_classes: {n_classes}
+spec_mag_power: 1
+use_melspectra: True
+compute_stft: !new:speechbrain.processing.features.STFT
+    sample_rate: !ref <sample_rate>
+    n_fft: 512
+    win_length: 32
+    hop_length: 16
+compute_fbank: !new:speechbrain.processing.features.Filterbank
+    n_mels: !ref <n_mels>
+    n_fft: 512
+    sample_rate: !ref <sample_rate>
+    log_mel: True
+embedding_model: !new:speechbrain.lobes.models.Cnn14.Cnn14
+    mel_bins: !ref <n_mels>
+    emb_dim: {emb_dim}
+classifier: !new:speechbrain.nnet.linear.Linear
+    input_size: {emb_dim}
+    n_neurons: !ref <n_classes>
+modules:
+    compute_stft: !ref <compute_stft>
+    compute_fbank: !ref <compute_fbank>
+    embedding_model: !ref <embedding_model>
+    classifier: !ref <classifier>
+"""
+
+# EncoderClassifier layout (compute_features / mean_var_norm).
+_ENCODER = """sample_rate: 16000
+n_mels: {n_mels}
+n_classes: {n_classes}
+compute_features: !new:speechbrain.lobes.features.Fbank
+    n_mels: !ref <n_mels>
+mean_var_norm: !new:speechbrain.processing.features.InputNormalization
+    norm_type: sentence
+    std_norm: False
+{embedding}
+modules:
+    compute_features: !ref <compute_features>
+    mean_var_norm: !ref <mean_var_norm>
+    embedding_model: !ref <embedding_model>
+    classifier: !ref <classifier>
+"""
+
+_ECAPA = """embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
+    input_size: !ref <n_mels>
+    channels: [32, 32, 32, 32, 96]
+    kernel_sizes: [5, 3, 3, 3, 1]
+    dilations: [1, 2, 3, 4, 1]
+    attention_channels: 16
+    lin_neurons: {emb_dim}
+classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
+    input_size: {emb_dim}
+    out_neurons: !ref <n_classes>
+"""
+
+_XVECTOR = """embedding_model: !new:speechbrain.lobes.models.Xvector.Xvector
+    in_channels: !ref <n_mels>
+    tdnn_channels: [32, 32, 32, 32, 64]
+    lin_neurons: {emb_dim}
+classifier: !new:speechbrain.lobes.models.Xvector.Classifier
+    input_shape: [2, 1, {emb_dim}]
+    lin_blocks: 1
+    lin_neurons: {emb_dim}
+    out_neurons: !ref <n_classes>
+"""
+
+ARCHITECTURES = {
+    # name: (interface class, default hidden layers to capture)
+    "cnn14": ("AudioClassifier", ["embedding_model.conv_block6", "embedding_model.conv_block5"]),
+    "ecapa": ("EncoderClassifier", ["embedding_model.blocks.3", "embedding_model.mfa"]),
+    "xvector": ("EncoderClassifier", ["embedding_model.blocks.11", "embedding_model.blocks.14"]),
+}
+
+
+def _hyperparams(arch: str, n_mels: int, n_classes: int, emb_dim: int) -> str:
+    fmt = {"n_mels": n_mels, "n_classes": n_classes, "emb_dim": emb_dim}
+    if arch == "cnn14":
+        body = _CNN14.format(**fmt)
+    elif arch in ("ecapa", "xvector"):
+        embedding = (_ECAPA if arch == "ecapa" else _XVECTOR).format(**fmt)
+        body = _ENCODER.format(embedding=embedding, **fmt)
+    else:
+        raise ValueError(f"unknown architecture '{arch}'; choose from {sorted(ARCHITECTURES)}")
+    return body + _LABEL_ENCODER + _PRETRAINER
+
+
+def make_speechbrain_classifier(folder, arch: str = "xvector", labels=None, n_mels: int = 32,
+                                emb_dim: int = 32, seed: int = 0) -> Path:
+    """Write a random-weight SpeechBrain classifier folder, as a Hub repository lays it out.
+
+    Arguments
+    ---------
+    folder : str or Path
+        Destination (created).
+    arch : str
+        ``"cnn14"`` (AudioClassifier layout), ``"ecapa"`` or ``"xvector"`` (EncoderClassifier).
+    labels : list of str, optional
+        Class names (default: three made-up classes).
+    n_mels, emb_dim : int
+        Sizes; Cnn14 needs ``n_mels >= 32``.
+    seed : int
+        Weight initialisation seed.
+
+    Returns
+    -------
+    Path
+        The folder, loadable with ``AudioClassifier`` / ``EncoderClassifier.from_hparams``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "xvector", n_mels=24)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['classifier.ckpt', 'embedding_model.ckpt', 'hyperparams.yaml', 'label_encoder.ckpt']
+    """
+    labels = list(labels or ["dog_bark", "siren", "rain"])
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = _hyperparams(arch, n_mels, len(labels), emb_dim)
+    torch.manual_seed(seed)
+    hparams = load_hyperpyyaml(text)
+    for name in ("embedding_model", "classifier"):
+        torch.save(hparams[name].state_dict(), folder / f"{name}.ckpt")
+    encoder = hparams["label_encoder"]
+    encoder.update_from_iterable(labels)
+    encoder.save(folder / "label_encoder.ckpt")
+    (folder / "hyperparams.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def load_speechbrain_classifier(folder, arch: str | None = None, savedir=None, layers=None,
+                                **adapter_kwargs):
+    """Load a classifier folder with SpeechBrain's ``from_hparams`` and wrap it in an adapter.
+
+    Arguments
+    ---------
+    folder : str or Path
+        A folder written by :func:`make_speechbrain_classifier` (or any Hub-style folder).
+    arch : str, optional
+        Key of :data:`ARCHITECTURES`; picks the interface and default layers.
+    savedir : str or Path, optional
+        Where SpeechBrain links the files (default: ``folder/.loaded``).
+    layers : list of str, optional
+        Hidden layers to capture (default: the architecture's).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "ecapa", n_mels=24)
+    >>> adapter = load_speechbrain_classifier(folder, "ecapa")
+    >>> adapter.labels, adapter.layers
+    (['dog_bark', 'siren', 'rain'], ['embedding_model.blocks.3', 'embedding_model.mfa'])
+    """
+    from speechbrain_interp.adapters import SpeechBrainClassifier
+
+    interface, default_layers = ARCHITECTURES.get(arch or "xvector")
+    folder = Path(folder)
+    return SpeechBrainClassifier.from_hparams(
+        source=str(folder.resolve()),
+        savedir=str(savedir or folder / ".loaded"),
+        layers=default_layers if layers is None else layers,
+        interface=interface,
+        **adapter_kwargs,
+    )
