@@ -101,6 +101,7 @@ classifier: !new:speechbrain.lobes.models.Xvector.Classifier
 
 ARCHITECTURES = {
     # name: (interface class, default hidden layers to capture)
+    "compact": ("EncoderClassifier", ["embedding_model.conv_block5", "embedding_model.conv_block4"]),
     "cnn14": ("AudioClassifier", ["embedding_model.conv_block6", "embedding_model.conv_block5"]),
     "ecapa": ("EncoderClassifier", ["embedding_model.blocks.3", "embedding_model.mfa"]),
     "xvector": ("EncoderClassifier", ["embedding_model.blocks.11", "embedding_model.blocks.14"]),
@@ -109,6 +110,11 @@ ARCHITECTURES = {
 
 def _hyperparams(arch: str, n_mels: int, n_classes: int, emb_dim: int) -> str:
     fmt = {"n_mels": n_mels, "n_classes": n_classes, "emb_dim": emb_dim}
+    if arch == "compact":
+        from speechbrain_interp.lobes.compact_cnn import inference_hyperparams
+
+        channels = (4, 8, 16, 16, emb_dim)
+        return inference_hyperparams(n_classes, n_mels=n_mels, channels=channels)
     if arch == "cnn14":
         body = _CNN14.format(**fmt)
     elif arch in ("ecapa", "xvector"):
@@ -128,7 +134,8 @@ def make_speechbrain_classifier(folder, arch: str = "xvector", labels=None, n_me
     folder : str or Path
         Destination (created).
     arch : str
-        ``"cnn14"`` (AudioClassifier layout), ``"ecapa"`` or ``"xvector"`` (EncoderClassifier).
+        ``"compact"`` (the ESC-50 recipe's CompactCNN, shrunk), ``"cnn14"`` (AudioClassifier
+        layout), ``"ecapa"`` or ``"xvector"`` (EncoderClassifier layout).
     labels : list of str, optional
         Class names (default: three made-up classes).
     n_mels, emb_dim : int
