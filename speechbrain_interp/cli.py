@@ -1,0 +1,359 @@
+"""``speechbrain-interp``: explain audio from the command line, export and share interpreters.
+
+Run ``speechbrain-interp --help`` (or ``python -m speechbrain_interp --help``) for the
+commands; ``speechbrain-interp demo`` is the place to start.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+_DESCRIPTION = """\
+Listen to why an audio classifier decides what it decides.
+
+An interpreter explains a classifier's prediction with a mask over the spectrogram.
+For every clip you get three WAVs (the original, the interpretation: the part of the
+sound that drove the decision, and the residual: the rest), a figure, the prediction,
+faithfulness metrics, and one HTML report to open in a browser.
+
+Start here (offline, nothing to download):
+  speechbrain-interp demo                          # explains a synthesized siren + dog barks
+  speechbrain-interp explain my_clips/ --out explanations/
+"""
+
+_EPILOG = """\
+examples:
+  speechbrain-interp demo --out demo/
+  speechbrain-interp explain dog.wav rain.flac --out explanations/
+  speechbrain-interp explain clips/ --interpreter org/lmac-esc50 --out explanations/
+  speechbrain-interp explain clips/ --classifier speechbrain/cnn14-esc50 --out explanations/
+  speechbrain-interp train my_audio/ --classifier path/to/classifier --out my_interpreter/
+  speechbrain-interp export results/ESC50/interpret/lmac --out hub/lmac-esc50
+  speechbrain-interp push hub/lmac-esc50 my-org/lmac-esc50
+  speechbrain-interp check-report explanations/report.html
+
+SOURCE is a local folder or a Hugging Face Hub id (org/name). Hub repositories are
+cached, and load offline from the cache afterwards (HF_HUB_OFFLINE=1 forbids the
+network). Downloaded hyperparams.yaml files may only build allow-listed classes unless
+you pass --trust-code.
+"""
+
+
+def _add_loading(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--savedir", help="where SpeechBrain collects links to downloaded files")
+    p.add_argument("--trust-code", action="store_true",
+                   help="let a downloaded hyperparams.yaml build classes outside the allow-list "
+                        "(only for repositories you trust)")
+    p.add_argument("--offline", action="store_true",
+                   help="never use the network: load Hub ids from the local cache only")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda:0 (default: cpu)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``speechbrain-interp`` (all sub-commands)."""
+    parser = argparse.ArgumentParser(
+        prog="speechbrain-interp", description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo", help="explain a synthesized siren + dog-bark clip with the bundled interpreter",
+        description="Synthesize a 5 s clip (a siren and three dog-like barks over noise), explain it "
+                    "with the bundled pretrained L-MAC interpreter (ESC-50 classifier), and write the "
+                    "WAVs, the figure and report.html. Works offline.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--out", default="speechbrain_interp_demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--interpreter", metavar="SOURCE",
+                      help="use this interpreter (folder or Hub id) instead of the bundled one")
+    demo.add_argument("--check", action="store_true",
+                      help="also open the report in headless Chromium and check that the audio plays")
+    _add_loading(demo)
+
+    explain = sub.add_parser(
+        "explain", help="explain audio files or folders and write a listenable HTML report",
+        description="Explain every audio file given (folders are searched recursively for "
+                    "wav/flac/ogg/mp3). Without --interpreter or --classifier, the bundled pretrained "
+                    "L-MAC interpreter (ESC-50 classes) is used. With --classifier alone, that SpeechBrain "
+                    "classifier is explained right away with a gradient baseline (no training needed; the "
+                    "report says so). With both, the trained interpreter explains that classifier.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explain.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files or folders")
+    explain.add_argument("--interpreter", metavar="SOURCE", help="pretrained interpreter (folder or Hub id)")
+    explain.add_argument("--classifier", metavar="SOURCE",
+                         help="a SpeechBrain AudioClassifier/EncoderClassifier (folder or Hub id) to explain")
+    explain.add_argument("--baseline", default="saliency",
+                         choices=["saliency", "integrated_gradients", "smoothgrad", "gradcam"],
+                         help="gradient baseline used with --classifier and no --interpreter "
+                              "(default: %(default)s)")
+    explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
+    explain.add_argument("--batch-size", type=int, default=8, help="files per batch (default: %(default)s)")
+    explain.add_argument("--target", help="class name or index to explain instead of the prediction")
+    explain.add_argument("--no-metrics", action="store_true", help="skip the faithfulness metrics")
+    _add_loading(explain)
+
+    train = sub.add_parser(
+        "train", help="train an L-MAC interpreter for a SpeechBrain classifier on your own audio",
+        description="Train an L-MAC interpreter for a classifier on a folder of your audio (no labels "
+                    "needed: L-MAC explains the classifier's own predictions), then write it as a "
+                    "repository folder that `explain --interpreter` and `push` accept.",
+    )
+    train.add_argument("audio", nargs="+", metavar="FILE|DIR", help="training audio (files or folders)")
+    train.add_argument("--classifier", required=True, metavar="SOURCE", help="classifier folder or Hub id")
+    train.add_argument("--out", required=True, help="repository folder to write")
+    train.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
+    train.add_argument("--batch-size", type=int, default=8, help="default: %(default)s")
+    train.add_argument("--seconds", type=float, default=5.0,
+                       help="crop length in seconds (default: %(default)s)")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: %(default)s)")
+    train.add_argument("--layers", nargs="+",
+                       help="hidden layers the decoder reads (default: per architecture)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    _add_loading(train)
+
+    export = sub.add_parser(
+        "export", help="turn a recipe's output folder into a Hub repository folder",
+        description="Load a training recipe's saved hyperparams.yaml, recover its selected checkpoint and "
+                    "write a repository folder: hyperparams.yaml, config.json, safetensors weights, label "
+                    "encoder, example clips and a model card (README.md).",
+    )
+    export.add_argument("save_dir", metavar="RECIPE_SAVE_DIR", help="the recipe's output (or save) folder")
+    export.add_argument("--out", required=True, metavar="HUB_FOLDER", help="repository folder to write")
+    export.add_argument("--classifier", metavar="FOLDER", help="the classifier's inference folder "
+                        "(default: the one the recipe names)")
+    export.add_argument("--interpreter-key", default="interpreter", help="hparams key of the brick")
+    export.add_argument("--min-key", help="select the checkpoint with the lowest value of this metric")
+    export.add_argument("--max-key", help="select the checkpoint with the highest value of this metric")
+    export.add_argument("--repo-id", default="<your-org>/<this-repo>",
+                        help="Hub id for the card's usage code")
+    export.add_argument("--title", default="L-MAC interpreter", help="model card title")
+    export.add_argument("--training-data", default="unknown", help="training data name for the model card")
+    export.add_argument("--training-data-url", default="", help="where the training data is documented")
+    export.add_argument("--training-data-license", default="unknown", help="licence of the training data")
+    export.add_argument("--license", default="other", help="Hub licence id of the weights")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing HUB_FOLDER")
+
+    push = sub.add_parser("push", help="upload a repository folder to the Hugging Face Hub",
+                          description="Check the folder (complete, safetensors only), create the repository "
+                                      "if needed and upload it. Log in first with `hf auth login` or pass "
+                                      "--token.")
+    push.add_argument("folder", metavar="HUB_FOLDER")
+    push.add_argument("repo_id", metavar="REPO_ID", help="org/name")
+    push.add_argument("--private", action="store_true", help="create the repository as private")
+    push.add_argument("--token", help="Hub token (default: the logged-in user's)")
+    push.add_argument("--message", help="commit message")
+
+    check = sub.add_parser("check-report", help="open a report in headless Chromium and check its audio",
+                           description="Load report.html in headless Chromium (Debian: apt-get install "
+                                       "chromium), check that every audio element loads a file that "
+                                       "exists, and save a screenshot.")
+    check.add_argument("report", help="the report.html")
+    check.add_argument("--screenshot", help="PNG to write (default: next to the report)")
+    return parser
+
+
+def _load_explainer(args):
+    """The interpreter the flags ask for, and a sentence saying what it is."""
+    from speechbrain_interp import hub
+    from speechbrain_interp.inference import explain_classifier
+
+    common = {"savedir": args.savedir, "trust_code": args.trust_code, "offline": args.offline or None}
+    run_opts = {"device": args.device}
+    interpreter = getattr(args, "interpreter", None)
+    classifier = getattr(args, "classifier", None)
+    if classifier:
+        pretrained = hub.load_classifier(classifier, run_opts=run_opts, **common)
+        explainer = explain_classifier(pretrained, interpreter=interpreter,
+                                       baseline=getattr(args, "baseline", "saliency"), **common)
+        what = (f"interpreter {interpreter} on classifier {classifier}" if interpreter
+                else f"{args.baseline} gradient baseline on classifier {classifier}")
+        return explainer.to(args.device), what
+    if interpreter:
+        return hub.load(interpreter, run_opts=run_opts, **common), f"interpreter {interpreter}"
+    source = hub.bundled_interpreter()
+    return hub.load(source, run_opts=run_opts), f"bundled interpreter {source.name}"
+
+
+def _print(args, *text):
+    if not args.quiet:
+        print(*text)
+
+
+def _run_explain(args, paths, out: Path, title: str) -> int:
+    from speechbrain_interp.report import explain_to_report
+
+    explainer, what = _load_explainer(args)
+    _print(args, f"explaining {len(paths)} file(s) with {what}")
+    target = getattr(args, "target", None)
+    if target is not None and target.isdigit():
+        target = int(target)
+    result = explain_to_report(
+        explainer, paths, out, batch_size=getattr(args, "batch_size", 8), progress=not args.quiet,
+        target=target, title=title, info={"interpreter": what},
+        metrics=not getattr(args, "no_metrics", False),
+    )
+    for entry in result["entries"]:
+        _print(args, f"  {entry['name']}: {entry['label']} (p={entry['probability']:.2f}, "
+                     f"on the interpretation {entry['probability_in']:.2f})")
+    for path, message in result["failed"].items():
+        print(f"skipped {path}: {message}", file=sys.stderr)
+    notes = {e.get("note") for e in result["entries"] if e.get("note")}
+    for note in notes:
+        _print(args, f"note: {note}")
+    if not result["entries"]:
+        print("error: no file could be explained", file=sys.stderr)
+        return 1
+    _print(args, f"wrote {len(result['entries'])} explanation(s) to {out}/")
+    _print(args, f"open the report in a browser: {result['report'].resolve()}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from speechbrain_interp.audio import save_audio
+    from speechbrain_interp.synth import demo_clip
+
+    out = Path(args.out)
+    explainer_rate = 16000
+    inputs = out / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    clip = inputs / "siren_and_barks.wav"
+    save_audio(clip, demo_clip(5.0, sample_rate=explainer_rate), explainer_rate)
+    _print(args, f"synthesized a siren with three dog-like barks over noise: {clip}")
+    code = _run_explain(args, [clip], out, title="speechbrain_interp demo: siren and dog barks")
+    if code == 0 and args.check:
+        return _check(out / "report.html", None, args)
+    return code
+
+
+def _cmd_explain(args) -> int:
+    from speechbrain_interp.inference import audio_files
+
+    paths = audio_files(args.inputs)
+    if not paths:
+        print(f"error: no audio files (wav, flac, ogg, mp3) in {' '.join(args.inputs)}", file=sys.stderr)
+        return 2
+    return _run_explain(args, paths, Path(args.out), title="speechbrain_interp explanations")
+
+
+def _cmd_train(args) -> int:
+    from speechbrain_interp.inference import audio_files, train_lmac
+
+    paths = audio_files(args.audio)
+    if not paths:
+        print(f"error: no audio files in {' '.join(args.audio)}", file=sys.stderr)
+        return 2
+    result = train_lmac(
+        args.classifier, paths, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+        seconds=args.seconds, lr=args.lr, layers=args.layers, progress=not args.quiet,
+        overwrite=args.overwrite, trust_code=args.trust_code, offline=args.offline or None,
+        device=args.device,
+    )
+    _print(args, json.dumps(result.history[-1] if result.history else {}, indent=2))
+    _print(args, f"wrote the interpreter to {args.out}/; explain with: speechbrain-interp explain FILES "
+                 f"--interpreter {args.out} --classifier {args.classifier}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from speechbrain_interp.hub import ModelCardInfo, export_recipe
+
+    card = ModelCardInfo(title=args.title, training_data=args.training_data,
+                         training_data_url=args.training_data_url,
+                         training_data_license=args.training_data_license, license=args.license,
+                         repo_id=args.repo_id)
+    out = export_recipe(args.save_dir, args.out, interpreter_key=args.interpreter_key,
+                        classifier_source=args.classifier, min_key=args.min_key, max_key=args.max_key,
+                        card=card, overwrite=args.overwrite)
+    _print(args, f"wrote {out}/:")
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            _print(args, f"  {path.relative_to(out)}  ({path.stat().st_size / 1024:.0f} KiB)")
+    _print(args, f"share it with: speechbrain-interp push {out} <org>/<name>")
+    return 0
+
+
+def _cmd_push(args) -> int:
+    from speechbrain_interp.hub import push_to_hub
+
+    info = push_to_hub(args.folder, args.repo_id, token=args.token, private=args.private or None,
+                       commit_message=args.message)
+    _print(args, f"pushed {args.folder} to https://huggingface.co/{args.repo_id}")
+    url = getattr(info, "commit_url", None)
+    if url:
+        _print(args, f"commit: {url}")
+    return 0
+
+
+def _check(report, screenshot, args) -> int:
+    from speechbrain_interp.report import check_report_in_chromium, find_chromium
+
+    if find_chromium() is None:
+        print("error: no chromium found; install it (Debian/Ubuntu: apt-get install -y chromium)",
+              file=sys.stderr)
+        return 2
+    result = check_report_in_chromium(report, screenshot=screenshot)
+    ok = (result["loaded"] and result["audio_done"] and not result["missing_files"]
+          and result["audio_failed"] == 0 and result["audio_ok"] == result["audio_total"] > 0
+          and result["screenshot"] is not None)
+    print(f"report loaded: {result['loaded']}; audio playable: {result['audio_ok']} of "
+          f"{result['audio_total']}; missing files: {len(result['missing_files'])}; "
+          f"screenshot: {result['screenshot']}")
+    return 0 if ok else 1
+
+
+def _cmd_check(args) -> int:
+    return _check(args.report, args.screenshot, args)
+
+
+_COMMANDS = {"demo": _cmd_demo, "explain": _cmd_explain, "train": _cmd_train, "export": _cmd_export,
+             "push": _cmd_push, "check-report": _cmd_check}
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status.
+
+    Example
+    -------
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    usage: speechbrain-interp [-h] [-q] COMMAND ...
+    ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help and usage errors
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if args.quiet:
+        warnings.simplefilter("ignore")
+    from speechbrain_interp.audio import AudioError
+    from speechbrain_interp.hub import HubUnavailableError
+    from speechbrain_interp.safety import UnsafeHparamsError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (HubUnavailableError, UnsafeHparamsError, AudioError, FileNotFoundError, FileExistsError,
+            ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

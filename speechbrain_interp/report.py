@@ -1,0 +1,402 @@
+"""A listenable HTML report: one row per clip with audio players, the figure, the prediction and the metrics.
+
+:func:`explain_to_report` is the whole pipeline behind ``speechbrain-interp explain``
+and ``speechbrain-interp demo``: explain files in batches, add the faithfulness
+metrics, write WAVs, PNGs and ``summary.json`` with
+:meth:`Explanation.save <speechbrain_interp.explanation.Explanation.save>`, then
+:func:`write_report` turns the summary into ``report.html``. The page links to the
+files with relative paths, so the output folder can be zipped, moved or served as is.
+A small script in the page checks that every audio file loads and reports it at the
+top (``id="audio-status"``), which is also what :func:`check_report_in_chromium`
+reads from a real headless Chromium.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+
+from speechbrain_interp.explanation import Explanation
+
+__all__ = [
+    "add_metrics",
+    "write_report",
+    "explain_to_report",
+    "find_chromium",
+    "check_report_in_chromium",
+]
+
+_AUDIO_KINDS = (
+    ("original", "original"),
+    ("interpretation", "interpretation (what drove the decision)"),
+    ("residual", "residual (the rest)"),
+)
+_METRIC_HELP = {
+    "AI": "average increase: 100 if the class is more likely on the interpretation alone",
+    "AD": "average drop (%): confidence lost on the interpretation alone; lower is better",
+    "AG": "average gain (%): confidence gained on the interpretation alone",
+    "FF": "faithfulness: confidence lost when the interpretation is removed",
+    "Fid-In": "input fidelity: 1 if the interpretation alone gets the same prediction",
+    "SPS": "sparseness (Gini index of the mask)",
+    "COMP": "complexity (entropy of the mask)",
+}
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1500px; }
+h1 { font-size: 1.4em; margin-bottom: .2em; }
+.meta, .note { color: #555; font-size: .92em; }
+.note { background: #fff6d6; border-left: 4px solid #e0b000; padding: .4em .8em; }
+#audio-status { font-size: .9em; padding: .3em .6em; border-radius: 4px; display: inline-block; }
+#audio-status.ok { background: #e3f6e3; } #audio-status.bad { background: #fbe0e0; }
+table { border-collapse: collapse; width: 100%; margin-top: 1em; }
+td, th { border-top: 1px solid #ddd; padding: .6em; vertical-align: top; text-align: left; }
+.clip { font-weight: 600; word-break: break-all; }
+.pred { font-size: 1.1em; } .players div { margin-bottom: .4em; } .players span { font-size: .85em; }
+audio { width: 300px; display: block; } audio.audio-error { outline: 2px solid #c00; }
+img { max-width: 720px; width: 100%; }
+.metrics td { border: none; padding: .1em .5em .1em 0; font-size: .88em; }
+"""
+
+_SCRIPT = """
+(function () {
+  var audios = Array.prototype.slice.call(document.querySelectorAll('audio'));
+  var status = document.getElementById('audio-status');
+  var ok = 0, bad = 0;
+  function update() {
+    var done = ok + bad;
+    status.textContent = 'audio: ' + ok + ' of ' + audios.length + ' files playable' +
+      (bad ? ', ' + bad + ' failed to load' : '') + (done < audios.length ? ' (checking...)' : '');
+    status.className = done < audios.length ? '' : (bad ? 'bad' : 'ok');
+    status.setAttribute('data-ok', ok); status.setAttribute('data-failed', bad);
+    status.setAttribute('data-total', audios.length);
+    status.setAttribute('data-done', done === audios.length ? 'yes' : 'no');
+  }
+  audios.forEach(function (a) {
+    var counted = false;
+    function mark(good) {
+      if (counted) { return; } counted = true;
+      if (good) { ok += 1; a.setAttribute('data-duration', a.duration.toFixed(3)); }
+      else { bad += 1; a.className += ' audio-error'; }
+      update();
+    }
+    a.addEventListener('loadedmetadata', function () { mark(isFinite(a.duration) && a.duration > 0); });
+    a.addEventListener('error', function () { mark(false); }, true);
+    if (a.readyState >= 1) { mark(isFinite(a.duration) && a.duration > 0); }
+    a.load();
+  });
+  update();
+})();
+"""
+
+
+@torch.no_grad()
+def add_metrics(explanation: Explanation, adapter) -> Explanation:
+    """Add AI, AD, AG, FF, Fid-In, SPS and COMP per clip to ``explanation.scores`` (kept if present).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> adapter = load_speechbrain_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector"))
+    >>> e = add_metrics(Saliency(adapter).explain(torch.randn(1, 8000)), adapter)
+    >>> sorted(e.scores)
+    ['AD', 'AG', 'AI', 'COMP', 'FF', 'Fid-In', 'SPS']
+    """
+    from speechbrain_interp.metrics import evaluate_mask
+
+    device = next(adapter.buffers(), torch.empty(0)).device
+    scores = evaluate_mask(adapter, explanation.magnitude.to(device), explanation.mask.to(device),
+                           target=explanation.target.to(device))
+    for name, value in scores.items():
+        explanation.scores.setdefault(name, value.detach().cpu())
+    return explanation
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return html.escape(str(value))
+
+
+def _row(entry: dict, base: str) -> str:
+    files = entry.get("files", {})
+    players = []
+    kinds = list(_AUDIO_KINDS) + [(k, f"component {k[len('component'):]}") for k in files
+                                  if k.startswith("component")]
+    for key, label in kinds:
+        if key in files:
+            src = html.escape(base + files[key], quote=True)
+            players.append(
+                f'<div><span>{html.escape(label)}</span>'
+                f'<audio controls preload="metadata" data-kind="{key}" src="{src}"></audio></div>'
+            )
+    figure = ""
+    if "figure" in files:
+        src = html.escape(base + files["figure"], quote=True)
+        figure = f'<a href="{src}"><img src="{src}" alt="figure for {html.escape(entry["name"])}"></a>'
+    metrics = [("p(class)", entry.get("probability")), ("p on interpretation", entry.get("probability_in"))]
+    if "probability_out" in entry:
+        metrics.append(("p on residual", entry["probability_out"]))
+    metrics.append(("mask mean", entry.get("mask_mean")))
+    metrics += sorted(entry.get("scores", {}).items())
+    metric_rows = "".join(
+        f'<tr><td title="{html.escape(_METRIC_HELP.get(k, k), quote=True)}">{html.escape(k)}</td>'
+        f"<td>{_fmt(v)}</td></tr>" for k, v in metrics if v is not None
+    )
+    concepts = ""
+    if entry.get("concepts"):
+        items = "".join(f"<li>{html.escape(str(c))}: {_fmt(float(w))}</li>" for c, w in entry["concepts"][:8])
+        concepts = f"<div><b>top concepts</b><ol>{items}</ol></div>"
+    note = f'<div class="note">{html.escape(entry["note"])}</div>' if entry.get("note") else ""
+    return (
+        '<tr class="clip-row">'
+        f'<td><div class="clip">{html.escape(entry["name"])}</div>'
+        f'<div class="pred">{html.escape(str(entry.get("label", "?")))}</div>'
+        f'<div class="meta">{html.escape(entry.get("method", ""))}</div>'
+        f'<table class="metrics">{metric_rows}</table>{concepts}{note}</td>'
+        f'<td class="players">{"".join(players)}</td>'
+        f"<td>{figure}</td></tr>"
+    )
+
+
+def write_report(directory, entries=None, title: str = "speechbrain_interp explanations",
+                 info: dict | None = None, filename: str = "report.html") -> Path:
+    """Write ``report.html`` for explanations saved in ``directory``.
+
+    Arguments
+    ---------
+    directory : str or Path
+        Folder holding the files the entries name (relative paths).
+    entries : list of dict, optional
+        Per clip, what :meth:`Explanation.save` returns; default: ``directory/summary.json``.
+    title : str
+        Page title.
+    info : dict, optional
+        Run details shown at the top, e.g. ``{"interpreter": "...", "command": "..."}``.
+    filename : str
+        Name of the page.
+
+    Returns
+    -------
+    Path
+        The HTML file.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> adapter = load_speechbrain_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector"))
+    >>> out = tempfile.mkdtemp()
+    >>> entries = Saliency(adapter).explain(torch.randn(1, 8000) * 0.1).save(out, names=["noise"])
+    >>> page = write_report(out, entries).read_text()
+    >>> page.count("<audio"), "noise_interpretation.wav" in page
+    (3, True)
+    """
+    directory = Path(directory)
+    if entries is None:
+        entries = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    info = dict(info or {})
+    notes = list(dict.fromkeys(e["note"] for e in entries if e.get("note")))
+    methods = ", ".join(dict.fromkeys(e.get("method", "") for e in entries)) or "?"
+    info_rows = "".join(f"<div><b>{html.escape(k)}</b>: {html.escape(str(v))}</div>" for k, v in info.items())
+    # notes shared by every clip are shown once at the top, the others in their row
+    shared = [n for n in notes if all(e.get("note") == n for e in entries)]
+    rows = "".join(_row({**e, "note": None if e.get("note") in shared else e.get("note")}, "")
+                   for e in entries)
+    notes = shared
+    note_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<div class="meta">{len(entries)} clip(s) explained with {html.escape(methods)} on
+{datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}.</div>
+<div class="meta">{info_rows}</div>
+{note_html}
+<p class="meta">Listen to each clip three ways: the original, the <b>interpretation</b> (the part of the
+sound that drove the decision, masked in with the original phase) and the <b>residual</b> (everything
+else). Hover a metric name for its meaning.</p>
+<div id="audio-status" data-done="no">audio: checking...</div>
+<table><thead><tr><th>clip, prediction, metrics</th><th>listen</th><th>figure</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+    path = directory / filename
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _unique_names(paths) -> list[str]:
+    """Readable, unique stems: the file stem, prefixed by parent folders when stems collide."""
+    paths = [Path(p) for p in paths]
+    names = [p.stem for p in paths]
+    depth = 1
+    while len(set(names)) < len(names) and depth < 8:
+        depth += 1
+        names = ["_".join(list(p.with_suffix("").parts)[-depth:]) for p in paths]
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return unique
+
+
+def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool = True,
+                      target=None, title: str | None = None, info: dict | None = None,
+                      metrics: bool = True) -> dict:
+    """Explain audio files and write WAVs, PNGs, ``summary.json`` and ``report.html`` into ``out``.
+
+    Arguments
+    ---------
+    explainer : PretrainedInterpreter or ClassifierExplainer
+        Anything with ``interpret_files`` (see :mod:`speechbrain_interp.inference`).
+    paths : list
+        Audio files.
+    out : str or Path
+        Output folder (created).
+    batch_size : int
+        Files per batch.
+    progress : bool
+        Show a tqdm progress bar.
+    target : int or str, optional
+        Class to explain instead of the prediction.
+    title : str, optional
+        Report title.
+    info : dict, optional
+        Run details for the report header.
+    metrics : bool
+        Compute the faithfulness metrics of every clip.
+
+    Returns
+    -------
+    dict
+        ``{"report": Path, "summary": Path, "entries": [...], "failed": {path: message}}``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in paths]
+    names = dict(zip(paths, _unique_names(paths)))
+    failed: dict[str, str] = {}
+    entries: list[dict] = []
+
+    def on_error(path, err):
+        failed[str(path)] = str(err)
+
+    for batch_paths, explanation in explainer.interpret_files(
+        paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
+    ):
+        if metrics:
+            add_metrics(explanation, explainer.interpreter.classifier)
+        saved = explanation.save(out, names=[names[p] for p in batch_paths])
+        for entry, path in zip(saved, batch_paths):
+            entry["source"] = str(path)
+        entries += saved
+    summary = out / "summary.json"
+    summary.write_text(json.dumps(entries, indent=2), encoding="utf-8")
+    info = dict(info or {})
+    if failed:
+        info["skipped files"] = "; ".join(f"{k}: {v}" for k, v in failed.items())
+    report = write_report(out, entries, title=title or "speechbrain_interp explanations", info=info)
+    return {"report": report, "summary": summary, "entries": entries, "failed": failed}
+
+
+# --------------------------------------------------------------------------------------
+# Headless Chromium check
+# --------------------------------------------------------------------------------------
+def find_chromium() -> str | None:
+    """Path of a Chromium/Chrome executable, or None (Debian: ``apt-get install chromium``).
+
+    Example
+    -------
+    >>> path = find_chromium()
+    >>> path is None or Path(path).exists()
+    True
+    """
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _chromium(args, timeout):
+    binary = find_chromium()
+    if binary is None:
+        raise FileNotFoundError("no chromium found; on Debian/Ubuntu: apt-get install -y chromium")
+    profile = tempfile.mkdtemp(prefix="sbi-chromium-")
+    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
+           "--allow-file-access-from-files", f"--user-data-dir={profile}", *args]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
+                             window: str = "1400,1800") -> dict:
+    """Open a report in headless Chromium: does it load, do its audio files play, screenshot it.
+
+    Arguments
+    ---------
+    report : str or Path
+        The HTML file.
+    screenshot : str or Path, optional
+        PNG to write (default: next to the report, ``report.png``).
+    timeout : float
+        Seconds per Chromium run.
+    window : str
+        Window size ``"width,height"`` for the screenshot.
+
+    Returns
+    -------
+    dict
+        ``{"loaded": bool, "audio_total": n, "audio_ok": n, "audio_failed": n,
+        "audio_sources": [...], "missing_files": [...], "screenshot": Path}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No Chromium is installed.
+    """
+    import re
+
+    report = Path(report).resolve()
+    screenshot = Path(screenshot) if screenshot else report.with_suffix(".png")
+    url = report.as_uri()
+    dom = _chromium(["--virtual-time-budget=15000", "--dump-dom", url], timeout)
+    text = dom.stdout
+    status = re.search(r'<div id="audio-status"[^>]*>', text)
+    attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', status.group(0))) if status else {}
+    sources = re.findall(r'<audio[^>]*\ssrc="([^"]+)"', text)
+    missing = [s for s in sources if not (report.parent / html.unescape(s)).is_file()]
+    shot = _chromium([f"--screenshot={screenshot.resolve()}", f"--window-size={window}",
+                      "--virtual-time-budget=5000", url], timeout)
+    return {
+        "loaded": "</html>" in text and "clip-row" in text,
+        "audio_total": int(attrs.get("total", -1)),
+        "audio_ok": int(attrs.get("ok", -1)),
+        "audio_failed": int(attrs.get("failed", -1)),
+        "audio_done": attrs.get("done") == "yes",
+        "audio_sources": sources,
+        "missing_files": missing,
+        "screenshot": screenshot if screenshot.is_file() else None,
+        "stderr": (dom.stderr + shot.stderr)[-2000:],
+    }
