@@ -965,16 +965,16 @@ def _recipe_root(folder: Path, output_folder) -> Path:
     return Path.cwd()
 
 
-def _find_classifier_source(hparams: dict, root: Path):
+def _find_classifier_source(hparams: dict, root: Path, recipe_folder: Path):
     """The one classifier inference folder the recipe names (a folder with hyperparams.yaml)."""
-    found = []
+    found = [recipe_folder.resolve()]
     for value in hparams.values():
         if isinstance(value, (str, Path)) and str(value) and "\n" not in str(value):
             path = Path(str(value))
             path = path if path.is_absolute() else root / path
             if (path / "hyperparams.yaml").is_file() and path.resolve() not in found:
                 found.append(path.resolve())
-    return found[0] if len(found) == 1 else None
+    return found[1] if len(found) == 2 else None
 
 
 def _recipe_evaluation(folder: Path):
@@ -1039,7 +1039,8 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
     preview = YAML(typ="rt").load(text)
     root = _recipe_root(folder, preview.get("output_folder"))
     overrides = dict(overrides or {})
-    overrides.setdefault("output_folder", str(folder))
+    if "output_folder" in preview:  # the folder may have moved since training
+        overrides.setdefault("output_folder", str(folder))
     with _chdir(root):
         stream = StringIO(text)
         stream.name = str(folder / "hyperparams.yaml")
@@ -1055,7 +1056,7 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
             if checkpoint is None:
                 raise FileNotFoundError(f"no checkpoint in {checkpointer.checkpoints_dir}; train first")
         if classifier_source is None:
-            classifier_source = _find_classifier_source(hparams, root)
+            classifier_source = _find_classifier_source(hparams, root, folder)
         classifier_source = Path(classifier_source).resolve() if classifier_source else None
     card = card or ModelCardInfo()
     if card.evaluation is None:
