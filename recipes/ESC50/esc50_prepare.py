@@ -40,6 +40,18 @@ def find_audio(audio_dir: Path, name_in_csv: str) -> Path | None:
     return None
 
 
+def esc50_classes(data_folder) -> list[str]:
+    """ESC-50 class names ordered by their ``target`` index, read from ``meta/esc50.csv``."""
+    csv_path = Path(data_folder) / "meta" / "esc50.csv"
+    if not csv_path.exists():
+        raise FileNotFoundError(f"'{data_folder}' is not an ESC-50 folder: {csv_path} is missing")
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        names = {int(r["target"]): r["category"] for r in csv.DictReader(fh)}
+    if sorted(names) != list(range(len(names))):
+        raise ValueError(f"{csv_path}: targets are not 0..{len(names) - 1}")
+    return [names[i] for i in range(len(names))]
+
+
 def prepare_esc50(data_folder, save_folder, train_folds=(1, 2, 3), valid_folds=(4,),
                   test_folds=(5,), esc10_only: bool = False, max_per_split: int | None = None):
     """Write ``train.json``, ``valid.json`` and ``test.json`` into ``save_folder``.
