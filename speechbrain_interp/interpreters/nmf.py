@@ -223,8 +223,13 @@ def _check_nonnegative(x: torch.Tensor, beta: float) -> None:
 
 def _nndsvda(x2d: torch.Tensor, k: int):
     """NNDSVD initialisation with zeros filled by the mean (Boutsidis & Gallopoulos 2008)."""
-    u, s, v = torch.svd_lowrank(x2d.double(), q=min(k + 10, min(x2d.shape)), niter=4)
-    u, s, v = u[:, :k], s[:k], v[:, :k]
+    # exact leading singular triplets from the (freq x freq) Gram matrix: one pass over the data
+    xd = x2d.double()
+    evals, evecs = torch.linalg.eigh(xd.T @ xd)
+    order = torch.argsort(evals, descending=True)[:k]
+    s = evals[order].clamp_min(0).sqrt()
+    v = evecs[:, order]
+    u = (xd @ v) / s.clamp_min(1e-30)
     a = torch.zeros(x2d.shape[0], k, dtype=torch.float64, device=x2d.device)
     d = torch.zeros(k, x2d.shape[1], dtype=torch.float64, device=x2d.device)
     a[:, 0] = s[0].sqrt() * u[:, 0].abs()
@@ -333,9 +338,11 @@ def multiplicative_update(x: torch.Tensor, n_components: int | None = None, beta
         else:
             a0, d0 = _init(x, n_components, init, g)
     d = (dictionary.T if dictionary is not None else d0).to(x).clone()
-    a = (activations.transpose(1, 2) if activations is not None else a0).to(x).clone()
-    if activations is not None and squeeze and a.dim() == 2:
-        a = a.unsqueeze(0)
+    if activations is not None:
+        a = (activations if activations.dim() == 3 else activations.unsqueeze(0)).transpose(1, 2)
+    else:
+        a = a0
+    a = a.to(x).clone()
     previous = initial = float(beta_divergence(x, _approx(a, d), beta))
     done = 0
     for it in range(1, n_iter + 1):
