@@ -26,7 +26,9 @@ Authors
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -186,6 +188,21 @@ class ClassifierAdapter(nn.Module):
         return self.labels[index] if self.labels is not None else str(index)
 
 
+def _check_local_source(source) -> None:
+    """Fail clearly on a local folder that is missing or incomplete (SpeechBrain would try the Hub)."""
+    text = os.fspath(source)
+    looks_local = os.path.isabs(text) or text.startswith((".", "~")) or text.count("/") != 1
+    if os.path.isdir(text) or looks_local:
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"classifier folder '{folder}' does not exist")
+        if not (folder / "hyperparams.yaml").exists():
+            raise FileNotFoundError(
+                f"'{folder}' has no hyperparams.yaml; a SpeechBrain model folder holds hyperparams.yaml "
+                "and its *.ckpt files"
+            )
+
+
 class TorchClassifier(ClassifierAdapter):
     """Adapter for any ``nn.Module`` classifier.
 
@@ -339,7 +356,10 @@ class SpeechBrainClassifier(ClassifierAdapter):
         """
         from speechbrain.inference import classifiers
 
-        iface = getattr(classifiers, interface)
+        _check_local_source(source)
+        iface = getattr(classifiers, interface, None)
+        if iface is None:
+            raise ValueError(f"unknown interface '{interface}'; use AudioClassifier or EncoderClassifier")
         pretrained = iface.from_hparams(source=source, savedir=savedir, run_opts=run_opts)
         return cls(pretrained, layers=layers, **kwargs)
 
