@@ -476,6 +476,10 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
         raise RuntimeError("speechbrain_interp.interpreters.baselines is not available") from err
     if name not in BASELINES:
         raise ValueError(f"unknown baseline '{name}'; choose from {sorted(BASELINES)}")
+    if name == "gradcam" and "layer" not in kwargs:
+        if not adapter.layers:
+            raise ValueError("Grad-CAM needs a layer: pass layer=... or build the adapter with layers")
+        kwargs["layer"] = adapter.layers[0]  # the deepest captured layer by this package's convention
     return getattr(baselines, BASELINES[name])(adapter, **kwargs)
 
 
@@ -511,7 +515,7 @@ class ClassifierExplainer(_Interpreting, torch.nn.Module):
 
 
 def explain_classifier(classifier, interpreter=None, baseline: str = "saliency", layers=None,
-                       savedir=None, trust_code: bool = False, offline=None):
+                       savedir=None, trust_code: bool = False, offline=None, **baseline_options):
     """Explanations for a SpeechBrain classifier you already have.
 
     Arguments
@@ -529,6 +533,8 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
         Hidden layers for the adapter (default: known per architecture).
     savedir, trust_code, offline
         Loading options, see :func:`speechbrain_interp.hub.load_pretrained`.
+    **baseline_options
+        Passed to the baseline brick, e.g. ``nt_samples`` for SmoothGrad or ``layer`` for Grad-CAM.
 
     Returns
     -------
@@ -553,7 +559,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
         return ClassifierExplainer(interpreter)
     if interpreter is not None:
         raise TypeError(f"interpreter must be a folder, Hub id or Interpreter, got {type(interpreter)}")
-    brick = gradient_baseline(adapter, baseline)
+    brick = gradient_baseline(adapter, baseline, **baseline_options)
     note = (f"No trained interpreter was given, so this is a {baseline} gradient baseline: "
             "faster to get but usually less faithful than L-MAC. Train one with "
             "speechbrain_interp.inference.train_lmac or `speechbrain-interp train`.")
