@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--training-data-url", default="", help="where the training data is documented")
     export.add_argument("--training-data-license", default="unknown", help="licence of the training data")
     export.add_argument("--license", default="other", help="Hub licence id of the weights")
+    export.add_argument("--evaluation", metavar="RESULTS_MD",
+                        help="markdown file of evaluation tables for the model card "
+                             "(e.g. results/ESC50/interpret/eval/results.md)")
+    export.add_argument("--classifier-description", default="",
+                        help="a sentence on the classifier for the model card")
     export.add_argument("--overwrite", action="store_true", help="replace an existing HUB_FOLDER")
 
     push = sub.add_parser("push", help="upload a repository folder to the Hugging Face Hub",
@@ -273,10 +278,10 @@ def _cmd_export(args) -> int:
     card = ModelCardInfo(title=args.title, training_data=args.training_data,
                          training_data_url=args.training_data_url,
                          training_data_license=args.training_data_license, license=args.license,
-                         repo_id=args.repo_id)
+                         repo_id=args.repo_id, classifier=args.classifier_description)
     out = export_recipe(args.save_dir, args.out, interpreter_key=args.interpreter_key,
                         classifier_source=args.classifier, min_key=args.min_key, max_key=args.max_key,
-                        card=card, overwrite=args.overwrite)
+                        card=card, overwrite=args.overwrite, evaluation=args.evaluation)
     _print(args, f"wrote {out}/:")
     for path in sorted(out.rglob("*")):
         if path.is_file():

@@ -53,6 +53,7 @@ __all__ = [
     "export_interpreter",
     "export",
     "export_recipe",
+    "evaluation_from_file",
     "brick_spec",
     "ModuleSpec",
     "classifier_fingerprint",
@@ -977,24 +978,37 @@ def _find_classifier_source(hparams: dict, root: Path, recipe_folder: Path):
     return found[1] if len(found) == 2 else None
 
 
+def evaluation_from_file(path) -> str:
+    """Markdown of an evaluation file for a model card (headings demoted below the card's own).
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "results.md")
+    >>> _ = open(path, "w").write("## mixture\n\n| method | AI |\n|---|---|\n| L-MAC | 61.6 |\n")
+    >>> print(evaluation_from_file(path))
+    ### mixture
+    <BLANKLINE>
+    | method | AI |
+    |---|---|
+    | L-MAC | 61.6 |
+    """
+    text = Path(path).read_text(encoding="utf-8").strip()
+    return "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
+
+
 def _recipe_evaluation(folder: Path):
-    """The recipe's evaluation table: the first markdown table in an evaluation/results file."""
-    candidates = sorted(folder.glob("*eval*.md")) + sorted(folder.glob("*results*.md"))
-    for path in candidates:
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip().startswith("|")]
-        if len(lines) >= 3:
-            return "\n".join(lines), f"Table from `{path.name}` written by the recipe."
-    for path in sorted(folder.glob("*eval*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rows = data.get("rows") if isinstance(data, dict) else data
-        if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
-            return rows, f"Rows from `{path.name}` written by the recipe."
+    """The recipe's evaluation tables: a markdown file named like ``*eval*.md`` or ``results.md``."""
+    for path in sorted(folder.glob("*eval*.md")) + sorted(folder.glob("results*.md")):
+        if any(ln.strip().startswith("|") for ln in path.read_text(encoding="utf-8").splitlines()):
+            return evaluation_from_file(path), f"Tables from `{path.name}`, written by the recipe."
     return None, ""
 
 
 def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifier_source=None,
                   min_key: str | None = None, max_key: str | None = None, overrides=None,
-                  card: ModelCardInfo | None = None, overwrite: bool = False, **kwargs) -> Path:
+                  card: ModelCardInfo | None = None, overwrite: bool = False, evaluation=None,
+                  **kwargs) -> Path:
     """Turn a recipe's output (save) folder into a Hub repository folder.
 
     The recipe's saved ``hyperparams.yaml`` is loaded (it is your own recipe, so it is
@@ -1014,9 +1028,11 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
         The classifier's inference folder (default: the one folder with a ``hyperparams.yaml``
         that the recipe's hparams name).
     min_key, max_key : str, optional
-        Checkpoint selection, as for ``Checkpointer.recover_if_possible``; default: the key the
-        recipe declares as ``checkpoint_min_key`` / ``checkpoint_max_key`` hparams, else the
-        most recent checkpoint.
+        Checkpoint selection, as for ``Checkpointer.recover_if_possible``; default: what the
+        recipe declares (``ckpt_key`` with ``ckpt_mode``, or ``checkpoint_min_key`` /
+        ``checkpoint_max_key``), else the most recent checkpoint.
+    evaluation : str or Path, optional
+        A markdown file of evaluation tables (e.g. ``eval.py``'s ``results.md``) for the card.
     overrides : dict, optional
         hyperpyyaml overrides for loading the recipe YAML.
     card : ModelCardInfo, optional
@@ -1049,8 +1065,13 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
             raise KeyError(f"the recipe's hparams have no '{interpreter_key}' (keys: {sorted(hparams)[:30]})")
         interpreter = hparams[interpreter_key]
         checkpointer = hparams.get("checkpointer")
-        min_key = min_key or hparams.get("checkpoint_min_key")
-        max_key = max_key or hparams.get("checkpoint_max_key")
+        if min_key is None and max_key is None:  # the recipe's own selection, when it declares one
+            min_key, max_key = hparams.get("checkpoint_min_key"), hparams.get("checkpoint_max_key")
+            if hparams.get("ckpt_key") and min_key is None and max_key is None:
+                if hparams.get("ckpt_mode", "min") == "min":
+                    min_key = hparams["ckpt_key"]
+                else:
+                    max_key = hparams["ckpt_key"]
         if checkpointer is not None:
             checkpoint = checkpointer.recover_if_possible(min_key=min_key, max_key=max_key)
             if checkpoint is None:
@@ -1059,6 +1080,9 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
             classifier_source = _find_classifier_source(hparams, root, folder)
         classifier_source = Path(classifier_source).resolve() if classifier_source else None
     card = card or ModelCardInfo()
+    if evaluation is not None:
+        card.evaluation = evaluation_from_file(evaluation)
+        card.evaluation_note = card.evaluation_note or f"Tables from `{Path(evaluation).name}`."
     if card.evaluation is None:
         card.evaluation, note = _recipe_evaluation(folder)
         card.evaluation_note = card.evaluation_note or note

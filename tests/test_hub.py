@@ -235,7 +235,8 @@ seed: 3
 output_folder: results/lmac_mini
 save_folder: !ref <output_folder>/save
 classifier_folder: classifiers/compact
-checkpoint_min_key: valid_loss
+ckpt_key: valid_loss
+ckpt_mode: min
 classifier: !apply:speechbrain_interp.adapters.SpeechBrainClassifier.from_hparams
     source: !ref <classifier_folder>
     interface: EncoderClassifier
@@ -247,7 +248,7 @@ interpreter: !new:speechbrain_interp.interpreters.lmac.LMAC
 checkpointer: !new:speechbrain.utils.checkpoints.Checkpointer
     checkpoints_dir: !ref <save_folder>
     recoverables:
-        interpreter: !ref <interpreter>
+        decoder: !ref <interpreter.decoder>
 """
 
 
@@ -258,8 +259,9 @@ def test_export_a_recipe_save_folder(tmp_path, monkeypatch):
     output = tmp_path / "results" / "lmac_mini"
     output.mkdir(parents=True)
     (output / "hyperparams.yaml").write_text(_RECIPE)
-    (output / "eval_table.md").write_text("Evaluation\n\n| setting | AI | AD |\n|---|---|---|\n"
-                                          "| mixtures | 50.0 | 4.0 |\n")
+    results_md = tmp_path / "results.md"  # as eval.py writes it: one table per setting
+    results_md.write_text("## in_domain\n\n| method | AI | AD |\n|---|---|---|\n| L-MAC | 55.0 | 5.0 |\n\n"
+                          "## mixture\n\n| method | AI | AD |\n|---|---|---|\n| L-MAC | 50.0 | 4.0 |\n")
     monkeypatch.chdir(tmp_path)
     hparams = load_hyperpyyaml(_RECIPE)
     brick, checkpointer = hparams["interpreter"], hparams["checkpointer"]
@@ -271,10 +273,10 @@ def test_export_a_recipe_save_folder(tmp_path, monkeypatch):
     checkpointer.save_checkpoint(meta={"valid_loss": 0.9})
     assert (_masks(brick, wav) - best).abs().max() > 1e-4  # the last checkpoint differs from the best
     monkeypatch.chdir(tmp_path.parent)  # export from elsewhere: the recipe's relative paths still resolve
-    repo = hub.export_recipe(output / "save", tmp_path / "hub_folder",
+    repo = hub.export_recipe(output / "save", tmp_path / "hub_folder", evaluation=results_md,
                              card=hub.ModelCardInfo(license="cc-by-nc-3.0", training_data="ESC-50"))
     loaded = hub.load(repo)
-    assert (_masks(loaded, wav) - best).abs().max() <= 1e-6
+    assert (_masks(loaded, wav) - best).abs().max() <= 1e-6  # the checkpoint the recipe selects
     card = (repo / "README.md").read_text()
-    assert "| mixtures | 50.0 | 4.0 |" in card and "eval_table.md" in card
+    assert "### mixture" in card and "| L-MAC | 50.0 | 4.0 |" in card and "results.md" in card
     assert loaded.interpreter.lambda_l1 == 0.5
