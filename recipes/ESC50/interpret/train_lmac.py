@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Train an L-MAC interpreter for an ESC-50 classifier.
+
+The classifier named by ``classifier_source`` (a SpeechBrain inference folder, by default
+the compact CNN trained by ``recipes/ESC50/classifier``) stays frozen; only the L-MAC
+decoder (:class:`speechbrain_interp.interpreters.LMAC`) trains. Each training clip is
+turned, at random, into a mixture with another clip or with white noise, and the loss is
+computed against the classifier's prediction on the clean clip (predictions are cached
+per clip). Validation logs the loss and the faithfulness metrics (AI, AD, AG, FF, Fid-In,
+SPS, COMP) on the clean validation fold and on ``0.8 s1 + 0.2 s2`` mixtures (prefix
+``mix_``); the checkpoint with the best ``ckpt_key`` is kept, evaluated on the test fold
+and exported as ``<output_folder>/decoder.ckpt``.
+
+Usage
+-----
+    python recipes/ESC50/interpret/train_lmac.py recipes/ESC50/interpret/hparams/lmac.yaml \
+        --data_folder=../shared/data/esc50
+    # fine-tuning stage with the guidance loss
+    python recipes/ESC50/interpret/train_lmac.py recipes/ESC50/interpret/hparams/lmac.yaml \
+        --data_folder=../shared/data/esc50 --guidance_weight=4.0 --number_of_epochs=5 \
+        --pretrained_decoder=results/ESC50/interpret/lmac/1234/decoder.ckpt --experiment_name=lmac_ft
+    # seconds-long smoke test: without a trained classifier it builds a random-weight one,
+    # without ESC-50 it synthesises a handful of clips
+    python recipes/ESC50/interpret/train_lmac.py recipes/ESC50/interpret/hparams/lmac.yaml --debug
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import speechbrain as sb
+import torch
+import yaml
+from hyperpyyaml import load_hyperpyyaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from esc50_prepare import prepare_esc50  # noqa: E402
+
+from speechbrain_interp.audio import load_audio, save_audio  # noqa: E402
+from speechbrain_interp.interpreters.lmac import mix_sources, training_mixtures  # noqa: E402
+from speechbrain_interp.metrics import evaluate_mask  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+SCALAR_STATS = ("loss", "ce_in", "ce_out", "l1", "tv", "guidance", "guided", "mask_mean")
+
+
+class LMACBrain(sb.Brain):
+    """Trains the decoder of an :class:`LMAC` brick; the classifier stays frozen."""
+
+    def init_optimizers(self):
+        """One optimizer over the trainable parameters only (the decoder's)."""
+        params = [p for p in self.modules.parameters() if p.requires_grad]
+        self.optimizer = self.opt_class(params)
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def on_fit_start(self):
+        super().on_fit_start()
+        self._targets = {}
+        self._generator = torch.Generator().manual_seed(int(self.hparams.seed))
+
+    def clean_targets(self, ids, wavs):
+        """The classifier's predictions on the clean clips, computed once per clip and cached."""
+        interp = self.modules.interpreter
+        if any(i not in self._targets for i in ids):
+            with torch.no_grad():
+                spec = interp.frontend(wavs)
+                target = interp.prediction_target(interp.classifier(spec.magnitude, phase=spec.phase))
+            self._targets.update({i: t for i, t in zip(ids, target)})
+        return torch.stack([self._targets[i] for i in ids]).to(wavs.device)
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, _ = batch.sig
+        interp = self.modules.interpreter
+        hp = self.hparams
+        if stage == sb.Stage.TRAIN:
+            target = self.clean_targets(batch.id, wavs)
+            mixed, _ = training_mixtures(wavs, hp.mix_clip_prob, hp.mix_noise_prob,
+                                         tuple(hp.mix_weight_range), generator=self._generator)
+            return {"": interp.loss(mixed, clean_wav=wavs, target=target)}
+        outputs = {"": interp.loss(wavs)}
+        if hp.valid_mix_weight > 0:
+            w = float(hp.valid_mix_weight)
+            mixed = mix_sources(wavs, wavs.roll(1, 0), 1.0 - w, w)
+            outputs["mix_"] = interp.loss(mixed, clean_wav=wavs)
+        return outputs
+
+    def logged_stats(self):
+        """Scalar loss statistics worth logging (terms switched off are left out)."""
+        interp = self.modules.interpreter
+        skip = set()
+        if not interp.lambda_tv:
+            skip.add("tv")
+        if not interp.guidance_weight:
+            skip.update(("guidance", "guided"))
+        return [k for k in SCALAR_STATS if k not in skip]
+
+    def compute_objectives(self, predictions, batch, stage):
+        adapter = self.modules.interpreter.classifier
+        for prefix, (_, stats) in predictions.items():
+            n = stats["mask"].shape[0]
+            for key in self.logged_stats():
+                self._sums[prefix + key] = self._sums.get(prefix + key, 0.0) + float(stats[key]) * n
+                self._counts[prefix + key] = self._counts.get(prefix + key, 0) + n
+            if stage != sb.Stage.TRAIN:
+                # metrics against the prediction on the (possibly mixed) input, as eval.py does
+                scores = evaluate_mask(adapter, stats["magnitude"], stats["mask"], phase=stats["phase"])
+                for key, values in scores.items():
+                    self._metrics.setdefault(prefix + key, []).append(values.detach().cpu())
+        return predictions[""][0]
+
+    def on_stage_start(self, stage, epoch=None):
+        self._sums, self._counts, self._metrics = {}, {}, {}
+
+    def summarize(self):
+        """Mean of every accumulated statistic and metric of the stage."""
+        stats = {k: self._sums[k] / max(1, self._counts[k]) for k in self._sums}
+        stats.update({k: float(torch.cat(v).mean()) for k, v in self._metrics.items()})
+        return stats
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        stats = self.summarize()
+        hp = self.hparams
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        if stage == sb.Stage.VALID:
+            key, mode = hp.ckpt_key, hp.ckpt_mode
+            if key not in stats:
+                raise KeyError(f"ckpt_key '{key}' is not logged; logged keys: {sorted(stats)}")
+            old_lr, new_lr = hp.lr_annealing(stats[key] if mode == "min" else -stats[key])
+            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            hp.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": old_lr},
+                train_stats=getattr(self, "train_stats", None),
+                valid_stats=stats,
+            )
+            selection = {"min_keys": [key]} if mode == "min" else {"max_keys": [key]}
+            self.checkpointer.save_and_keep_only(meta=stats, **selection)
+        else:
+            hp.train_logger.log_stats(
+                stats_meta={"epoch loaded": hp.epoch_counter.current}, test_stats=stats
+            )
+
+
+def dataio_prep(hparams, manifests, data_root):
+    """DynamicItemDatasets of ``(id, sig)`` for the train, valid and test manifests."""
+    sample_rate = hparams["sample_rate"]
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_audio(wav, sample_rate=sample_rate)
+
+    return {
+        split: sb.dataio.dataset.DynamicItemDataset.from_json(
+            json_path=str(path), replacements={"data_root": str(data_root)},
+            dynamic_items=[audio_pipeline], output_keys=["id", "sig"],
+        )
+        for split, path in manifests.items()
+    }
+
+
+# --- debug mode: a random-weight classifier and synthesised (or a few ESC-50) clips -------
+
+
+class _PeekLoader(yaml.SafeLoader):
+    """Reads plain top-level values of a hyperpyyaml file, ignoring its tags."""
+
+
+_PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def peek(hparams_file, overrides: dict, key: str):
+    """A top-level value of the hparams file after overrides, without building any object."""
+    if key in overrides:
+        return overrides[key]
+    with open(hparams_file, encoding="utf-8") as fh:
+        return (yaml.load(fh, Loader=_PeekLoader) or {}).get(key)
+
+
+def synthesize_clips(folder, n_per_split: int = 4, seconds: float = 1.5, sample_rate: int = 16000):
+    """Write a few synthesised clips per split and their manifests; returns ``{split: json}``."""
+    from speechbrain_interp import synth
+
+    folder = Path(folder)
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+    manifests = {}
+    for s, split in enumerate(("train", "valid", "test")):
+        items = {}
+        for k in range(n_per_split):
+            seed = 10 * s + k
+            wav = synth.demo_clip(seconds, sample_rate, seed=seed) * (0.5 + 0.1 * k)
+            if k % 2:
+                wav = wav + synth.tone(300.0 + 100 * k, seconds, sample_rate, 0.2)
+            path = folder / "audio" / f"{split}{k}.wav"
+            save_audio(path, wav, sample_rate)
+            items[f"{split}{k}"] = {"wav": str(path.resolve())}
+        manifests[split] = folder / f"{split}.json"
+        manifests[split].write_text(json.dumps(items, indent=1), encoding="utf-8")
+    return manifests
+
+
+def prepare_debug(hparams_file, overrides: dict):
+    """Overrides that make ``--debug`` self-contained; returns ``(overrides, manifests or None)``."""
+    from speechbrain_interp.testing import make_speechbrain_classifier
+
+    overrides = dict(overrides)
+    scratch = Path(tempfile.mkdtemp(prefix="lmac_debug_"))
+    source = peek(hparams_file, overrides, "classifier_source")
+    if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
+        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32,
+                                             labels=["dog", "siren", "rain", "engine"])
+        logger.info("debug: no classifier at '%s', using a random-weight one in %s", source, folder)
+        overrides["classifier_source"] = str(folder)
+        overrides["classifier_interface"] = "EncoderClassifier"
+    if "output_folder" not in overrides and "experiment_name" not in overrides:
+        overrides["experiment_name"] = "lmac_debug"
+    data_folder = peek(hparams_file, overrides, "data_folder")
+    manifests = None
+    if not data_folder or not (Path(str(data_folder)) / "meta" / "esc50.csv").exists():
+        manifests = synthesize_clips(scratch / "data")
+    return overrides, manifests
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    manifests = None
+    if run_opts.get("debug", False):
+        overrides, manifests = prepare_debug(hparams_file, overrides)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    data_root = hparams["data_folder"]
+    if manifests is None:
+        sb.utils.distributed.run_on_main(
+            prepare_esc50,
+            kwargs={
+                "data_folder": data_root, "save_folder": hparams["manifest_folder"],
+                "train_folds": hparams["train_folds"], "valid_folds": hparams["valid_folds"],
+                "test_folds": hparams["test_folds"],
+                "max_per_split": 4 if run_opts.get("debug", False) else None,
+            },
+        )
+        manifests = {s: Path(hparams["manifest_folder"]) / f"{s}.json" for s in ("train", "valid", "test")}
+    datasets = dataio_prep(hparams, manifests, data_root)
+
+    brain = LMACBrain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+        run_opts=run_opts, checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
+        train_loader_kwargs=hparams["dataloader_options"],
+        valid_loader_kwargs=hparams["eval_dataloader_options"],
+    )
+    selection = {"min_key": hparams["ckpt_key"]} if hparams["ckpt_mode"] == "min" else {
+        "max_key": hparams["ckpt_key"]}
+    brain.evaluate(datasets["test"], test_loader_kwargs=hparams["eval_dataloader_options"], **selection)
+    if sb.utils.distributed.if_main_process():
+        path = hparams["interpreter"].save_decoder(Path(hparams["output_folder"]) / "decoder.ckpt")
+        logger.info("best decoder exported to %s", path)
+    return brain
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,411 @@
+"""L-MAC: Listenable Maps for Audio Classifiers (Paissan, Ravanelli and Subakan, ICML 2024).
+
+A decoder reads the hidden representations of a frozen classifier and outputs a mask
+``M`` in [0, 1] over the input's magnitude spectrogram ``X``. It is trained so that the
+masked-in spectrogram keeps the classifier's decision and the masked-out one loses it:
+
+    ``lambda_in * CE(f(M (.) X), y) - lambda_out * CE(f((1 - M) (.) X), y)
+    + lambda_l1 * mean|M| + lambda_tv * TV(M)``
+
+with ``y`` the classifier's own prediction on the clean input and ``(.)`` the masking of
+the front-end's mask domain (:meth:`SpectralFrontEnd.apply_mask`, ``expm1(M * log1p|X|)``
+by default). For multi-label classifiers ``CE`` becomes the binary cross-entropy of the
+predicted set, ``mean_c -log sigmoid(z_c)`` over the classes predicted on the clean input.
+
+Training on mixtures (another clip or white noise added to the input, the loss still
+against the clean prediction) teaches the decoder to find the evidence of the clean sound
+inside a mixture; that is what makes L-MAC robust out of domain. An optional fine-tuning
+stage adds the paper's guidance loss: for clips whose masked-in spectrogram correlates
+with the clean one above a threshold, a binary cross-entropy pulls the mask towards a
+binarised clean spectrogram (and the sparsity terms are lifted for those clips).
+
+The decoder is :class:`speechbrain_interp.lobes.mask_decoder.MaskDecoder`; the brick
+probes the classifier to find each layer's layout, so the same YAML works for a Cnn14,
+an ECAPA-TDNN, an Xvector or any module, with only the layer names changing.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from speechbrain_interp.audio import validate_waveform
+from speechbrain_interp.interpreters.base import Interpreter
+from speechbrain_interp.lobes.mask_decoder import MaskDecoder, infer_layouts
+
+__all__ = ["LMAC", "total_variation", "mix_sources", "add_white_noise", "training_mixtures"]
+
+_EPS = 1e-8
+
+
+def total_variation(mask: torch.Tensor) -> torch.Tensor:
+    """Per-clip total variation ``mean (dM/dt)^2 + mean (dM/df)^2`` of ``(batch, frames, freq)`` masks.
+
+    Squared differences, as in SpeechBrain's L-MAC recipe, but averaged instead of summed,
+    so the weight does not depend on the clip length or the STFT size.
+
+    Example
+    -------
+    >>> total_variation(torch.tensor([[[0.0, 1.0], [0.0, 1.0]]]))
+    tensor([1.])
+    """
+    dt = (mask[:, 1:, :] - mask[:, :-1, :]).pow(2)
+    df = (mask[:, :, 1:] - mask[:, :, :-1]).pow(2)
+    zero = mask.new_zeros(mask.shape[0])
+    tv_t = dt.flatten(1).mean(1) if dt.numel() else zero
+    tv_f = df.flatten(1).mean(1) if df.numel() else zero
+    return tv_t + tv_f
+
+
+def _energy_normalize(wav: torch.Tensor) -> torch.Tensor:
+    norm = wav.pow(2).sum(-1, keepdim=True).sqrt()
+    return torch.where(norm > 0, wav / norm.clamp_min(_EPS), torch.zeros_like(wav))
+
+
+def _peak_normalize(wav: torch.Tensor) -> torch.Tensor:
+    peak = wav.abs().amax(-1, keepdim=True)
+    return torch.where(peak > 0, wav / peak.clamp_min(_EPS), wav)
+
+
+def mix_sources(s1: torch.Tensor, s2: torch.Tensor, w1=0.8, w2=0.2) -> torch.Tensor:
+    """``w1 * s1 + w2 * s2`` of energy-normalised ``(batch, time)`` sources, then peak-normalised.
+
+    This is the L-MAC paper's out-of-domain mixture (``0.8 s1 + 0.2 s2``); ``w1`` and
+    ``w2`` may be floats or ``(batch,)`` tensors. Silent sources stay silent (no NaN).
+
+    Example
+    -------
+    >>> s1, s2 = torch.randn(3, 1600), torch.randn(3, 1600)
+    >>> mix = mix_sources(s1, s2)
+    >>> mix.shape, bool(torch.allclose(mix.abs().amax(-1), torch.ones(3)))
+    (torch.Size([3, 1600]), True)
+    >>> bool(mix_sources(torch.zeros(1, 100), torch.zeros(1, 100)).isfinite().all())
+    True
+    """
+    if s1.shape != s2.shape:
+        raise ValueError(f"sources must have the same shape, got {tuple(s1.shape)} and {tuple(s2.shape)}")
+    w1 = torch.as_tensor(w1, dtype=s1.dtype, device=s1.device).reshape(-1, 1)
+    w2 = torch.as_tensor(w2, dtype=s1.dtype, device=s1.device).reshape(-1, 1)
+    return _peak_normalize(w1 * _energy_normalize(s1) + w2 * _energy_normalize(s2))
+
+
+def add_white_noise(wav: torch.Tensor, weight=0.5, generator=None) -> torch.Tensor:
+    """``s + weight * n`` with ``s`` and white noise ``n`` energy-normalised, then peak-normalised.
+
+    This is the L-MAC paper's white-noise out-of-domain setting (``weight = 0.5``).
+
+    Example
+    -------
+    >>> noisy = add_white_noise(torch.randn(2, 1600), generator=torch.Generator().manual_seed(0))
+    >>> noisy.shape
+    torch.Size([2, 1600])
+    """
+    noise = torch.randn(wav.shape, generator=generator, dtype=wav.dtype).to(wav.device)
+    return mix_sources(wav, noise, 1.0, weight)
+
+
+def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0.25,
+                      weight_range=(0.1, 0.4), generator=None):
+    """Randomly turn clips of a batch into mixtures, for training robust interpreters.
+
+    Each clip independently becomes, with probability ``p_clip``, a mixture
+    ``(1 - w) s + w s'`` with the next clip of the batch (rolled by one), with probability
+    ``p_noise`` a mixture with white noise, and otherwise stays as it is;
+    ``w ~ U(weight_range)``. Sources are energy-normalised and the mixture peak-normalised,
+    as in :func:`mix_sources`.
+
+    Returns
+    -------
+    mixed : torch.Tensor
+        ``(batch, time)`` waveforms.
+    kind : torch.Tensor
+        ``(batch,)``: 0 clean, 1 mixed with another clip, 2 mixed with noise.
+
+    Example
+    -------
+    >>> mixed, kind = training_mixtures(torch.randn(8, 1600), generator=torch.Generator().manual_seed(0))
+    >>> mixed.shape, sorted(set(kind.tolist())) <= [0, 1, 2]
+    (torch.Size([8, 1600]), True)
+    """
+    batch = wav.shape[0]
+    u = torch.rand(batch, generator=generator)
+    lo, hi = weight_range
+    w = lo + (hi - lo) * torch.rand(batch, generator=generator)
+    p_clip = p_clip if batch > 1 else 0.0  # a batch of one has no other clip
+    kind = torch.where(u < p_clip, 1, torch.where(u < p_clip + p_noise, 2, 0)).to(wav.device)
+    w = w.to(wav.device, wav.dtype)
+    noise = torch.randn(wav.shape, generator=generator, dtype=wav.dtype).to(wav.device)
+    other = torch.where((kind == 1)[:, None], wav.roll(1, 0), noise)
+    mixed = mix_sources(wav, other, 1.0 - w, w)
+    return torch.where((kind == 0)[:, None], wav, mixed), kind
+
+
+class LMAC(Interpreter):
+    """Listenable Maps for Audio Classifiers: a trained decoder of hidden representations into masks.
+
+    Every argument below except ``classifier``, ``config``, ``decoder`` and
+    ``pretrained_decoder`` can also come from ``config`` (e.g. the brick fragment
+    ``hparams/lmac.yaml``); arguments passed explicitly win.
+
+    Arguments
+    ---------
+    classifier : ClassifierAdapter
+        The frozen classifier to explain.
+    layers : list of str, optional
+        Hidden layers the decoder reads (default: all the adapter's ``layers``). Each must be
+        captured by the adapter.
+    config : dict, optional
+        Default values for the other arguments.
+    layouts : dict, optional
+        ``{layer: layout}`` to declare instead of infer, see
+        :data:`speechbrain_interp.lobes.mask_decoder.LAYOUTS`.
+    channels, head_channels, n_convs : int
+        Decoder width, channels per frequency cell before the frequency map, convolutions per
+        fusion stage (defaults 32, 8, 1).
+    guide : bool
+        Let the decoder sharpen masks with the input spectrogram (default True).
+    lambda_in, lambda_out, lambda_l1, lambda_tv : float
+        Loss weights (defaults 4.0, 0.2, 0.4, 0.0, SpeechBrain's CNN14 recipe values).
+    guidance_weight : float
+        Weight of the fine-tuning guidance loss; 0 (default) trains without it.
+    guidance_threshold : float
+        Correlation between the masked-in and the clean spectrogram above which a clip is
+        guided (default 0.6).
+    binarize_threshold : float
+        The guidance target is ``1[Z_clean >= binarize_threshold * max Z_clean]`` in the
+        mask domain (default 0.35).
+    multilabel_threshold : float
+        Sigmoid probability above which a class is in a multi-label prediction (default 0.5).
+    probe_seconds : float
+        Length of the noise clips used to probe layer layouts (default 2.0).
+    decoder : torch.nn.Module, optional
+        A ready decoder ``decoder(hidden, spectrogram) -> mask logits``; built otherwise.
+    pretrained_decoder : str or Path, optional
+        A decoder state dict (``decoder.ckpt`` in a checkpoint folder) to load.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "compact", n_mels=32)
+    >>> lmac = LMAC(load_speechbrain_classifier(folder, "compact"))
+    >>> wav = torch.randn(2, 16000) * 0.1
+    >>> loss, stats = lmac.loss(wav)
+    >>> loss.backward()
+    >>> e = lmac.explain(wav)
+    >>> e.mask.shape == e.magnitude.shape, e.method
+    (True, 'L-MAC')
+    """
+
+    method = "L-MAC"
+    needs_hidden = True
+
+    DEFAULTS = {
+        "layers": None,
+        "layouts": None,
+        "channels": 32,
+        "head_channels": 8,
+        "n_convs": 1,
+        "guide": True,
+        "lambda_in": 4.0,
+        "lambda_out": 0.2,
+        "lambda_l1": 0.4,
+        "lambda_tv": 0.0,
+        "guidance_weight": 0.0,
+        "guidance_threshold": 0.6,
+        "binarize_threshold": 0.35,
+        "multilabel_threshold": 0.5,
+        "probe_seconds": 2.0,
+    }
+
+    def __init__(self, classifier, layers=None, config=None, layouts=None, channels=None,
+                 head_channels=None, n_convs=None, guide=None, lambda_in=None, lambda_out=None,
+                 lambda_l1=None, lambda_tv=None, guidance_weight=None, guidance_threshold=None,
+                 binarize_threshold=None, multilabel_threshold=None, probe_seconds=None,
+                 decoder=None, pretrained_decoder=None):
+        super().__init__(classifier)
+        config = dict(config or {})
+        unknown = sorted(set(config) - set(self.DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown L-MAC options {unknown}; known: {sorted(self.DEFAULTS)}")
+        given = {k: v for k, v in locals().items() if k in self.DEFAULTS and v is not None}
+        opts = {**self.DEFAULTS, **config, **given}
+        self.options = opts
+        self.layers = list(opts["layers"] or classifier.layers)
+        if not self.layers:
+            raise ValueError("L-MAC needs hidden layers: pass layers=[...] and capture them in the adapter")
+        missing = [n for n in self.layers if n not in classifier.layers]
+        if missing:
+            raise ValueError(
+                f"layers {missing} are not captured by the classifier adapter (it captures "
+                f"{classifier.layers}); build the adapter with layers=[...] including them"
+            )
+        for name in ("lambda_in", "lambda_out", "lambda_l1", "lambda_tv", "guidance_weight",
+                     "guidance_threshold", "binarize_threshold", "multilabel_threshold"):
+            setattr(self, name, float(opts[name]))
+        if decoder is None:
+            specs = infer_layouts(classifier, self.layers, opts["probe_seconds"], opts["layouts"])
+            decoder = MaskDecoder(specs, classifier.frontend.n_freqs, channels=opts["channels"],
+                                  head_channels=opts["head_channels"], n_convs=opts["n_convs"],
+                                  guide=opts["guide"])
+        self.decoder = decoder
+        if pretrained_decoder is not None:
+            self.load_decoder(pretrained_decoder)
+
+    # --- persistence -----------------------------------------------------------------
+    def load_decoder(self, path) -> LMAC:
+        """Load decoder weights saved by :meth:`save_decoder` or a recipe's Checkpointer."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "decoder.ckpt"
+        if not path.exists():
+            raise FileNotFoundError(f"no L-MAC decoder weights at '{path}'")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.decoder.load_state_dict(state)
+        return self
+
+    def save_decoder(self, path) -> Path:
+        """Save the decoder's state dict (the only trained part) to ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.decoder.state_dict(), path)
+        return path
+
+    # --- masks -------------------------------------------------------------------------
+    def decode(self, magnitude: torch.Tensor, hidden: dict) -> torch.Tensor:
+        """Mask logits ``(batch, frames, freq)`` from the hidden layers and the input magnitude."""
+        return self.decoder({n: hidden[n] for n in self.layers}, self.frontend.to_mask_domain(magnitude))
+
+    def compute_mask(self, spectrum, target, logits, hidden):
+        """L-MAC's mask for the classifier's prediction (the decoder is not class-conditional)."""
+        with torch.no_grad():
+            return torch.sigmoid(self.decode(spectrum.magnitude, hidden))
+
+    @torch.no_grad()
+    def predict_mask(self, magnitude: torch.Tensor, phase=None):
+        """Masks and classifier logits for a ``(batch, frames, freq)`` magnitude: one forward + decoder.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+        >>> adapter = load_speechbrain_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "ecapa"),
+        ...                                       "ecapa")
+        >>> lmac = LMAC(adapter)
+        >>> mag = adapter.frontend(torch.randn(1, 12345)).magnitude
+        >>> mask, logits = lmac.predict_mask(mag)
+        >>> mask.shape == mag.shape, logits.shape
+        (True, torch.Size([1, 3]))
+        """
+        logits, hidden = self.classifier.forward_with_hidden(magnitude, phase=phase)
+        return torch.sigmoid(self.decode(magnitude, hidden)), logits
+
+    # --- the objective -------------------------------------------------------------------
+    def prediction_target(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(batch,)`` predicted classes, or a ``(batch, classes)`` 0/1 predicted set if multi-label.
+
+        An empty multi-label prediction falls back to the most probable class.
+        """
+        if not self.classifier.multilabel:
+            return logits.argmax(-1)
+        chosen = (torch.sigmoid(logits) > self.multilabel_threshold).float()
+        top = F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+        empty = chosen.sum(-1, keepdim=True) == 0
+        return torch.where(empty, top, chosen)
+
+    def class_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-clip cross-entropy of ``target``; multi-label: ``mean -log sigmoid`` over the predicted set."""
+        if not self.classifier.multilabel:
+            return F.cross_entropy(logits, target.long(), reduction="none")
+        target = target.float()
+        if target.dim() == 1:
+            target = F.one_hot(target.long(), logits.shape[-1]).float()
+        return (F.softplus(-logits) * target).sum(-1) / target.sum(-1).clamp_min(1.0)
+
+    def loss(self, wav: torch.Tensor, clean_wav=None, target=None):
+        """The L-MAC training objective for a batch of (possibly mixed) waveforms.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            ``(batch, time)`` input the decoder explains: a clean clip or a mixture.
+        clean_wav : torch.Tensor, optional
+            ``(batch, time)`` clean clips the mixtures were made from; the classifier's
+            prediction on them is the target (and the guidance reference). Defaults to ``wav``.
+        target : torch.Tensor, optional
+            Precomputed target (see :meth:`prediction_target`), e.g. cached clean
+            predictions; skips the classifier pass on ``clean_wav``.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar to minimise.
+        stats : dict
+            Detached scalars ``loss``, ``ce_in``, ``ce_out``, ``l1``, ``tv``, ``guidance``,
+            ``guided`` (fraction of clips guided) and ``mask_mean``, plus the batch tensors
+            ``mask``, ``target``, ``magnitude``, ``phase`` and ``logits`` (on ``wav``).
+        """
+        fe, clf = self.frontend, self.classifier
+        device = next(clf.buffers(), torch.empty(0)).device
+        wav = validate_waveform(wav, min_samples=fe.min_samples).to(device)
+        spec = fe(wav)
+        guided = self.guidance_weight > 0
+        clean_spec = None
+        if clean_wav is not None and (target is None or guided):
+            clean_wav = validate_waveform(clean_wav, min_samples=fe.min_samples).to(device)
+            if clean_wav.shape != wav.shape:
+                raise ValueError(f"clean_wav {tuple(clean_wav.shape)} and wav {tuple(wav.shape)} differ")
+            clean_spec = fe(clean_wav)
+        with torch.no_grad():
+            logits, hidden = clf.forward_with_hidden(spec.magnitude, phase=spec.phase)
+            if target is None:
+                clean_logits = logits if clean_spec is None else clf(clean_spec.magnitude,
+                                                                     phase=clean_spec.phase)
+                target = self.prediction_target(clean_logits)
+        target = target.to(device)
+        mask_logits = self.decode(spec.magnitude, hidden)
+        mask = torch.sigmoid(mask_logits)
+        mag, phase = spec.magnitude, spec.phase
+        # masked-in and masked-out inputs in one batched classifier pass
+        both = torch.cat([fe.apply_mask(mag, mask), fe.apply_mask(mag, 1.0 - mask)])
+        logits_in, logits_out = clf(both, phase=torch.cat([phase, phase])).chunk(2)
+        ce_in = self.class_loss(logits_in, target)
+        ce_out = self.class_loss(logits_out, target)
+        l1 = mask.abs().flatten(1).mean(1)
+        tv = total_variation(mask) if self.lambda_tv else mask.new_zeros(mask.shape[0])
+        guidance = mask.new_zeros(mask.shape[0])
+        passed = mask.new_zeros(mask.shape[0])
+        if guided:
+            guidance, passed = self._guidance(mask_logits, mask, mag, clean_spec)
+        regular = (self.lambda_l1 * l1 + self.lambda_tv * tv) * (1.0 - passed)
+        per_clip = (self.lambda_in * ce_in - self.lambda_out * ce_out + regular
+                    + self.guidance_weight * guidance * passed)
+        loss = per_clip.mean()
+        stats = {
+            "loss": loss.detach(), "ce_in": ce_in.detach().mean(), "ce_out": ce_out.detach().mean(),
+            "l1": l1.detach().mean(), "tv": tv.detach().mean(), "guidance": guidance.detach().mean(),
+            "guided": passed.mean(), "mask_mean": mask.detach().mean(),
+            "mask": mask.detach(), "target": target, "magnitude": mag, "phase": phase,
+            "logits": logits,
+        }
+        return loss, stats
+
+    def _guidance(self, mask_logits, mask, magnitude, clean_spec):
+        """Per-clip guidance BCE towards the binarised clean spectrogram, and the 0/1 gate."""
+        fe = self.frontend
+        z_mix = fe.to_mask_domain(magnitude)
+        z_clean = z_mix if clean_spec is None else fe.to_mask_domain(clean_spec.magnitude)
+        with torch.no_grad():
+            masked_in = (mask * z_mix).flatten(1)
+            ref = z_clean.flatten(1)
+            corr = (masked_in * ref).sum(1) / (masked_in.norm(dim=1) * ref.norm(dim=1) + _EPS)
+            passed = (corr >= self.guidance_threshold).float()
+            peak = ref.amax(1).view(-1, 1, 1)
+            oracle = ((z_clean >= self.binarize_threshold * peak) & (peak > 0)).float()
+        bce = F.binary_cross_entropy_with_logits(mask_logits, oracle, reduction="none")
+        return bce.flatten(1).mean(1), passed

@@ -1,0 +1,331 @@
+"""A cheap, length-agnostic mask decoder that reads a classifier's hidden representations.
+
+L-MAC's decoder turns the hidden representations of a frozen classifier into a mask
+over the input's magnitude spectrogram. SpeechBrain's ``CNN14PSI_stft`` does it with a
+stack of wide transposed convolutions that is tied to Cnn14's four feature maps, costs
+many times a classifier forward and only produces full-resolution masks for some frame
+counts. :class:`MaskDecoder` instead
+
+* projects each named layer to a few channels with 1x1 convolutions, whatever its layout:
+  4-D convolutional maps ``(batch, channels, time, freq)``, 1-D maps channels-first
+  ``(batch, channels, time)`` (ECAPA-TDNN) or channels-last ``(batch, time, channels)``
+  (Xvector's TDNN blocks), and pooled vectors ``(batch, channels)``, which condition
+  every frame;
+* fuses them coarse-to-fine (upsample, add, one 3x3 convolution per stage) at the
+  layers' own, low resolution, so its cost is a small fraction of the classifier's;
+* maps each fused frame to the full linear-frequency axis with one linear layer, and
+  interpolates in time to exactly the input's frame count, so any clip length works;
+* optionally sharpens the mask with the input spectrogram itself: the mask logit is
+  ``offset + gain * z`` where ``offset`` and ``gain`` come from the classifier's
+  representations and ``z`` is the per-clip standardised spectrogram, so the mask can
+  follow time-frequency detail finer than the hidden layers resolve, at the cost of a few
+  element-wise operations.
+
+:func:`infer_layouts` finds each layer's time axis by running the classifier on two clip
+lengths and seeing which axis grows, so no layout has to be written by hand (it can be,
+with ``layouts``).
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LAYOUTS", "LayerSpec", "infer_layouts", "to_canonical", "MaskDecoder"]
+
+#: Hidden-representation layouts: B batch, C channels, T time, F frequency.
+#: ``"BC"`` has no time axis (a pooled vector, or any tensor whose size does not follow time).
+LAYOUTS = ("BCTF", "BCFT", "BCT", "BTC", "BC")
+
+LayerSpec = namedtuple("LayerSpec", ["layout", "channels", "freq", "frames"])
+LayerSpec.__doc__ = """Shape facts of one hidden layer.
+
+Arguments
+---------
+layout : str
+    One of :data:`LAYOUTS`.
+channels : int
+    Channels after :func:`to_canonical` (for ``"BC"``, the flattened size).
+freq : int
+    Frequency bins of the map (1 for 1-D maps and vectors).
+frames : int
+    Time steps seen when probing (orders layers from coarse to fine; informative only).
+"""
+
+
+def _first_tensor(output):
+    while isinstance(output, (tuple, list)):
+        output = output[0]
+    return output
+
+
+def _layout_from_shapes(short: tuple, long: tuple) -> str:
+    """Layout of a tensor from its shapes on a short and a longer input."""
+    if len(short) != len(long):
+        raise ValueError(f"the layer changed rank between inputs: {short} vs {long}")
+    grown = [i for i in range(1, len(short)) if long[i] != short[i]]
+    if len(grown) > 1:
+        raise ValueError(f"more than one axis follows the input length: {short} vs {long}")
+    if not grown:
+        return "BC"
+    axis = grown[0]
+    if len(short) == 4 and axis in (2, 3):
+        return "BCTF" if axis == 2 else "BCFT"
+    if len(short) == 3 and axis in (1, 2):
+        return "BTC" if axis == 1 else "BCT"
+    raise ValueError(f"cannot place the time axis {axis} of a tensor shaped {short}")
+
+
+def to_canonical(h: torch.Tensor, layout: str) -> torch.Tensor:
+    """``(batch, channels, time, freq)`` view of a hidden tensor, or ``(batch, channels)`` for ``"BC"``.
+
+    Example
+    -------
+    >>> to_canonical(torch.zeros(2, 50, 16), "BTC").shape
+    torch.Size([2, 16, 50, 1])
+    >>> to_canonical(torch.zeros(2, 8, 4, 50), "BCFT").shape
+    torch.Size([2, 8, 50, 4])
+    """
+    if layout == "BCTF":
+        return h
+    if layout == "BCFT":
+        return h.transpose(2, 3)
+    if layout == "BCT":
+        return h.unsqueeze(-1)
+    if layout == "BTC":
+        return h.transpose(1, 2).unsqueeze(-1)
+    if layout == "BC":
+        return h.flatten(1)
+    raise ValueError(f"layout must be one of {LAYOUTS}, got '{layout}'")
+
+
+@torch.no_grad()
+def infer_layouts(adapter, layers, seconds: float = 2.0, layouts=None) -> dict:
+    """Probe a classifier adapter for the layout and size of hidden layers.
+
+    The classifier runs on low-level noise of ``seconds`` and ``2 * seconds`` (and
+    ``8 * seconds`` for layers that did not change, in case pooling hid it); the axis whose
+    size changes is time, and a layer with no such axis is a vector (``"BC"``). Layers are
+    hooked here for the probe only, so they need not be among the adapter's ``layers``.
+
+    Arguments
+    ---------
+    adapter : speechbrain_interp.adapters.ClassifierAdapter
+        The classifier.
+    layers : sequence of str
+        Dotted module names under ``adapter.model``.
+    seconds : float
+        Length of the shorter probe.
+    layouts : dict, optional
+        ``{layer: layout}`` to declare instead of infer (one of :data:`LAYOUTS`).
+
+    Returns
+    -------
+    dict
+        ``{layer: LayerSpec}``.
+
+    Example
+    -------
+    >>> from speechbrain_interp.spectral import SpectralFrontEnd
+    >>> from speechbrain_interp.adapters import TorchClassifier
+    >>> net = nn.Sequential(nn.Conv1d(16, 8, 3, padding=1), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool1d(1), nn.Flatten(1), nn.Linear(8, 3))
+    >>> adapter = TorchClassifier(net, SpectralFrontEnd(n_fft=256, hop_length=128, n_mels=16),
+    ...                           input=lambda fe, mag, ph: fe.log_mel(mag).mT)
+    >>> spec = infer_layouts(adapter, ["0", "3"])
+    >>> spec["0"].layout, spec["0"].channels, spec["3"].layout
+    ('BCT', 8, 'BC')
+    """
+    layouts = dict(layouts or {})
+    fe = adapter.frontend
+    n = max(int(seconds * fe.sample_rate), 4 * fe.win_length)
+    shapes = _probe_shapes(adapter, layers, (n, 2 * n))
+    # a deep layer may pool short probes down to one step: look again with a much longer one
+    undecided = [name for name in layers if name not in layouts
+                 and _layout_from_shapes(shapes[name][0], shapes[name][1]) == "BC"]
+    if undecided:
+        longer = _probe_shapes(adapter, undecided, (8 * n,))
+        for name in undecided:
+            shapes[name] = [shapes[name][0], longer[name][0]]
+    specs = {}
+    for name in layers:
+        short, long = shapes[name]
+        layout = layouts.get(name) or _layout_from_shapes(short, long)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout of '{name}' must be one of {LAYOUTS}, got '{layout}'")
+        canon = to_canonical(torch.empty(short), layout).shape
+        if layout == "BC":
+            specs[name] = LayerSpec("BC", int(canon[1]), 1, 1)
+        else:
+            specs[name] = LayerSpec(layout, int(canon[1]), int(canon[3]), int(canon[2]))
+    return specs
+
+
+@torch.no_grad()
+def _probe_shapes(adapter, layers, lengths) -> dict:
+    """``{layer: [shape for each length]}`` from forward passes on low-level noise."""
+    captured: dict[str, list] = {name: [] for name in layers}
+    handles = [
+        adapter.model.get_submodule(name).register_forward_hook(
+            lambda m, i, o, name=name: captured[name].append(tuple(_first_tensor(o).shape)))
+        for name in layers
+    ]
+    fe = adapter.frontend
+    device = next(adapter.buffers(), torch.empty(0)).device
+    gen = torch.Generator().manual_seed(0)
+    was_training = adapter.training
+    adapter.eval()
+    try:
+        for length in lengths:
+            captured_before = {name: len(v) for name, v in captured.items()}
+            spec = fe((0.01 * torch.randn(1, length, generator=gen)).to(device))
+            adapter(spec.magnitude, phase=spec.phase)
+            for name in layers:
+                if len(captured[name]) == captured_before[name]:
+                    raise RuntimeError(f"layer '{name}' was not called during the classifier's forward pass")
+                # keep the last call of this pass (a module called twice keeps its final output)
+                del captured[name][captured_before[name]:-1]
+    finally:
+        for h in handles:
+            h.remove()
+        adapter.train(was_training)
+    return captured
+
+
+def standardize(values: torch.Tensor, floor: float = 1e-3) -> torch.Tensor:
+    """Per-clip zero-mean, unit-variance ``(batch, ...)`` values; silence stays 0, never NaN.
+
+    Example
+    -------
+    >>> standardize(torch.zeros(1, 3, 4)).abs().max()
+    tensor(0.)
+    """
+    dims = tuple(range(1, values.dim()))
+    mean = values.mean(dims, keepdim=True)
+    std = values.std(dims, keepdim=True, unbiased=False).clamp_min(floor)
+    return (values - mean) / std
+
+
+class MaskDecoder(nn.Module):
+    """Decode hidden representations into mask logits at full ``(frames, freq)`` resolution.
+
+    Arguments
+    ---------
+    layers : dict
+        ``{layer name: LayerSpec or (layout, channels, freq[, frames])}``, e.g. from
+        :func:`infer_layouts`. Layers are fused from the coarsest time resolution to the finest.
+    n_freq : int
+        Frequency bins of the output (the STFT's ``n_fft // 2 + 1``).
+    channels : int
+        Width of the fusion path.
+    head_channels : int
+        Channels per frequency cell before the linear map to ``n_freq`` bins.
+    n_convs : int
+        3x3 convolutions per fusion stage.
+    guide : bool
+        Add the spectrogram-guided term ``gain * z`` to the mask logits.
+
+    Example
+    -------
+    >>> dec = MaskDecoder({"deep": ("BCTF", 64, 4), "vec": ("BC", 32, 1), "tdnn": ("BTC", 16, 1)},
+    ...                   n_freq=257)
+    >>> hidden = {"deep": torch.randn(2, 64, 13, 4), "vec": torch.randn(2, 32),
+    ...           "tdnn": torch.randn(2, 51, 16)}
+    >>> dec(hidden, torch.rand(2, 101, 257)).shape
+    torch.Size([2, 101, 257])
+    """
+
+    def __init__(self, layers: dict, n_freq: int, channels: int = 32, head_channels: int = 8,
+                 n_convs: int = 1, guide: bool = True):
+        super().__init__()
+        if not layers:
+            raise ValueError("MaskDecoder needs at least one hidden layer")
+        specs = {}
+        for name, spec in layers.items():
+            spec = tuple(spec)
+            layout, ch, freq = spec[:3]
+            if layout not in LAYOUTS:
+                raise ValueError(f"layout of '{name}' must be one of {LAYOUTS}, got '{layout}'")
+            freq = 1 if layout in ("BC", "BCT", "BTC") else int(freq)
+            specs[name] = LayerSpec(layout, int(ch), freq, int(spec[3]) if len(spec) > 3 else 0)
+        self.specs = specs
+        self.n_freq = int(n_freq)
+        self.guide = bool(guide)
+        maps = [n for n, s in specs.items() if s.layout != "BC"]
+        # coarse to fine: fewest frames first, then fewest frequency cells
+        self.map_names = sorted(maps, key=lambda n: (specs[n].frames, specs[n].freq))
+        self.vector_names = [n for n, s in specs.items() if s.layout == "BC"]
+        key = self._key
+        self.proj = nn.ModuleDict({
+            key(n): nn.Conv2d(specs[n].channels, channels, 1) for n in self.map_names
+        })
+        self.vec_proj = nn.ModuleDict({
+            key(n): nn.Linear(specs[n].channels, channels) for n in self.vector_names
+        })
+        n_stages = max(1, len(self.map_names))
+        self.stages = nn.ModuleList([
+            nn.Sequential(*[m for _ in range(n_convs) for m in
+                            (nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())])
+            for _ in range(n_stages)
+        ])
+        # the fused map takes the frequency size of the finest-in-time layer
+        self.out_freq_cells = specs[self.map_names[-1]].freq if self.map_names else 1
+        self.head = nn.Conv2d(channels, head_channels, 1)
+        n_out = 2 * self.n_freq if self.guide else self.n_freq
+        self.to_freq = nn.Linear(head_channels * self.out_freq_cells, n_out)
+        nn.init.zeros_(self.to_freq.bias)  # start from a mask of 0.5 everywhere
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return name.replace(".", "__")
+
+    def forward(self, hidden: dict, spectrogram: torch.Tensor) -> torch.Tensor:
+        """Mask logits ``(batch, frames, n_freq)``.
+
+        Arguments
+        ---------
+        hidden : dict
+            ``{layer: tensor}`` as the classifier's modules output them.
+        spectrogram : torch.Tensor
+            ``(batch, frames, n_freq)`` input in the mask domain; fixes the output's frame
+            count and feeds the guide term.
+        """
+        batch, frames, n_freq = spectrogram.shape
+        if n_freq != self.n_freq:
+            raise ValueError(f"spectrogram has {n_freq} bins, the decoder was built for {self.n_freq}")
+        missing = [n for n in self.specs if n not in hidden]
+        if missing:
+            raise KeyError(f"hidden representations {missing} are missing; got {sorted(hidden)}")
+        x = None
+        for name, stage in zip(self.map_names, self.stages):
+            h = self.proj[self._key(name)](to_canonical(hidden[name], self.specs[name].layout))
+            if x is not None:
+                h = h + F.interpolate(x, size=h.shape[-2:], mode="bilinear", align_corners=False)
+            x = stage(h)
+        channels = self.head.in_channels
+        if x is None:
+            x = spectrogram.new_zeros(batch, channels, 1, 1)
+        for name in self.vector_names:
+            vec = to_canonical(hidden[name], "BC")
+            x = x + self.vec_proj[self._key(name)](vec)[:, :, None, None]
+        if not self.map_names:
+            x = self.stages[0](x)
+        y = self.head(x)  # (B, K, T', F')
+        if y.shape[-1] != self.out_freq_cells:
+            raise ValueError(
+                f"fused map has {y.shape[-1]} frequency cells, the decoder was built for "
+                f"{self.out_freq_cells}; was it built for another classifier?"
+            )
+        y = self.to_freq(y.permute(0, 2, 1, 3).flatten(2))  # (B, T', n_out)
+        y = F.interpolate(y.transpose(1, 2), size=frames, mode="linear", align_corners=False)
+        y = y.transpose(1, 2)  # (B, frames, n_out)
+        if not self.guide:
+            return y
+        offset, gain = y.split(self.n_freq, dim=-1)
+        return offset + gain * standardize(spectrogram)

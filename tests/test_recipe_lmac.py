@@ -1,0 +1,135 @@
+"""The L-MAC recipe and the evaluation script in debug mode, run as users run them."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from speechbrain_interp.explanation import Explanation
+from speechbrain_interp.interpreters.base import Interpreter
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "ESC50" / "interpret"
+TRAIN = RECIPE / "train_lmac.py"
+EVAL = RECIPE / "eval.py"
+
+
+def _run(script, *args, cwd=REPO, timeout=300):
+    proc = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One debug epoch, then a second run that resumes from its checkpoint for epoch 2."""
+    out = tmp_path_factory.mktemp("lmac_run")
+    common = [RECIPE / "hparams" / "lmac.yaml", "--debug", "--debug_persistently",
+              f"--output_folder={out}", f"--data_folder={out / 'no_data'}"]
+    first = _run(TRAIN, *common, "--number_of_epochs=1")
+    second = _run(TRAIN, *common, "--number_of_epochs=2")
+    return out, first, second
+
+
+def test_debug_training_logs_and_resumes(trained):
+    out, first, second = trained
+    log = (out / "train_log.txt").read_text()
+    epochs = [line.split(",")[0] for line in log.splitlines() if line.startswith("epoch:")]
+    assert epochs == ["epoch: 1", "epoch: 2"]  # the second run resumed, it did not start over
+    assert "Loading a checkpoint" in second
+    for key in ("valid loss", "valid mix_loss", "valid AI", "valid mix_Fid-In", "test mix_AD"):
+        assert key in log, key
+    ckpts = list((out / "save").glob("CKPT+*"))
+    assert ckpts and all((c / "decoder.ckpt").exists() for c in ckpts)
+    assert "mix_loss" in (ckpts[0] / "CKPT.yaml").read_text()  # the selection key is stored
+    assert (out / "decoder.ckpt").exists()
+
+
+def test_debug_fine_tuning_from_the_trained_decoder(trained, tmp_path):
+    out, _, _ = trained
+    _run(TRAIN, RECIPE / "hparams" / "lmac.yaml", "--debug", f"--output_folder={tmp_path / 'ft'}",
+         f"--data_folder={tmp_path / 'no_data'}", "--guidance_weight=4.0", "--guidance_threshold=0.0",
+         f"--pretrained_decoder={out / 'decoder.ckpt'}")
+    log = (tmp_path / "ft" / "train_log.txt").read_text()
+    assert "train guidance" in log and "valid mix_guided" in log
+
+
+def test_debug_eval_writes_the_table(tmp_path):
+    out = tmp_path / "eval"
+    _run(EVAL, RECIPE / "hparams" / "eval.yaml", "--debug", f"--output_folder={out}",
+         f"--data_folder={tmp_path / 'no_data'}", "--settings=[mixture, speech]")
+    results = json.loads((out / "results.json").read_text())
+    table = (out / "results.md").read_text()
+    rows = results["settings"]["mixture"]["rows"]
+    assert list(rows) == ["L-MAC", "L-MAC FT", "Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM"]
+    for row in rows.values():
+        assert {"AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP", "s/clip"} <= set(row)
+    assert "| L-MAC |" in table and "### mixture" in table
+    speech = results["settings"]["speech"]
+    if shutil.which("espeak-ng"):
+        assert speech["rows"] and speech["clips"] == 4
+    else:
+        assert "espeak-ng" in speech["skipped"]
+
+
+@pytest.fixture(scope="module")
+def eval_module():
+    sys.path.insert(0, str(RECIPE))
+    return importlib.import_module("eval")
+
+
+def test_eval_is_generic_and_averages_extra_scores(eval_module, tiny_adapter, wav_batch):
+    class Scored(Interpreter):
+        """A toy brick that reports a per-clip score, as L2I reports its fidelity."""
+
+        method = "scored"
+
+        def compute_mask(self, spectrum, target, logits, hidden):
+            return torch.full_like(spectrum.magnitude, 0.5)
+
+        def explain(self, wav, target=None) -> Explanation:
+            e = super().explain(wav, target)
+            e.scores["toy_fidelity"] = torch.arange(len(e), dtype=torch.float32)
+            return e
+
+    rows = eval_module.evaluate_setting({"toy": Scored(tiny_adapter)}, wav_batch, batch_size=1)
+    assert rows["toy"]["toy_fidelity"] == pytest.approx(0.0)  # batches of 1: index 0 each time
+    rows = eval_module.evaluate_setting({"toy": Scored(tiny_adapter)}, wav_batch, batch_size=2)
+    assert rows["toy"]["toy_fidelity"] == pytest.approx(0.5)
+    assert rows["toy"]["SPS"] == pytest.approx(0.0, abs=1e-6)  # a uniform mask is not sparse
+    md = eval_module.markdown_tables({"settings": {"in_domain": {"clips": 2, "rows": rows}}})
+    assert "toy_fidelity" in md.splitlines()[2]
+
+
+def test_eval_settings_are_batched_and_deterministic(eval_module):
+    wavs = torch.randn(6, 1600)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    hp = {"seed": 3, "mixture_weights": [0.8, 0.2], "noise_weight": 0.5, "speech_weights": [0.8, 0.2]}
+    partners = eval_module.partner_indices(6, labels, seed=3)
+    assert (labels[partners] != labels).all()
+    mixed = eval_module.contaminate("mixture", wavs, hp, labels)
+    assert torch.equal(mixed, eval_module.contaminate("mixture", wavs, hp, labels))
+    noisy = eval_module.contaminate("white_noise", wavs, hp)
+    assert noisy.shape == wavs.shape and not torch.allclose(noisy, wavs)
+    speech = eval_module.speech_for_clips(torch.randn(2, 1000), n=6, length=1600, seed=0)
+    assert speech.shape == (6, 1600)
+    assert eval_module.contaminate("speech", wavs, hp, speech=torch.randn(2, 5000)).shape == wavs.shape
+    with pytest.raises(ValueError, match="unknown setting"):
+        eval_module.contaminate("reverb", wavs, hp)
+
+
+@pytest.mark.data
+def test_debug_training_on_a_few_esc50_clips(esc50_root, tmp_path):
+    _run(TRAIN, RECIPE / "hparams" / "lmac.yaml", "--debug", f"--output_folder={tmp_path / 'out'}",
+         f"--data_folder={esc50_root}", "--classifier_source=none")
+    manifest = json.loads((tmp_path / "out" / "manifests" / "train.json").read_text())
+    assert 0 < len(manifest) <= 4
+    assert "valid mix_AD" in (tmp_path / "out" / "train_log.txt").read_text()
