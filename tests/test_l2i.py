@@ -70,7 +70,7 @@ def test_psi_theta_shapes_for_several_classifier_layouts(speechbrain_adapters, a
     loss.backward()
     assert all(p.grad is not None for p in l2i.trainable_parameters())
     assert all(p.grad is None for p in adapter.model.parameters())
-    assert set(stats) == {"rec", "l1", "fid", "fidelity_top1"}
+    assert set(stats) == {"rec_loss", "l1_loss", "fid_loss", "fidelity_top1"}
 
 
 def test_pooled_layers_are_broadcast_over_time(tiny_frontend):
@@ -170,7 +170,7 @@ def test_masked_in_term_trains_psi_through_the_frozen_classifier(tiny_adapter):
               lambda_in=1.0)
     loss, stats = l2i.loss(0.1 * torch.randn(2, 8000))
     loss.backward()
-    assert {"fid_in", "masked_in_agreement"} <= set(stats)
+    assert {"in_loss", "masked_in_agreement"} <= set(stats)
     assert all(p.grad is not None for p in l2i.psi.parameters())
     assert all(p.grad is None for p in tiny_adapter.model.parameters())
 
@@ -200,7 +200,7 @@ def test_multilabel_classifiers_use_sigmoid_targets(tiny_frontend):
     wav = 0.1 * torch.randn(2, 8000)
     loss, stats = l2i.loss(wav)
     loss.backward()
-    assert torch.isfinite(loss) and "fid_in" in stats
+    assert torch.isfinite(loss) and "in_loss" in stats
     e = l2i.explain(wav, target=[1, 3])
     assert e.target.tolist() == [1, 3]
     spec = tiny_frontend(wav)
@@ -231,6 +231,24 @@ def test_weights_roundtrip_and_mismatch(l2i, tiny_adapter, tmp_path):
     dict_path = l2i.dictionary.save(tmp_path / "nmf.safetensors")
     from_path = L2I(tiny_adapter, str(dict_path), channels=16, n_blocks=1, weights=path)
     assert torch.equal(from_path.dictionary.W, l2i.dictionary.W)
+    bundled = L2I(tiny_adapter, channels=16, n_blocks=1, weights=path)  # dictionary inside the weights
+    assert torch.equal(bundled.dictionary.W, l2i.dictionary.W)
+    with pytest.raises(ValueError, match="another NMF dictionary"):
+        L2I(tiny_adapter, dictionary_for(tiny_adapter.frontend, seed=1), channels=16, n_blocks=1,
+            weights=path)
+    with pytest.raises(FileNotFoundError, match="train_l2i"):
+        L2I(tiny_adapter, l2i.dictionary, weights=tmp_path / "missing.safetensors")
+
+
+def test_options_come_from_the_brick_fragment(tiny_adapter, caplog):
+    config = {"channels": 8, "n_blocks": 1, "threshold": 0.5, "top_k": 2, "n_components": 5}
+    with caplog.at_level("WARNING"):
+        l2i = L2I(tiny_adapter, config=config, threshold=0.3)
+    assert "untrained" in caplog.text  # no dictionary: a random one, said loudly
+    assert l2i.dictionary.n_components == 5 and l2i.dictionary.domain == tiny_adapter.frontend.mask_domain
+    assert (l2i.threshold, l2i.top_k, l2i.config["channels"]) == (0.3, 2, 8)
+    with pytest.raises(TypeError, match="unknown L2I options"):
+        L2I(tiny_adapter, config={"chanels": 8})
 
 
 def test_mismatched_set_ups_are_refused(tiny_adapter):

@@ -38,6 +38,7 @@ Authors
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
@@ -50,21 +51,34 @@ from speechbrain_interp.lobes.l2i import ActivationDecoder, ComponentClassifier
 
 __all__ = ["L2I"]
 
+logger = logging.getLogger(__name__)
 _RELEVANCE = ("logit", "log_probability")
+_FORMAT = "speechbrain_interp.l2i/1"
 
 
 class L2I(Interpreter):
     """Listen-to-Interpret brick: NMF activations decoded from a classifier's hidden layers.
 
+    Every argument except ``classifier``, ``dictionary``, ``config`` and ``weights`` can
+    also come from ``config`` (e.g. the brick fragment ``hparams/l2i.yaml``); explicit
+    arguments win.
+
     Arguments
     ---------
     classifier : ClassifierAdapter
         The classifier to explain; it must capture ``layers``.
-    dictionary : NMFDictionary or str
+    dictionary : NMFDictionary or str, optional
         The NMF dictionary (or the path of one saved with ``NMFDictionary.save``), learned
-        in the classifier front-end's mask domain and frequency resolution.
+        in the classifier front-end's mask domain and frequency resolution. Defaults to
+        the one stored in ``weights``; without either, an untrained random dictionary of
+        ``n_components`` (a smoke test, and a logged warning).
     layers : sequence of str, optional
         Hidden layers Psi reads (default: every layer the adapter captures).
+    config : dict, optional
+        Options, as below.
+    weights : str, optional
+        A trained L2I saved by :meth:`save` (Psi, Theta and the dictionary), loaded at
+        construction.
     channels, n_blocks, kernel_size, dropout :
         Size of Psi, see :class:`~speechbrain_interp.lobes.l2i.ActivationDecoder`.
     pooling : str
@@ -87,8 +101,8 @@ class L2I(Interpreter):
         Stabiliser of the ratio masks.
     probe_seconds : tuple of float
         Two clip lengths used once to find each hidden layer's layout and time axis.
-    weights : str, optional
-        Psi/Theta weights saved by :meth:`save`, loaded at construction.
+    n_components : int
+        Size of the untrained dictionary made when none is given.
 
     Example
     -------
@@ -115,17 +129,41 @@ class L2I(Interpreter):
     method = "L2I"
     needs_hidden = True
 
-    def __init__(self, classifier, dictionary, layers=None, channels: int = 256, n_blocks: int = 3,
-                 kernel_size: int = 5, dropout: float = 0.1, pooling: str = "mean_max",
-                 relevance: str = "logit", threshold: float = 0.2, top_k: int = 3,
-                 lambda_rec: float = 1.0, lambda_l1: float = 0.1, lambda_fid: float = 1.0,
-                 lambda_in: float = 0.0, temperature: float = 1.0, selection_temperature: float = 0.05,
-                 eps: float = 1e-6, probe_seconds=(2.0, 2.5), weights=None):
+    DEFAULTS = {
+        "layers": None,
+        "channels": 256,
+        "n_blocks": 3,
+        "kernel_size": 5,
+        "dropout": 0.1,
+        "pooling": "mean_max",
+        "relevance": "logit",
+        "threshold": 0.2,
+        "top_k": 3,
+        "lambda_rec": 1.0,
+        "lambda_l1": 0.1,
+        "lambda_fid": 1.0,
+        "lambda_in": 0.0,
+        "temperature": 1.0,
+        "selection_temperature": 0.05,
+        "eps": 1e-6,
+        "probe_seconds": (2.0, 2.5),
+        "n_components": 100,
+    }
+
+    def __init__(self, classifier, dictionary=None, layers=None, config=None, weights=None,
+                 channels=None, n_blocks=None, kernel_size=None, dropout=None, pooling=None,
+                 relevance=None, threshold=None, top_k=None, lambda_rec=None, lambda_l1=None,
+                 lambda_fid=None, lambda_in=None, temperature=None, selection_temperature=None,
+                 eps=None, probe_seconds=None, n_components=None):
         super().__init__(classifier)
-        if isinstance(dictionary, (str, Path)):
-            dictionary = NMFDictionary.load(dictionary)
-        if not isinstance(dictionary, NMFDictionary):
-            raise TypeError(f"dictionary must be an NMFDictionary or a path, got {type(dictionary).__name__}")
+        config = dict(config or {})
+        unknown = sorted(set(config) - set(self.DEFAULTS))
+        if unknown:
+            raise TypeError(f"unknown L2I options {unknown}; known: {sorted(self.DEFAULTS)}")
+        given = {k: v for k, v in locals().items() if k in self.DEFAULTS and v is not None}
+        opts = {**self.DEFAULTS, **config, **given}
+        self.options = opts
+        dictionary = self._resolve_dictionary(dictionary, weights, int(opts["n_components"]))
         fe = self.frontend
         if dictionary.n_freqs != fe.n_freqs:
             raise ValueError(
@@ -137,9 +175,9 @@ class L2I(Interpreter):
                 f"the NMF dictionary models '{dictionary.domain}' spectra but masks act on "
                 f"'{fe.mask_domain}'; learn it in the front-end's mask domain"
             )
-        if relevance not in _RELEVANCE:
-            raise ValueError(f"relevance must be one of {_RELEVANCE}, got '{relevance}'")
-        self.layers = list(layers) if layers is not None else list(classifier.layers)
+        if opts["relevance"] not in _RELEVANCE:
+            raise ValueError(f"relevance must be one of {_RELEVANCE}, got '{opts['relevance']}'")
+        self.layers = list(opts["layers"]) if opts["layers"] else list(classifier.layers)
         missing = [name for name in self.layers if name not in classifier.layers]
         if not self.layers or missing:
             raise ValueError(
@@ -147,26 +185,50 @@ class L2I(Interpreter):
                 "build the adapter with layers=[...] naming them"
             )
         self.dictionary = dictionary
-        self.relevance, self.threshold, self.top_k = relevance, float(threshold), int(top_k)
-        self.lambda_rec, self.lambda_l1 = float(lambda_rec), float(lambda_l1)
-        self.lambda_fid, self.lambda_in = float(lambda_fid), float(lambda_in)
-        self.temperature, self.selection_temperature = float(temperature), float(selection_temperature)
-        self.eps = float(eps)
-        layouts, n_classes = self._probe(probe_seconds)
+        self.relevance, self.threshold = opts["relevance"], float(opts["threshold"])
+        self.top_k = int(opts["top_k"])
+        for name in ("lambda_rec", "lambda_l1", "lambda_fid", "lambda_in", "temperature",
+                     "selection_temperature", "eps"):
+            setattr(self, name, float(opts[name]))
+        layouts, n_classes = self._probe(opts["probe_seconds"])
         self.layouts = layouts
         self.config = {
             "layers": self.layers, "n_components": dictionary.n_components, "n_classes": n_classes,
-            "channels": channels, "n_blocks": n_blocks, "kernel_size": kernel_size, "pooling": pooling,
-            "layouts": layouts,
+            "channels": int(opts["channels"]), "n_blocks": int(opts["n_blocks"]),
+            "kernel_size": int(opts["kernel_size"]), "pooling": opts["pooling"], "layouts": layouts,
         }
         self.psi = ActivationDecoder([layouts[n]["features"] for n in self.layers], dictionary.n_components,
                                      time_dims=[layouts[n]["time_dim"] for n in self.layers],
-                                     channels=channels, n_blocks=n_blocks, kernel_size=kernel_size,
-                                     dropout=dropout)
-        self.theta = ComponentClassifier(dictionary.n_components, n_classes, pooling=pooling)
+                                     channels=int(opts["channels"]), n_blocks=int(opts["n_blocks"]),
+                                     kernel_size=int(opts["kernel_size"]), dropout=float(opts["dropout"]))
+        self.theta = ComponentClassifier(dictionary.n_components, n_classes, pooling=opts["pooling"])
         self.to(next(classifier.buffers(), torch.empty(0)).device)
         if weights is not None:
             self.load_weights(weights)
+
+    def _resolve_dictionary(self, dictionary, weights, n_components: int) -> NMFDictionary:
+        """The given dictionary, else the one saved with ``weights``, else an untrained one."""
+        if isinstance(dictionary, (str, Path)):
+            dictionary = NMFDictionary.load(dictionary)
+        if dictionary is not None and not isinstance(dictionary, NMFDictionary):
+            raise TypeError(f"dictionary must be an NMFDictionary or a path, got {type(dictionary).__name__}")
+        if weights is not None:
+            saved, meta = _read_weights(weights)
+            if "dictionary.W" in saved:
+                meta = json.loads(meta.get("dictionary", "{}"))
+                stored = NMFDictionary(saved["dictionary.W"].shape[1], saved["dictionary.W"].shape[0],
+                                       beta=meta.get("beta", 2.0), domain=meta.get("domain", "magnitude"),
+                                       W=saved["dictionary.W"])
+                if dictionary is not None and not torch.allclose(dictionary.W.cpu(), stored.W, atol=1e-6):
+                    raise ValueError(f"'{weights}' was trained with another NMF dictionary "
+                                     "than the one given")
+                return dictionary if dictionary is not None else stored
+        if dictionary is None:
+            fe = self.frontend
+            logger.warning("L2I has no NMF dictionary: using an untrained random one (%d components); "
+                           "train one with recipes/ESC50/interpret/train_nmf.py", n_components)
+            dictionary = NMFDictionary(n_components, fe.n_freqs, domain=fe.mask_domain)
+        return dictionary
 
     # --- set-up ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -316,9 +378,10 @@ class L2I(Interpreter):
     def loss(self, wav, lengths=None):
         """Training loss on a batch of waveforms: ``(loss, stats)``.
 
-        ``stats`` holds detached per-term values (``rec``, ``l1``, ``fid``, ``fid_in`` when
-        ``lambda_in > 0``) and ``fidelity_top1``, the batch share where Theta's top class is
-        the classifier's.
+        ``stats`` holds detached per-term values (``rec_loss``, ``l1_loss``, ``fid_loss`` and,
+        when ``lambda_in > 0``, ``in_loss``), ``fidelity_top1`` (the batch share where Theta's
+        top class is the classifier's) and, with ``lambda_in > 0``, ``masked_in_agreement``
+        (the share where the classifier keeps its top class on the soft-masked input).
         """
         spectrum = self.frontend(wav)
         with torch.no_grad():
@@ -338,7 +401,7 @@ class L2I(Interpreter):
         fid = self.fidelity_loss(theta_logits, logits)
         loss = self.lambda_rec * rec + self.lambda_l1 * l1 + self.lambda_fid * fid
         predicted = logits.argmax(-1)
-        stats = {"rec": rec.detach(), "l1": l1.detach(), "fid": fid.detach(),
+        stats = {"rec_loss": rec.detach(), "l1_loss": l1.detach(), "fid_loss": fid.detach(),
                  "fidelity_top1": (theta_logits.argmax(-1) == predicted).float().mean()}
         if self.lambda_in > 0:
             relevance = self.component_relevance(H, theta_logits, predicted, detach_weights=True)
@@ -351,13 +414,13 @@ class L2I(Interpreter):
             else:
                 fid_in = F.cross_entropy(masked_logits, predicted)
             loss = loss + self.lambda_in * fid_in
-            stats["fid_in"] = fid_in.detach()
+            stats["in_loss"] = fid_in.detach()
             stats["masked_in_agreement"] = (masked_logits.argmax(-1) == predicted).float().mean()
         return loss, stats
 
-    # --- persistence ----------------------------------------------------------------------
+    # --- persistence ---------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write Psi and Theta to a ``.safetensors`` file with their configuration.
+        """Write Psi, Theta and the dictionary to one ``.safetensors`` file with their configuration.
 
         Example
         -------
@@ -371,7 +434,7 @@ class L2I(Interpreter):
         >>> nmf = NMFDictionary(n_components=5, n_freqs=33, domain="magnitude")
         >>> l2i = L2I(adapter, nmf, channels=8)
         >>> path = l2i.save(os.path.join(tempfile.mkdtemp(), "l2i.safetensors"))
-        >>> again = L2I(adapter, nmf, channels=8, weights=path)
+        >>> again = L2I(adapter, channels=8, weights=path)  # the dictionary comes with the weights
         >>> bool(torch.equal(again.theta.linear.weight, l2i.theta.linear.weight))
         True
         """
@@ -381,23 +444,36 @@ class L2I(Interpreter):
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {f"psi.{k}": v for k, v in self.psi.state_dict().items()}
         state.update({f"theta.{k}": v for k, v in self.theta.state_dict().items()})
+        state["dictionary.W"] = self.dictionary.W
         state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-        save_file(state, str(path), metadata={"format": "speechbrain_interp.l2i/1",
-                                              "config": json.dumps(self.config)})
+        dictionary = {"beta": self.dictionary.beta, "domain": self.dictionary.domain}
+        save_file(state, str(path), metadata={"format": _FORMAT, "config": json.dumps(self.config),
+                                              "dictionary": json.dumps(dictionary)})
         return path
 
     def load_weights(self, path) -> L2I:
         """Load Psi and Theta weights written by :meth:`save`; returns ``self``."""
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            meta = fh.metadata() or {}
-            state = {k: fh.get_tensor(k) for k in fh.keys()}
+        state, meta = _read_weights(path)
         saved = json.loads(meta.get("config", "{}"))
-        for key in ("layers", "n_components", "n_classes", "channels", "n_blocks", "pooling"):
+        for key in ("layers", "n_components", "n_classes", "channels", "n_blocks", "kernel_size", "pooling"):
             if key in saved and saved[key] != self.config[key]:
                 raise ValueError(f"'{path}' was trained with {key}={saved[key]!r}, "
                                  f"this L2I has {self.config[key]!r}")
         self.psi.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("psi.")})
         self.theta.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("theta.")})
         return self
+
+
+def _read_weights(path):
+    """Tensors and metadata of an L2I weights file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"L2I weights '{path}' do not exist; train them with "
+                                "recipes/ESC50/interpret/train_l2i.py")
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
+        meta = fh.metadata() or {}
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"'{path}' is not a speechbrain_interp L2I weights file")
+        return {k: fh.get_tensor(k) for k in fh.keys()}, meta

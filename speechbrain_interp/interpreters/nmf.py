@@ -225,7 +225,12 @@ def _nndsvda(x2d: torch.Tensor, k: int):
     """NNDSVD initialisation with zeros filled by the mean (Boutsidis & Gallopoulos 2008)."""
     # exact leading singular triplets from the (freq x freq) Gram matrix: one pass over the data
     xd = x2d.double()
-    evals, evecs = torch.linalg.eigh(xd.T @ xd)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a (freq x freq) eigh is quick on one thread; threaded LAPACK stalls when busy
+    try:
+        evals, evecs = torch.linalg.eigh(xd.T @ xd)
+    finally:
+        torch.set_num_threads(threads)
     order = torch.argsort(evals, descending=True)[:k]
     s = evals[order].clamp_min(0).sqrt()
     v = evecs[:, order]
@@ -422,6 +427,21 @@ class NMFDictionary(nn.Module):
         self.reconstruction_err_: float | None = None
         self.n_iter_: int | None = None
 
+    @classmethod
+    def for_classifier(cls, classifier, n_components: int = 100, beta="frobenius", seed: int = 0,
+                       **kwargs) -> NMFDictionary:
+        """An (unlearned) dictionary matching a classifier adapter's (or front-end's) spectra.
+
+        Example
+        -------
+        >>> from speechbrain_interp.spectral import SpectralFrontEnd
+        >>> NMFDictionary.for_classifier(SpectralFrontEnd(n_fft=64), n_components=8)
+        NMFDictionary(n_components=8, n_freqs=33, beta=2.0, domain=log1p_magnitude)
+        """
+        frontend = getattr(classifier, "frontend", classifier)
+        return cls(n_components, frontend.n_freqs, beta=beta, domain=frontend.mask_domain, seed=seed,
+                   **kwargs)
+
     # --- learning -----------------------------------------------------------------------
     def _check(self, x: torch.Tensor) -> torch.Tensor:
         x = _as_batch(x)
@@ -505,18 +525,25 @@ class NMFDictionary(nn.Module):
         return h
 
     @torch.no_grad()
-    def normalize_(self, H: torch.Tensor | None = None) -> torch.Tensor | None:
-        """Scale columns of ``W`` to unit L2 norm and order them by spectral centroid.
-
-        ``W H`` is unchanged: the given activations are rescaled and permuted to match
-        (and returned), as are the online statistics.
-        """
+    def normalization(self):
+        """Column norms of ``W`` and the order of its columns by spectral centroid, low to high."""
         norms = self.W.norm(dim=0).clamp_min(1e-12)
         W = self.W / norms
         bins = torch.arange(self.n_freqs, dtype=W.dtype, device=W.device)
         centroid = (W * bins[:, None]).sum(0) / W.sum(0).clamp_min(1e-12)
-        order = torch.argsort(centroid)
-        self.W.copy_(W[:, order])
+        return norms, torch.argsort(centroid)
+
+    @torch.no_grad()
+    def normalize_(self, H: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Scale columns of ``W`` to unit L2 norm and order them by spectral centroid.
+
+        ``W H`` is unchanged: the given activations are rescaled and permuted to match
+        (and returned), as are the online statistics. An :class:`NMFEncoder` trained
+        against the old dictionary follows with ``encoder.absorb_normalization_(*nmf.normalization())``
+        called before this method.
+        """
+        norms, order = self.normalization()
+        self.W.copy_((self.W / norms)[:, order])
         self.online_numerator.copy_((self.online_numerator / norms[:, None])[order])
         self.online_denominator.copy_(self.online_denominator[order])
         if H is None:
@@ -657,9 +684,21 @@ class NMFEncoder(nn.Module):
         for _ in range(n_layers):
             layers += [nn.Conv1d(width, channels, kernel_size, padding=kernel_size // 2), nn.ReLU()]
             width = channels
-        layers += [nn.Conv1d(width, n_components, kernel_size, padding=kernel_size // 2), nn.Softplus()]
+        # ReLU (not softplus): exact zeros, and a positive rescaling of a component commutes with it
+        layers += [nn.Conv1d(width, n_components, kernel_size, padding=kernel_size // 2), nn.ReLU()]
         self.net = nn.Sequential(*layers)
         self.n_freqs, self.n_components = n_freqs, n_components
+
+    @classmethod
+    def for_dictionary(cls, dictionary: NMFDictionary, **kwargs) -> NMFEncoder:
+        """An encoder sized for ``dictionary`` (``kwargs``: ``channels``, ``kernel_size``, ``n_layers``).
+
+        Example
+        -------
+        >>> NMFEncoder.for_dictionary(NMFDictionary(6, 20), channels=8).n_components
+        6
+        """
+        return cls(dictionary.n_freqs, dictionary.n_components, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Activations ``(batch, K, frames)`` of spectra ``(batch, frames, freq)``."""
@@ -670,6 +709,27 @@ class NMFEncoder(nn.Module):
         H = self(x)
         loss = dictionary.divergence(x, H, reduction="mean")
         return loss + l1 * H.mean() if l1 else loss
+
+    @torch.no_grad()
+    def absorb_normalization_(self, norms: torch.Tensor, order: torch.Tensor) -> NMFEncoder:
+        """Follow :meth:`NMFDictionary.normalize_`: scale output ``k`` by ``norms[k]``, then reorder.
+
+        Example
+        -------
+        >>> nmf, enc = NMFDictionary(4, 12, W=torch.rand(12, 4) * 3), NMFEncoder(12, 4, channels=8)
+        >>> x = torch.rand(1, 9, 12)
+        >>> before = nmf.reconstruct(enc(x))
+        >>> _ = enc.absorb_normalization_(*nmf.normalization())
+        >>> _ = nmf.normalize_()
+        >>> bool(torch.allclose(nmf.reconstruct(enc(x)), before, atol=1e-5))
+        True
+        """
+        conv = self.net[-2]
+        conv.weight.mul_(norms.to(conv.weight)[:, None, None])
+        conv.bias.mul_(norms.to(conv.bias))
+        conv.weight.copy_(conv.weight[order])
+        conv.bias.copy_(conv.bias[order])
+        return self
 
     def save(self, path) -> Path:
         """Write the weights to a ``.safetensors`` file."""

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Learn the NMF dictionary L2I explains with, in the classifier front-end's mask domain.
+
+Each training batch moves the dictionary by one online multiplicative update
+(:meth:`speechbrain_interp.interpreters.nmf.NMFDictionary.partial_fit`: activations
+fitted with the dictionary fixed, then running sums of the update's numerator and
+denominator) and trains the amortised encoder
+(:class:`~speechbrain_interp.interpreters.nmf.NMFEncoder`) by gradient descent against
+the current dictionary. Validation logs the relative reconstruction error of both
+(``error``: multiplicative updates with the dictionary fixed; ``encoder_error``: one
+encoder pass); the checkpoint with the lowest ``error`` is kept, evaluated on the test
+fold, normalised (unit-norm components ordered by spectral centroid) and exported:
+
+* ``<output_folder>/nmf_dictionary.safetensors``, read by ``train_l2i.py``;
+* ``<output_folder>/nmf_encoder.safetensors``;
+* ``<output_folder>/results.json``.
+
+Usage
+-----
+    python recipes/ESC50/interpret/train_nmf.py recipes/ESC50/interpret/hparams/nmf.yaml \
+        --data_folder=../shared/data/esc50
+    # seconds-long smoke test: random-weight classifier and synthesised clips if needed
+    python recipes/ESC50/interpret/train_nmf.py recipes/ESC50/interpret/hparams/nmf.yaml --debug
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import speechbrain as sb
+import torch
+import yaml
+from hyperpyyaml import load_hyperpyyaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from esc50_prepare import prepare_esc50  # noqa: E402
+
+from speechbrain_interp.audio import load_audio  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+# --- helpers shared with train_l2i.py -------------------------------------------------------
+class _PeekLoader(yaml.SafeLoader):
+    """Reads hyperpyyaml text without building anything: tagged nodes become None."""
+
+
+_PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def peek(hparams_file, overrides: dict, key: str):
+    """A top-level plain value of the hparams file after overrides, without building any object."""
+    if key in overrides:
+        return overrides[key]
+    with open(hparams_file, encoding="utf-8") as fh:
+        return (yaml.load(fh, Loader=_PeekLoader) or {}).get(key)
+
+
+def parse(argv):
+    """SpeechBrain's command line, with the overrides as a dict."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    return hparams_file, run_opts, overrides
+
+
+def prepare_debug(hparams_file, overrides: dict, extra_none=()):
+    """Overrides that make ``--debug`` self-contained and quick.
+
+    A random-weight compact classifier when ``classifier_source`` holds none, a synthesised
+    data set in ESC-50's layout when ``data_folder`` holds none, and the keys in
+    ``extra_none`` set to None when the files they name do not exist.
+    """
+    from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
+
+    overrides = dict(overrides)
+    scratch = Path(tempfile.mkdtemp(prefix="l2i_debug_"))
+    labels = ["dog", "siren", "rain", "engine"]
+    source = peek(hparams_file, overrides, "classifier_source")
+    if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
+        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
+        overrides["classifier_source"] = str(folder)
+        overrides["classifier_interface"] = "EncoderClassifier"
+    data = peek(hparams_file, overrides, "data_folder")
+    if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
+        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, seconds=1.0))
+    for key in extra_none:
+        path = peek(hparams_file, overrides, key)
+        if path and not Path(str(path)).exists():
+            overrides[key] = None
+    overrides.setdefault("output_folder", str(scratch / "output"))
+    return overrides
+
+
+def dataio_prep(hparams, debug: bool = False):
+    """ESC-50 manifests (train/valid/test folds) and DynamicItemDatasets yielding ``id`` and ``sig``."""
+    manifests = prepare_esc50(
+        hparams["data_folder"], hparams["manifest_folder"], train_folds=hparams["train_folds"],
+        valid_folds=hparams["valid_folds"], test_folds=hparams["test_folds"],
+        max_per_split=8 if debug else None,
+    )
+    sample_rate = int(hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(path):
+        return load_audio(path, sample_rate=sample_rate)
+
+    root = str(Path(hparams["data_folder"]).resolve())
+    return {
+        split: sb.dataio.dataset.DynamicItemDataset.from_json(
+            str(path), replacements={"data_root": root}, dynamic_items=[audio_pipeline],
+            output_keys=["id", "sig"],
+        )
+        for split, path in manifests.items()
+    }
+
+
+class RunningMeans:
+    """Per-key means over a stage, weighted by batch size."""
+
+    def __init__(self):
+        self.sums, self.count = {}, 0
+
+    def update(self, stats: dict, n: int):
+        for key, value in stats.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
+        self.count += n
+
+    def means(self) -> dict:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+# --- the Brain ----------------------------------------------------------------------------
+class NMFBrain(sb.Brain):
+    """Online multiplicative updates of the dictionary and gradient steps of the encoder."""
+
+    def spectra(self, batch):
+        wavs, _ = batch.sig
+        frontend = self.hparams.classifier.frontend
+        spectrum = frontend(wavs.to(self.device))
+        return frontend.to_mask_domain(spectrum.magnitude)
+
+    def compute_forward(self, batch, stage):
+        x = self.spectra(batch)
+        dictionary = self.modules.dictionary
+        if stage == sb.Stage.TRAIN and self.hparams.update_dictionary:
+            dictionary.partial_fit(x, n_inner=int(self.hparams.inner_iterations),
+                                   forget_factor=float(self.hparams.forget_factor))
+        return x, self.modules.encoder(x)
+
+    def compute_objectives(self, predictions, batch, stage):
+        x, H = predictions
+        dictionary = self.modules.dictionary
+        loss = dictionary.divergence(x, H, reduction="mean")
+        if self.hparams.encoder_l1:
+            loss = loss + float(self.hparams.encoder_l1) * H.mean()
+        n = x.shape[0]
+        stats = {"loss": float(loss.detach())}
+        if stage != sb.Stage.TRAIN:
+            with torch.no_grad():
+                energy = float(x.pow(2).sum())
+                fitted = dictionary.transform(x, n_iter=int(self.hparams.transform_iterations))
+                self.energy += energy
+                self.err_mu += float((dictionary.reconstruct(fitted) - x).pow(2).sum())
+                self.err_enc += float((dictionary.reconstruct(H) - x).pow(2).sum())
+        self.running.update(stats, n)
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        self.running = RunningMeans()
+        self.energy = self.err_mu = self.err_enc = 0.0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        stats = self.running.means()
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats["error"] = math.sqrt(self.err_mu / max(self.energy, 1e-30))
+        stats["encoder_error"] = math.sqrt(self.err_enc / max(self.energy, 1e-30))
+        self.last_stats = stats
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch}, train_stats=self.train_stats, valid_stats=stats
+            )
+            self.checkpointer.save_and_keep_only(meta=stats, min_keys=[self.hparams.ckpt_key])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats
+            )
+
+
+def export(hparams, brain, results: dict):
+    """Normalise the dictionary (the encoder follows) and write both with the results."""
+    dictionary, encoder = brain.modules.dictionary, brain.modules.encoder
+    encoder.absorb_normalization_(*dictionary.normalization())
+    dictionary.normalize_()
+    fe = hparams["classifier"].frontend
+    dictionary.save(hparams["dictionary_file"], sample_rate=fe.sample_rate, n_fft=fe.n_fft,
+                    win_length=fe.win_length, hop_length=fe.hop_length,
+                    classifier_source=str(hparams["classifier_source"]))
+    encoder.save(hparams["encoder_file"])
+    out = Path(hparams["output_folder"])
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    logger.info("dictionary -> %s", hparams["dictionary_file"])
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = parse(argv)
+    debug = bool(run_opts.get("debug", False))
+    if debug:
+        overrides = prepare_debug(hparams_file, overrides)
+        overrides.setdefault("n_components", 16)
+        overrides.setdefault("inner_iterations", 10)
+        overrides.setdefault("transform_iterations", 10)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
+                                   hyperparams_to_save=hparams_file, overrides=overrides)
+    datasets = dataio_prep(hparams, debug)
+    brain = NMFBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+                     run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    start = time.time()
+    brain.fit(hparams["epoch_counter"], datasets["train"], datasets["valid"],
+              train_loader_kwargs=hparams["dataloader_opts"],
+              valid_loader_kwargs=hparams["eval_dataloader_opts"])
+    train_seconds = time.time() - start
+    brain.evaluate(datasets["test"], min_key=hparams["ckpt_key"],
+                   test_loader_kwargs=hparams["eval_dataloader_opts"])
+    results = {
+        "test_relative_error": brain.last_stats["error"],
+        "test_encoder_relative_error": brain.last_stats["encoder_error"],
+        "n_components": hparams["n_components"], "beta": hparams["beta"],
+        "train_seconds": round(train_seconds, 1), "epochs": hparams["epoch_counter"].current,
+        "classifier_source": str(hparams["classifier_source"]), "debug": debug,
+    }
+    export(hparams, brain, results)
+    print(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s - %(message)s")
+    main(sys.argv[1:])
