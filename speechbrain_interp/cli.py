@@ -59,6 +59,15 @@ def _add_loading(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda:0 (default: cpu)")
 
 
+def _subparser(quiet):
+    class _Sub(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            kwargs["parents"] = [*kwargs.get("parents", []), quiet]
+            super().__init__(*args, **kwargs)
+
+    return _Sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``speechbrain-interp`` (all sub-commands)."""
     parser = argparse.ArgumentParser(
@@ -66,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    quiet = argparse.ArgumentParser(add_help=False)  # -q also works after the command
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars or info lines")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_subparser(quiet))
 
     demo = sub.add_parser(
         "demo", help="explain a synthesized siren + dog-bark clip with the bundled interpreter",

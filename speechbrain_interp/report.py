@@ -243,16 +243,32 @@ else). Hover a metric name for its meaning.</p>
 
 
 def _unique_names(paths) -> list[str]:
-    """Readable, unique stems: the file stem, prefixed by parent folders when stems collide."""
-    paths = [Path(p) for p in paths]
-    names = [p.stem for p in paths]
-    depth = 1
-    while len(set(names)) < len(names) and depth < 8:
-        depth += 1
-        names = ["_".join(list(p.with_suffix("").parts)[-depth:]) for p in paths]
+    """Readable, unique stems: the file stem, prefixed by its parent folders only where stems collide.
+
+    Example
+    -------
+    >>> _unique_names(["x/a/dog.wav", "x/b/dog.wav", "x/siren.flac"])
+    ['a_dog', 'b_dog', 'siren']
+    """
+    from collections import Counter
+
+    stems = [Path(p).with_suffix("") for p in paths]
+    depth = [1] * len(stems)
+
+    def name(i):
+        return "_".join(stems[i].parts[-depth[i]:])
+
+    for _ in range(16):
+        current = [name(i) for i in range(len(stems))]
+        counts = Counter(current)
+        clash = [i for i, n in enumerate(current) if counts[n] > 1 and depth[i] < len(stems[i].parts)]
+        if not clash:
+            break
+        for i in clash:
+            depth[i] += 1
     seen: dict[str, int] = {}
     unique = []
-    for n in names:
+    for n in (name(i) for i in range(len(stems))):
         seen[n] = seen.get(n, 0) + 1
         unique.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
     return unique

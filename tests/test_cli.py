@@ -1,0 +1,206 @@
+"""The ``speechbrain-interp`` command line: every command, in process and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import huggingface_hub
+import pytest
+import torch
+
+from speechbrain_interp import hub
+from speechbrain_interp.audio import save_audio
+from speechbrain_interp.cli import build_parser, main
+from speechbrain_interp.inference import LMACInterpreter
+from speechbrain_interp.interpreters.lmac import LMAC
+from speechbrain_interp.synth import demo_clip
+from speechbrain_interp.testing import load_speechbrain_classifier, make_speechbrain_classifier
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    classifier = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32,
+                                             labels=["dog", "siren", "rain"])
+    torch.manual_seed(0)
+    brick = LMAC(load_speechbrain_classifier(classifier, "compact"), channels=8).eval()
+    repo = hub.export_interpreter(brick, root / "repo", classifier_source=classifier, verify=False)
+    clips = root / "clips"
+    save_audio(clips / "a" / "dog.wav", demo_clip(1.0, seed=1), 16000)
+    save_audio(clips / "b" / "dog.wav", demo_clip(1.0, seed=2), 16000)  # same stem, other folder
+    save_audio(clips / "siren.flac", demo_clip(1.2, seed=3), 16000)
+    return {"root": root, "classifier": classifier, "repo": repo, "clips": clips, "brick": brick}
+
+
+def test_help_is_there_for_every_command(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for command in ("demo", "explain", "train", "export", "push", "check-report"):
+        assert command in text
+        assert main([command, "--help"]) == 0
+        assert "usage: speechbrain-interp " + command in capsys.readouterr().out
+    assert main([]) == 2  # no command: the help again, and a usage status
+    assert main(["explain"]) == 2  # argparse usage error, no traceback
+
+
+def test_python_dash_m_and_the_entry_point(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "speechbrain_interp", "--help"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0 and "speechbrain-interp demo" in result.stdout
+    script = shutil.which("speechbrain-interp") or str(Path(sys.executable).parent / "speechbrain-interp")
+    if not Path(script).exists():
+        pytest.skip("the package is not installed with its console script")
+    result = subprocess.run([script, "explain", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--interpreter SOURCE" in result.stdout
+
+
+def test_explain_a_classifier_without_interpreter_uses_a_gradient_baseline(setup, tmp_path, capsys):
+    (setup["clips"] / "notes.txt").write_text("not audio, ignored")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....")
+    out = tmp_path / "out"
+    code = main(["explain", str(setup["clips"]), str(broken), "--classifier", str(setup["classifier"]),
+                 "--out", str(out), "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "saliency gradient baseline" in captured.out and "skipped" in captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(e["name"] for e in summary) == ["a_dog", "b_dog", "siren"]
+    for entry in summary:
+        assert "gradient baseline" in entry["note"] and set(entry["scores"]) >= {"AI", "AD", "FF", "Fid-In"}
+        assert all((out / f).is_file() for f in entry["files"].values())
+    page = (out / "report.html").read_text()
+    assert page.count("<audio") == 9 and "No trained interpreter" in page and "broken.wav" in page
+
+
+def test_explain_with_an_interpreter_folder(setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["explain", str(setup["clips"] / "siren.flac"), "--interpreter", str(setup["repo"]),
+                 "--out", str(out), "--target", "rain", "--no-metrics", "-q"])
+    assert code == 0 and capsys.readouterr().out == ""
+    (entry,) = json.loads((out / "summary.json").read_text())
+    assert entry["label"] == "rain" and entry["method"] == "L-MAC" and entry["scores"] == {}
+    # both flags: the trained interpreter explains that classifier (the same weights here)
+    code = main(["explain", str(setup["clips"] / "siren.flac"), "--interpreter", str(setup["repo"]),
+                 "--classifier", str(setup["classifier"]), "--out", str(tmp_path / "both")])
+    assert code == 0
+    (both,) = json.loads((tmp_path / "both" / "summary.json").read_text())
+    assert both["method"] == "L-MAC" and "note" not in both
+
+
+def test_demo_writes_a_report(setup, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--interpreter", str(setup["repo"])]) == 0
+    text = capsys.readouterr().out
+    assert "siren with three dog-like barks" in text and "report.html" in text
+    assert (out / "inputs" / "siren_and_barks.wav").is_file()
+    (entry,) = json.loads((out / "summary.json").read_text())
+    assert entry["name"] == "siren_and_barks" and (out / entry["files"]["figure"]).is_file()
+
+
+def test_errors_are_one_clear_line(setup, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    assert main(["explain", str(setup["clips"]), "--interpreter", "sbi-test/not-cached", "--offline"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot load 'sbi-test/not-cached'") and "Traceback" not in err
+    evil = shutil.copytree(setup["repo"], tmp_path / "evil")
+    text = (evil / "hyperparams.yaml").read_text()
+    (evil / "hyperparams.yaml").write_text(f'__x: !apply:os.system ["touch {tmp_path}/pwned"]\n' + text)
+    assert main(["explain", str(setup["clips"]), "--interpreter", str(evil),
+                 "--out", str(tmp_path / "o")]) == 1
+    assert "allow-list" in capsys.readouterr().err and not (tmp_path / "pwned").exists()
+    assert main(["explain", str(tmp_path / "nothing_here.wav"), "--interpreter", str(setup["repo"]),
+                 "--out", str(tmp_path / "o2")]) == 1
+    assert "nothing_here.wav" in capsys.readouterr().err
+    assert main(["explain", str(tmp_path / "empty_dir_that_is_missing")]) == 1
+
+
+_RECIPE = """output_folder: results/lmac_cli
+save_folder: !ref <output_folder>/save
+classifier_source: {classifier}
+ckpt_key: loss
+ckpt_mode: min
+classifier: !apply:speechbrain_interp.adapters.SpeechBrainClassifier.from_hparams
+    source: !ref <classifier_source>
+    interface: EncoderClassifier
+    layers: [embedding_model.conv_block5, embedding_model.conv_block4]
+interpreter: !new:speechbrain_interp.interpreters.LMAC
+    classifier: !ref <classifier>
+    channels: 8
+checkpointer: !new:speechbrain.utils.checkpoints.Checkpointer
+    checkpoints_dir: !ref <save_folder>
+    recoverables:
+        decoder: !ref <interpreter.decoder>
+"""
+
+
+def test_export_then_push(setup, tmp_path, capsys, monkeypatch):
+    from hyperpyyaml import load_hyperpyyaml
+
+    text = _RECIPE.format(classifier=setup["classifier"])
+    monkeypatch.chdir(tmp_path)
+    hparams = load_hyperpyyaml(text)
+    hparams["checkpointer"].save_checkpoint(meta={"loss": 1.0})
+    (tmp_path / "results" / "lmac_cli" / "hyperparams.yaml").write_text(text)
+    out = tmp_path / "hub_folder"
+    assert main(["export", "results/lmac_cli", "--out", str(out), "--repo-id", "me/lmac-test",
+                 "--training-data", "ESC-50", "--license", "cc-by-nc-3.0"]) == 0
+    assert "interpreter.safetensors" in capsys.readouterr().out
+    card = (out / "README.md").read_text()
+    assert "license: cc-by-nc-3.0" in card and 'source="me/lmac-test"' in card
+    loaded = LMACInterpreter.from_hparams(out)
+    wav = demo_clip(1.0)[None]
+    expected = hparams["interpreter"].explain(wav).mask
+    assert torch.allclose(loaded.interpret_batch(wav).mask, expected, atol=1e-6)
+    assert main(["export", "results/lmac_cli", "--out", str(out)]) == 1  # exists: no silent overwrite
+    assert "overwrite" in capsys.readouterr().err
+
+    pushed = {}
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo",
+                        lambda self, repo_id, **kw: pushed.setdefault("created", (repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
+                        lambda self, **kw: pushed.setdefault("uploaded", kw) and SimpleNamespace(
+                            commit_url="https://huggingface.co/me/lmac-test/commit/1"))
+    assert main(["push", str(out), "me/lmac-test", "--private", "--message", "first upload"]) == 0
+    assert pushed["created"][0] == "me/lmac-test" and pushed["created"][1]["private"] is True
+    assert pushed["uploaded"]["commit_message"] == "first upload"
+    assert "huggingface.co/me/lmac-test" in capsys.readouterr().out
+
+
+def test_train_then_explain_with_the_result(setup, tmp_path, capsys):
+    audio = tmp_path / "audio"
+    for i in range(3):
+        save_audio(audio / f"clip{i}.wav", demo_clip(1.0, seed=20 + i), 16000)
+    out = tmp_path / "trained"
+    assert main(["train", str(audio), "--classifier", str(setup["classifier"]), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "3", "--seconds", "1.0", "-q"]) == 0
+    assert (out / "interpreter.safetensors").is_file()
+    assert main(["explain", str(audio / "clip0.wav"), "--interpreter", str(out), "--classifier",
+                 str(setup["classifier"]), "--out", str(tmp_path / "explained"), "-q"]) == 0
+
+
+def test_explain_as_a_subprocess(setup, tmp_path):
+    """What a user types: the real entry point, a progress bar and the report, in a fresh process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "speechbrain_interp", "explain", str(setup["clips"]), "--interpreter",
+         str(setup["repo"]), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "explaining" in result.stderr and "3/3" in result.stderr  # tqdm over files
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_parser_defaults_are_documented():
+    parser = build_parser()
+    args = parser.parse_args(["explain", "x.wav"])
+    assert args.out == "explanations" and args.batch_size == 8 and args.interpreter is None

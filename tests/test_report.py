@@ -1,0 +1,106 @@
+"""The listenable HTML report, checked in a real headless Chromium when one is installed."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from speechbrain_interp.cli import main
+from speechbrain_interp.inference import explain_classifier
+from speechbrain_interp.report import (
+    add_metrics,
+    check_report_in_chromium,
+    explain_to_report,
+    find_chromium,
+    write_report,
+)
+from speechbrain_interp.synth import demo_clip
+from speechbrain_interp.testing import make_speechbrain_classifier
+
+needs_chromium = pytest.mark.skipif(
+    find_chromium() is None, reason="headless Chromium not installed (Debian: apt-get install -y chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """A report for two clips explained by a gradient baseline on a random compact classifier."""
+    from speechbrain_interp.audio import save_audio
+
+    root = tmp_path_factory.mktemp("report")
+    classifier = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32,
+                                             labels=["dog <bark>", "siren", "rain"])
+    explainer = explain_classifier(classifier)
+    paths = []
+    for i, name in enumerate(("siren & dog", "rain")):
+        paths.append(root / "inputs" / f"{name}.wav")
+        save_audio(paths[-1], demo_clip(1.0, seed=i), 16000)
+    result = explain_to_report(explainer, paths, root / "out", progress=False,
+                               info={"interpreter": "saliency on a random classifier"})
+    return result
+
+
+def test_report_rows_players_figures_and_metrics(report):
+    page = report["report"].read_text()
+    entries = json.loads(report["summary"].read_text())
+    assert len(entries) == 2 and page.count('class="clip-row"') == 2
+    sources = [html.unescape(s) for s in re.findall(r'<audio[^>]*src="([^"]+)"', page)]
+    assert len(sources) == 6
+    kinds = re.findall(r'data-kind="(\w+)"', page)
+    assert kinds == ["original", "interpretation", "residual"] * 2
+    folder = report["report"].parent
+    assert all((folder / s).is_file() for s in sources)
+    figures = [html.unescape(s) for s in re.findall(r'<img src="([^"]+)"', page)]
+    assert len(figures) == 2 and all((folder / f).stat().st_size > 10_000 for f in figures)
+    for metric in ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP", "p on interpretation"):
+        assert f">{metric}</td>" in page
+    assert "siren &amp; dog" in page and "dog <bark>" not in page  # names and labels are escaped
+    assert page.count("No trained interpreter") == 1  # a note shared by every clip is shown once
+    assert "saliency on a random classifier" in page
+
+
+def test_write_report_from_summary_json(report):
+    again = write_report(report["report"].parent, filename="again.html", title="Again")
+    assert again.read_text().count('class="clip-row"') == 2 and "<title>Again</title>" in again.read_text()
+
+
+def test_add_metrics_keeps_existing_scores(report):
+    from speechbrain_interp.testing import load_speechbrain_classifier
+
+    folder = report["report"].parent.parent / "classifier"
+    adapter = load_speechbrain_classifier(folder, "compact")
+    e = explain_classifier(adapter).interpret_batch(demo_clip(1.0)[None])
+    e.scores["AI"] = torch.tensor([42.0])
+    add_metrics(e, adapter)
+    assert float(e.scores["AI"]) == 42.0 and 0.0 <= float(e.scores["SPS"]) <= 1.0
+
+
+@needs_chromium
+def test_report_in_headless_chromium(report, tmp_path):
+    result = check_report_in_chromium(report["report"], screenshot=tmp_path / "shot.png")
+    assert result["loaded"] and result["audio_done"]
+    assert result["audio_total"] == 6 and result["audio_ok"] == 6 and result["audio_failed"] == 0
+    assert result["missing_files"] == [] and len(result["audio_sources"]) == 6
+    from PIL import Image
+
+    shot = Image.open(result["screenshot"]).convert("L")
+    assert shot.size[0] >= 1000 and len(set(shot.resize((64, 64)).getdata())) > 20  # not a blank page
+
+
+@needs_chromium
+def test_chromium_notices_a_missing_audio_file(report, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(report["report"].parent, tmp_path / "copy"))
+    (copy / "rain_residual.wav").unlink()
+    result = check_report_in_chromium(copy / "report.html")
+    assert result["missing_files"] == ["rain_residual.wav"]
+    assert result["audio_failed"] == 1 and result["audio_ok"] == 5
+    assert main(["check-report", str(copy / "report.html")]) == 1
+    assert main(["check-report", str(report["report"]), "--screenshot", str(tmp_path / "ok.png")]) == 0
+    assert (tmp_path / "ok.png").is_file()
