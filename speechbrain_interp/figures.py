@@ -25,7 +25,8 @@ def plot_explanation(explanation, i: int, path, title: str = "") -> None:
     """Draw clip ``i`` of an :class:`~speechbrain_interp.explanation.Explanation` to a PNG.
 
     Panels: waveform with the interpretation on top, input spectrogram (dB), mask,
-    spectrogram of the interpretation, and the top concepts when the explanation has them.
+    the mask overlaid on the spectrogram, spectrogram of the interpretation, and the
+    top concepts when the explanation has them.
 
     Example
     -------
@@ -43,7 +44,7 @@ def plot_explanation(explanation, i: int, path, title: str = "") -> None:
     mag = e.magnitude[i].detach().float().cpu()
     mask = e.mask[i].detach().float().cpu()
     concepts = e.concepts[i] if e.concepts is not None else None
-    rows = 5 if concepts else 4
+    rows = 6 if concepts else 5
     fig, axes = plt.subplots(rows, 1, figsize=(8, 2.0 * rows + 0.6), constrained_layout=True)
     sr = e.sample_rate
     n = e.wav.shape[-1]
@@ -62,18 +63,24 @@ def plot_explanation(explanation, i: int, path, title: str = "") -> None:
     panels = (
         (axes[1], db.T, "magma", "input (dB)"),
         (axes[2], mask.T, "viridis", "mask"),
-        (axes[3], _db(mag * mask).clamp_min(db.min()).T, "magma", "masked-in (dB)"),
+        (axes[4], _db(mag * mask).clamp_min(db.min()).T, "magma", "masked-in (dB)"),
     )
     for ax, img, cmap, label in panels:
         im = ax.imshow(img, origin="lower", aspect="auto", cmap=cmap, extent=extent)
         ax.set_ylabel(f"{label}\nkHz", fontsize=8)
         fig.colorbar(im, ax=ax, pad=0.01)
-    axes[3].set_xlabel("time (s)")
+    # overlay: the spectrogram in grey, the mask in red where it keeps the sound
+    axes[3].imshow(db.T, origin="lower", aspect="auto", cmap="gray", extent=extent)
+    im = axes[3].imshow(mask.T, origin="lower", aspect="auto", cmap="Reds", vmin=0.0, vmax=1.0,
+                        alpha=(0.75 * mask.T).clamp(0.0, 1.0).numpy(), extent=extent)
+    axes[3].set_ylabel("mask overlay\nkHz", fontsize=8)
+    fig.colorbar(im, ax=axes[3], pad=0.01)
+    axes[4].set_xlabel("time (s)")
     if concepts:
         names = [str(c) for c, _ in concepts[:10]][::-1]
         weights = [float(w) for _, w in concepts[:10]][::-1]
-        axes[4].barh(names, weights, color="C0")
-        axes[4].set_xlabel("concept weight")
-        axes[4].tick_params(axis="y", labelsize=7)
+        axes[5].barh(names, weights, color="C0")
+        axes[5].set_xlabel("concept weight")
+        axes[5].tick_params(axis="y", labelsize=7)
     fig.savefig(path, dpi=90)
     plt.close(fig)
