@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(e.g. results/ESC50/interpret/eval/results.md)")
     export.add_argument("--classifier-description", default="",
                         help="a sentence on the classifier for the model card")
+    export.add_argument("--notes", default="", help="extra model card text (limitations, how it was made)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing HUB_FOLDER")
 
     push = sub.add_parser("push", help="upload a repository folder to the Hugging Face Hub",
@@ -290,7 +291,7 @@ def _cmd_export(args) -> int:
     card = ModelCardInfo(title=args.title, training_data=args.training_data,
                          training_data_url=args.training_data_url,
                          training_data_license=args.training_data_license, license=args.license,
-                         repo_id=args.repo_id, classifier=args.classifier_description)
+                         repo_id=args.repo_id, classifier=args.classifier_description, notes=args.notes)
     out = export_recipe(args.save_dir, args.out, interpreter_key=args.interpreter_key,
                         classifier_source=args.classifier, min_key=args.min_key, max_key=args.max_key,
                         card=card, overwrite=args.overwrite, evaluation=args.evaluation)

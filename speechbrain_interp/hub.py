@@ -685,11 +685,29 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
         "speechbrain_interp_version": _version(),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    results = classifier_yaml.parent / "results.json"  # written by recipes/ESC50/classifier
+    if results.is_file():
+        config["classifier"]["results"] = _classifier_results(results)
     (out / "README.md").write_text(model_card(config, card or ModelCardInfo()), encoding="utf-8")
     check_hub_folder(out)
     if verify:
         _verify_round_trip(interpreter, out, example_files, allow)
     return out
+
+
+def _classifier_results(path: Path) -> dict:
+    """Scalar results of the classifier's own recipe (accuracies, epochs, folds)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    keep = {}
+    for key, value in data.items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            keep[key] = value
+        elif key == "folds" and isinstance(value, dict):
+            keep[key] = value
+    return keep
 
 
 def _find_classifier_yaml(adapter, classifier_source) -> Path:
@@ -780,6 +798,14 @@ def _evaluation_markdown(evaluation) -> str:
     return "\n".join(lines)
 
 
+def _fmt_result(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
 def model_card(config: dict, info: ModelCardInfo) -> str:
     """The ``README.md`` of a repository folder: Hub metadata and the card body.
 
@@ -812,6 +838,10 @@ def model_card(config: dict, info: ModelCardInfo) -> str:
     label_text = ", ".join(labels[:12]) + (f", ... ({len(labels)} classes)" if len(labels) > 12 else "")
     data_line = info.training_data + (f" (<{info.training_data_url}>)" if info.training_data_url else "")
     layers = ", ".join(f"`{x}`" for x in clf.get("layers", []))
+    results = clf.get("results") or {}
+    results_text = ("\nResults of the classifier's training recipe: "
+                    + ", ".join(f"{k} = {_fmt_result(v)}" for k, v in results.items()) + ".\n"
+                    if results else "")
     derived = " (they derive from the training data above)" if info.license != "other" else ""
     return f"""---
 {_yaml_dump(meta).rstrip()}
@@ -827,7 +857,7 @@ the classifier's decision with a mask over the spectrogram that you can **listen
 ## Classifier
 
 {info.classifier or 'The classifier whose modules are in `hyperparams.yaml`.'}
-
+{results_text}
 - embedding model: `{clf.get('embedding_model', '?')}`, read at layers {layers}
 - sample rate: {config.get('sample_rate')} Hz
 - classes: {label_text or 'unknown'}

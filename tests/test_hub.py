@@ -45,6 +45,8 @@ def lmac_repo(tmp_path_factory):
     root = tmp_path_factory.mktemp("lmac_repo")
     classifier = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32,
                                              labels=["dog", "siren", "rain", "engine"])
+    (classifier / "results.json").write_text(json.dumps(  # as the classifier recipe writes it
+        {"test_accuracy": 0.8125, "folds": {"train": [1, 2, 3], "test": [5]}, "debug": False}))
     torch.manual_seed(0)
     brick = _train_a_little(LMAC(load_speechbrain_classifier(classifier, "compact"), channels=8))
     card = hub.ModelCardInfo(title="tiny test interpreter", classifier="A random compact CNN.",
@@ -92,6 +94,7 @@ def test_export_writes_a_complete_safetensors_folder(lmac_repo):
     assert "| setting | AI | AD |" in card.text and "| in-domain | 12.5 | 3.25 |" in card.text
     assert f'LMACInterpreter.from_hparams(source="{REPO_ID}"' in card.text
     assert "training data: synthesized clips" in card.text and "CC0" in card.text
+    assert "test_accuracy = 0.8125" in card.text and "train [1, 2, 3]" in card.text
     wav = load_audio(repo / "examples" / "siren_and_barks.wav", sample_rate=16000)
     assert wav.shape == (80000,)
     assert "label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder" in (
