@@ -479,8 +479,24 @@ def brick_spec(interpreter) -> tuple[str, dict]:
         return target, {k: _spec_value(v) for k, v in interpreter.export_config().items()}
     params = inspect.signature(cls.__init__).parameters
     options = getattr(interpreter, "options", None)
+    resolved = getattr(interpreter, "config", None)
     if isinstance(options, dict) and options and set(options) <= set(params):
-        return target, {k: _spec_value(v) for k, v in options.items() if v is not None}
+        kwargs = {k: _spec_value(v) for k, v in options.items() if v is not None}
+        if isinstance(resolved, dict):  # sizes resolved at construction win (e.g. L2I's n_components)
+            for key in kwargs:
+                try:
+                    kwargs[key] = _plain(resolved[key]) if key in resolved else kwargs[key]
+                except TypeError:
+                    pass
+        for name in params:
+            value = getattr(interpreter, name, None)
+            if name in kwargs or name == "classifier" or not isinstance(value, torch.nn.Module):
+                continue
+            try:  # a module argument (L2I's dictionary): rebuilt in YAML, weights from safetensors
+                kwargs[name] = ModuleSpec(*brick_spec(value))
+            except TypeError:
+                pass  # the brick builds it itself (L-MAC's decoder)
+        return target, kwargs
     stores = [d for d in (getattr(interpreter, "config", None), options) if isinstance(d, dict)]
     kwargs = {}
     for name, param in params.items():
@@ -1015,7 +1031,7 @@ def evaluation_from_file(path) -> str:
     -------
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "results.md")
-    >>> _ = open(path, "w").write("## mixture\n\n| method | AI |\n|---|---|\n| L-MAC | 61.6 |\n")
+    >>> _ = open(path, "w").write("## mixture\\n\\n| method | AI |\\n|---|---|\\n| L-MAC | 61.6 |\\n")
     >>> print(evaluation_from_file(path))
     ### mixture
     <BLANKLINE>
