@@ -130,6 +130,18 @@ def test_transform_matches_sklearn_transform():
     assert reconstruction_error(x, nmf.reconstruct(H)) == pytest.approx(ref_err, rel=0.05)
 
 
+def test_cached_euclidean_transform_has_the_generic_iterates():
+    from speechbrain_interp.interpreters.nmf import _update_activations
+
+    x, W, _ = planted(n_clips=2)
+    a = torch.full((2, x.shape[1], 4), 0.3)
+    for _ in range(25):
+        a = _update_activations(x, a, W.T, 2.0, 1.0)
+    _, H, _ = multiplicative_update(x, beta=2, n_iter=25, tol=0, dictionary=W, activations=torch.full(
+        (2, 4, x.shape[1]), 0.3), update_dictionary=False)
+    assert torch.allclose(H, a.transpose(1, 2), rtol=1e-4, atol=1e-6)
+
+
 def test_batched_fit_equals_fit_on_concatenated_frames():
     x, _, _ = planted(n_clips=3)
     _, _, batched = multiplicative_update(x, 4, n_iter=50, tol=0, init="nndsvda")

@@ -16,7 +16,9 @@ classifier and ``p = softmax(f(X) / T)`` (``sigmoid`` for multi-label classifier
 * optional masked-in fidelity ``CE(f(M (.) X), argmax f(X))`` with the soft version of
   the interpretation mask ``M`` below (``lambda_in``). This is not in the L2I paper: it
   asks the relevant components to carry what the classifier needs, which is what the
-  input-fidelity metric (Fid-In) measures.
+  input-fidelity metric (Fid-In) measures;
+* optional mask size ``mean(M)`` (``lambda_mask``), also not in the paper, which keeps
+  the masked-in term from selecting everything.
 
 Interpretation of a clip for class ``c`` (the prediction unless requested):
 
@@ -91,8 +93,9 @@ class L2I(Interpreter):
         Components whose normalised relevance exceeds it make the interpretation mask.
     top_k : int
         Components returned as listenable audio objects per clip.
-    lambda_rec, lambda_l1, lambda_fid, lambda_in : float
-        Weights of the reconstruction, sparsity, fidelity and masked-in fidelity terms.
+    lambda_rec, lambda_l1, lambda_fid, lambda_in, lambda_mask : float
+        Weights of the reconstruction, sparsity, fidelity, masked-in fidelity and mask-size
+        terms.
     temperature : float
         Temperature of the classifier's output used as the fidelity target.
     selection_temperature : float
@@ -131,7 +134,7 @@ class L2I(Interpreter):
 
     DEFAULTS = {
         "layers": None,
-        "channels": 256,
+        "channels": 128,
         "n_blocks": 3,
         "kernel_size": 5,
         "dropout": 0.1,
@@ -143,6 +146,7 @@ class L2I(Interpreter):
         "lambda_l1": 0.1,
         "lambda_fid": 1.0,
         "lambda_in": 0.0,
+        "lambda_mask": 0.0,
         "temperature": 1.0,
         "selection_temperature": 0.05,
         "eps": 1e-6,
@@ -153,8 +157,8 @@ class L2I(Interpreter):
     def __init__(self, classifier, dictionary=None, layers=None, config=None, weights=None,
                  channels=None, n_blocks=None, kernel_size=None, dropout=None, pooling=None,
                  relevance=None, threshold=None, top_k=None, lambda_rec=None, lambda_l1=None,
-                 lambda_fid=None, lambda_in=None, temperature=None, selection_temperature=None,
-                 eps=None, probe_seconds=None, n_components=None):
+                 lambda_fid=None, lambda_in=None, lambda_mask=None, temperature=None,
+                 selection_temperature=None, eps=None, probe_seconds=None, n_components=None):
         super().__init__(classifier)
         config = dict(config or {})
         unknown = sorted(set(config) - set(self.DEFAULTS))
@@ -187,7 +191,7 @@ class L2I(Interpreter):
         self.dictionary = dictionary
         self.relevance, self.threshold = opts["relevance"], float(opts["threshold"])
         self.top_k = int(opts["top_k"])
-        for name in ("lambda_rec", "lambda_l1", "lambda_fid", "lambda_in", "temperature",
+        for name in ("lambda_rec", "lambda_l1", "lambda_fid", "lambda_in", "lambda_mask", "temperature",
                      "selection_temperature", "eps"):
             setattr(self, name, float(opts[name]))
         layouts, n_classes = self._probe(opts["probe_seconds"])
@@ -381,7 +385,8 @@ class L2I(Interpreter):
         ``stats`` holds detached per-term values (``rec_loss``, ``l1_loss``, ``fid_loss`` and,
         when ``lambda_in > 0``, ``in_loss``), ``fidelity_top1`` (the batch share where Theta's
         top class is the classifier's) and, with ``lambda_in > 0``, ``masked_in_agreement``
-        (the share where the classifier keeps its top class on the soft-masked input).
+        (the share where the classifier keeps its top class on the soft-masked input) and
+        ``mask_mean`` (the soft mask's mean).
         """
         spectrum = self.frontend(wav)
         with torch.no_grad():
@@ -403,10 +408,14 @@ class L2I(Interpreter):
         predicted = logits.argmax(-1)
         stats = {"rec_loss": rec.detach(), "l1_loss": l1.detach(), "fid_loss": fid.detach(),
                  "fidelity_top1": (theta_logits.argmax(-1) == predicted).float().mean()}
-        if self.lambda_in > 0:
+        if self.lambda_in > 0 or self.lambda_mask > 0:
             relevance = self.component_relevance(H, theta_logits, predicted, detach_weights=True)
             weights = torch.sigmoid((relevance - self.threshold) / self.selection_temperature)
             mask = self.ratio_mask(H, weights)
+            stats["mask_mean"] = mask.detach().mean()
+            if self.lambda_mask > 0:
+                loss = loss + self.lambda_mask * mask.mean()
+        if self.lambda_in > 0:
             masked_logits = self.classifier(fe.apply_mask(magnitude, mask), phase=phase)
             picked = masked_logits.gather(1, predicted[:, None]).squeeze(1)
             if self.classifier.multilabel:

@@ -272,10 +272,38 @@ def _init(x: torch.Tensor, k: int, init: str, generator: torch.Generator):
     raise ValueError(f"init must be 'random' or 'nndsvda', got '{init}'")
 
 
+def _fixed_dictionary_euclidean(x, a, d, n_iter, tol, check_every):
+    """Euclidean updates of the activations for a fixed dictionary, products computed once.
+
+    ``X D^T`` and ``D D^T`` do not change, so each update costs one ``(frames x K x K)``
+    product, and the divergence ``(|X|^2 - 2 <A, X D^T> + <A D D^T, A>) / 2`` is as cheap.
+    The iterates are exactly those of :func:`_update_activations`.
+    """
+    xdt, gram = x @ d.T, d @ d.T
+    energy = float(x.double().pow(2).sum())
+
+    def divergence(a):
+        return 0.5 * (energy - 2 * float((a * xdt).double().sum()) + float(((a @ gram) * a).double().sum()))
+
+    previous = initial = divergence(a) if tol > 0 else 0.0
+    done = 0
+    for it in range(1, n_iter + 1):
+        den = a @ gram
+        a = a * (xdt / torch.where(den == 0, torch.full_like(den, EPSILON), den))
+        done = it
+        if tol > 0 and it % check_every == 0:
+            current = divergence(a)
+            if (previous - current) / max(initial, 1e-30) < tol:
+                break
+            previous = current
+    return a, done
+
+
 def multiplicative_update(x: torch.Tensor, n_components: int | None = None, beta=2.0, n_iter: int = 200,
                           tol: float = 1e-4, init: str = "random", seed: int = 0,
                           dictionary: torch.Tensor | None = None, activations: torch.Tensor | None = None,
-                          update_dictionary: bool = True, check_every: int = 10):
+                          update_dictionary: bool = True, check_every: int = 10,
+                          compute_error: bool = True):
     """Batched multiplicative-update NMF minimising ``D_beta(X | W H)``.
 
     Arguments
@@ -304,6 +332,8 @@ def multiplicative_update(x: torch.Tensor, n_components: int | None = None, beta
         Learn ``W`` too; ``False`` only fits the activations (scikit-learn's ``transform``).
     check_every : int
         Iterations between convergence checks.
+    compute_error : bool
+        Measure the final reconstruction error (one more product ``W H``); ``nan`` otherwise.
 
     Returns
     -------
@@ -348,19 +378,22 @@ def multiplicative_update(x: torch.Tensor, n_components: int | None = None, beta
     else:
         a = a0
     a = a.to(x).clone()
-    previous = initial = float(beta_divergence(x, _approx(a, d), beta))
-    done = 0
-    for it in range(1, n_iter + 1):
-        a = _update_activations(x, a, d, beta, gamma)
-        if update_dictionary:
-            d = _update_dictionary(x, a, d, beta, gamma)
-        done = it
-        if tol > 0 and it % check_every == 0:
-            current = float(beta_divergence(x, _approx(a, d), beta))
-            if (previous - current) / max(initial, 1e-30) < tol:
-                break
-            previous = current
-    error = reconstruction_error(x, _approx(a, d), beta)
+    if beta == 2 and not update_dictionary:
+        a, done = _fixed_dictionary_euclidean(x, a, d, n_iter, tol, check_every)
+    else:
+        previous = initial = float(beta_divergence(x, _approx(a, d), beta))
+        done = 0
+        for it in range(1, n_iter + 1):
+            a = _update_activations(x, a, d, beta, gamma)
+            if update_dictionary:
+                d = _update_dictionary(x, a, d, beta, gamma)
+            done = it
+            if tol > 0 and it % check_every == 0:
+                current = float(beta_divergence(x, _approx(a, d), beta))
+                if (previous - current) / max(initial, 1e-30) < tol:
+                    break
+                previous = current
+    error = reconstruction_error(x, _approx(a, d), beta) if compute_error else float("nan")
     h = a.transpose(1, 2)
     return d.T.contiguous(), (h[0] if squeeze else h), {"n_iter": done, "error": error}
 
@@ -508,7 +541,7 @@ class NMFDictionary(nn.Module):
             self.W.copy_(d0.T)
         d = self.W.T.clone()
         _, h, _ = multiplicative_update(x, beta=self.beta, n_iter=n_inner, tol=tol, dictionary=d.T,
-                                        update_dictionary=False)
+                                        update_dictionary=False, compute_error=False)
         a = h.transpose(1, 2)
         num, den = _dictionary_statistics(x, a, d, self.beta)
         den = torch.where(den == 0, torch.full_like(den, EPSILON), den)
@@ -564,7 +597,7 @@ class NMFDictionary(nn.Module):
             H = H.unsqueeze(0)
         _, h, _ = multiplicative_update(x, beta=self.beta, n_iter=n_iter, tol=tol, dictionary=self.W,
                                         activations=None if H is None else H.clamp_min(EPSILON),
-                                        update_dictionary=False)
+                                        update_dictionary=False, compute_error=False)
         return h[0] if squeeze else h
 
     def reconstruct(self, H: torch.Tensor) -> torch.Tensor:

@@ -157,6 +157,8 @@ def main(argv):
         overrides.setdefault("n_examples", 2)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    if hparams.get("torch_threads"):
+        torch.set_num_threads(int(hparams["torch_threads"]))
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
                                    hyperparams_to_save=hparams_file, overrides=overrides)
     datasets = dataio_prep(hparams, debug)

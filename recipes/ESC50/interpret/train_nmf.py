@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Learn the NMF dictionary L2I explains with, in the classifier front-end's mask domain.
 
-Each training batch moves the dictionary by one online multiplicative update
+During the first ``dictionary_epochs`` epochs, each training batch moves the dictionary
+by one online multiplicative update
 (:meth:`speechbrain_interp.interpreters.nmf.NMFDictionary.partial_fit`: activations
 fitted with the dictionary fixed, then running sums of the update's numerator and
-denominator) and trains the amortised encoder
+denominator); every batch trains the amortised encoder
 (:class:`~speechbrain_interp.interpreters.nmf.NMFEncoder`) by gradient descent against
-the current dictionary. Validation logs the relative reconstruction error of both
-(``error``: multiplicative updates with the dictionary fixed; ``encoder_error``: one
-encoder pass); the checkpoint with the lowest ``error`` is kept, evaluated on the test
-fold, normalised (unit-norm components ordered by spectral centroid) and exported:
+the current dictionary, which stays fixed in the remaining epochs. Validation logs the
+relative reconstruction error ``||X - W H|| / ||X||`` of both (``error``: multiplicative
+updates with the dictionary fixed; ``encoder_error``: one encoder pass) and their mean
+``mean_error``; the checkpoint with the lowest ``mean_error`` is kept, evaluated on the
+test fold, normalised (unit-norm components ordered by spectral centroid) and exported:
 
 * ``<output_folder>/nmf_dictionary.safetensors``, read by ``train_l2i.py``;
 * ``<output_folder>/nmf_encoder.safetensors``;
@@ -152,7 +154,8 @@ class NMFBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         x = self.spectra(batch)
         dictionary = self.modules.dictionary
-        if stage == sb.Stage.TRAIN and self.hparams.update_dictionary:
+        epoch = self.hparams.epoch_counter.current
+        if stage == sb.Stage.TRAIN and epoch <= int(self.hparams.dictionary_epochs):
             dictionary.partial_fit(x, n_inner=int(self.hparams.inner_iterations),
                                    forget_factor=float(self.hparams.forget_factor))
         return x, self.modules.encoder(x)
@@ -186,6 +189,7 @@ class NMFBrain(sb.Brain):
             return
         stats["error"] = math.sqrt(self.err_mu / max(self.energy, 1e-30))
         stats["encoder_error"] = math.sqrt(self.err_enc / max(self.energy, 1e-30))
+        stats["mean_error"] = 0.5 * (stats["error"] + stats["encoder_error"])
         self.last_stats = stats
         if stage == sb.Stage.VALID:
             self.hparams.train_logger.log_stats(
@@ -223,6 +227,8 @@ def main(argv):
         overrides.setdefault("transform_iterations", 10)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    if hparams.get("torch_threads"):
+        torch.set_num_threads(int(hparams["torch_threads"]))
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
                                    hyperparams_to_save=hparams_file, overrides=overrides)
     datasets = dataio_prep(hparams, debug)
