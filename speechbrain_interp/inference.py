@@ -668,10 +668,10 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     >>> from speechbrain_interp.synth import demo_clip
     >>> root = Path(tempfile.mkdtemp())
     >>> folder = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32)
-    >>> for i in range(3):
+    >>> for i in range(2):
     ...     save_audio(root / "audio" / f"clip{i}.wav", demo_clip(1.0, seed=i), 16000)
-    >>> result = train_lmac(folder, root / "audio", epochs=1, batch_size=2, seconds=1.0,
-    ...                     progress=False, channels=8)
+    >>> result = train_lmac(folder, root / "audio", epochs=1, batch_size=2, seconds=0.5,
+    ...                     progress=False, channels=4)
     >>> result.history[0]["epoch"], result.explainer.interpret_file(root / "audio/clip0.wav").method
     (1, 'L-MAC')
     """

@@ -269,10 +269,10 @@ def test_export_a_recipe_save_folder(tmp_path, monkeypatch):
     hparams = load_hyperpyyaml(_RECIPE)
     brick, checkpointer = hparams["interpreter"], hparams["checkpointer"]
     wav = demo_clip(1.0)[None]
-    _train_a_little(brick, steps=2, seed=1)
+    _train_a_little(brick, steps=1, seed=1)
     checkpointer.save_checkpoint(meta={"valid_loss": 0.5})
     best = _masks(brick, wav)
-    _train_a_little(brick, steps=2, seed=2)
+    _train_a_little(brick, steps=1, seed=2)
     checkpointer.save_checkpoint(meta={"valid_loss": 0.9})
     assert (_masks(brick, wav) - best).abs().max() > 1e-4  # the last checkpoint differs from the best
     monkeypatch.chdir(tmp_path.parent)  # export from elsewhere: the recipe's relative paths still resolve

@@ -159,9 +159,9 @@ def test_gradient_baseline_when_no_interpreter_is_trained(setup, tmp_path):
 def test_train_lmac_on_a_folder_of_audio(setup, tmp_path, capsys):
     audio = tmp_path / "my_audio"
     for i in range(5):
-        save_audio(audio / f"clip{i}.wav", demo_clip(1.2, seed=10 + i), 16000)
+        save_audio(audio / f"clip{i}.wav", demo_clip(0.8, seed=10 + i), 16000)
     result = train_lmac(str(setup["classifier"]), audio, out=tmp_path / "trained", epochs=2, batch_size=4,
-                        seconds=1.0, progress=True, channels=8)
+                        seconds=0.5, progress=True, channels=4)
     assert "training L-MAC" in capsys.readouterr().err
     assert [r["epoch"] for r in result.history] == [1, 2]
     assert all(r["valid_loss"] is not None for r in result.history)
