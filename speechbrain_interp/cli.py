@@ -69,7 +69,14 @@ def _subparser(quiet):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``speechbrain-interp`` (all sub-commands)."""
+    """The argument parser of ``speechbrain-interp`` (all sub-commands).
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(["explain", "dog.wav", "--classifier", "my/classifier"])
+    >>> args.command, args.inputs, args.baseline, args.out
+    ('explain', ['dog.wav'], 'saliency', 'explanations')
+    """
     parser = argparse.ArgumentParser(
         prog="speechbrain-interp", description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

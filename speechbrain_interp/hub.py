@@ -81,7 +81,13 @@ def _env_flag(name: str) -> bool:
 
 
 def hub_cache_dir() -> Path:
-    """The Hub cache huggingface_hub uses, read from the environment at call time."""
+    """The Hub cache huggingface_hub uses, read from the environment at call time.
+
+    Example
+    -------
+    >>> isinstance(hub_cache_dir(), Path)
+    True
+    """
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"])
     if os.environ.get("HF_HOME"):
@@ -289,6 +295,18 @@ def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None
     Returns
     -------
     speechbrain_interp.inference.PretrainedInterpreter
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> root = Path(tempfile.mkdtemp())
+    >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
+    >>> repo = export_interpreter(Saliency(load_speechbrain_classifier(folder)), root / "repo",
+    ...                           classifier_source=folder, examples=False)
+    >>> type(load(repo)).__name__, load(repo).labels
+    ('PretrainedInterpreter', ['dog_bark', 'siren', 'rain'])
     """
     from speechbrain_interp import inference
 
@@ -371,6 +389,13 @@ class ModelCardInfo:
         Anything else (limitations, intended use).
     tags : list of str
         Extra Hub tags.
+
+    Example
+    -------
+    >>> info = ModelCardInfo(training_data="ESC-50", training_data_license="CC BY-NC 3.0",
+    ...                      license="cc-by-nc-3.0", repo_id="my-org/lmac-esc50")
+    >>> info.license, info.evaluation is None
+    ('cc-by-nc-3.0', True)
     """
 
     title: str = "Audio classifier interpreter"
@@ -427,6 +452,11 @@ class ModuleSpec:
         Dotted class name.
     kwargs : dict
         Constructor arguments: plain values or nested :class:`ModuleSpec`.
+
+    Example
+    -------
+    >>> ModuleSpec(*brick_spec(torch.nn.Linear(3, 2)))
+    ModuleSpec('torch.nn.modules.linear.Linear', {'in_features': 3, 'out_features': 2})
     """
 
     def __init__(self, target: str, kwargs: dict):
@@ -613,6 +643,19 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
     -------
     Path
         The folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> root = Path(tempfile.mkdtemp())
+    >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
+    >>> repo = export_interpreter(Saliency(load_speechbrain_classifier(folder)), root / "repo",
+    ...                           classifier_source=folder)
+    >>> sorted(p.name for p in repo.iterdir())  # doctest: +NORMALIZE_WHITESPACE
+    ['README.md', 'classifier.safetensors', 'config.json', 'embedding_model.safetensors', 'examples',
+     'hyperparams.yaml', 'interpreter.safetensors', 'label_encoder.txt']
     """
     from speechbrain.dataio.encoder import CategoricalEncoder
 
@@ -968,6 +1011,10 @@ def push_to_hub(folder, repo_id: str, token=None, private: bool | None = None,
     Returns
     -------
     huggingface_hub.CommitInfo
+
+    Example
+    -------
+    >>> push_to_hub("hub/lmac-esc50", "my-org/lmac-esc50")  # doctest: +SKIP
     """
     from huggingface_hub import HfApi
 
@@ -1093,6 +1140,11 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
     Returns
     -------
     Path
+
+    Example
+    -------
+    >>> export_recipe("results/ESC50/interpret/lmac/1234", "hub/lmac-esc50",
+    ...               evaluation="results/ESC50/interpret/eval/results.md")  # doctest: +SKIP
     """
     from hyperpyyaml import load_hyperpyyaml
 

@@ -381,7 +381,22 @@ class L2IInterpreter(PretrainedInterpreter):
     """Pretrained L2I interpreter (NMF components of the audio, weighted by relevance).
 
     Its explanations carry ``components``: listenable NMF parts with their relevance.
-    Loaded exactly like :class:`LMACInterpreter`; see that class for an example.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.interpreters.l2i import L2I
+    >>> from speechbrain_interp.interpreters.nmf import NMFDictionary
+    >>> from speechbrain_interp.hub import export_interpreter
+    >>> root = Path(tempfile.mkdtemp())
+    >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
+    >>> adapter = load_speechbrain_classifier(folder)
+    >>> l2i = L2I(adapter, NMFDictionary(8, adapter.frontend.n_freqs), channels=8, top_k=2)
+    >>> repo = export_interpreter(l2i, root / "repo", classifier_source=folder, examples=False)
+    >>> e = L2IInterpreter.from_hparams(repo).interpret_batch(torch.randn(1, 16000) * 0.1)
+    >>> len(e.components[0]), e.components[0][0].wav.shape
+    (2, torch.Size([16000]))
     """
 
     FAMILY = "l2i"
@@ -469,6 +484,14 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
         One of :data:`BASELINES`.
     **kwargs
         Passed to the brick.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> adapter = load_speechbrain_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector"))
+    >>> gradient_baseline(adapter, "integrated_gradients", n_steps=4).method
+    'Integrated Gradients (gradient baseline)'
     """
     try:
         from speechbrain_interp.interpreters import baselines
@@ -540,6 +563,19 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     -------
     PretrainedInterpreter or ClassifierExplainer
         Both have ``interpret_file``, ``interpret_batch`` and ``interpret_files``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> from speechbrain_interp.hub import load_classifier
+    >>> classifier = load_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "ecapa"))
+    >>> type(classifier).__name__
+    'EncoderClassifier'
+    >>> e = explain_classifier(classifier, baseline="smoothgrad", nt_samples=2).interpret_batch(
+    ...     torch.randn(1, 8000) * 0.1)
+    >>> e.method
+    'SmoothGrad (gradient baseline)'
     """
     if isinstance(interpreter, (str, Path)):
         from speechbrain_interp import hub

@@ -304,6 +304,20 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     -------
     dict
         ``{"report": Path, "summary": Path, "entries": [...], "failed": {path: message}}``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> from speechbrain_interp.inference import explain_classifier
+    >>> from speechbrain_interp.audio import save_audio
+    >>> from speechbrain_interp.synth import demo_clip
+    >>> root = Path(tempfile.mkdtemp())
+    >>> save_audio(root / "clips" / "demo.wav", demo_clip(1.0), 16000)
+    >>> explainer = explain_classifier(make_speechbrain_classifier(root / "classifier", "xvector"))
+    >>> result = explain_to_report(explainer, [root / "clips" / "demo.wav"], root / "out", progress=False)
+    >>> result["report"].name, sorted(result["entries"][0]["scores"])[:3]
+    ('report.html', ['AD', 'AG', 'AI'])
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -391,6 +405,11 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
     ------
     FileNotFoundError
         No Chromium is installed.
+
+    Example
+    -------
+    >>> check_report_in_chromium("explanations/report.html")["audio_ok"]  # doctest: +SKIP
+    6
     """
     import re
 

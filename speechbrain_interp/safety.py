@@ -385,6 +385,15 @@ def safe_load_collected(pretrainer: Pretrainer, strict: bool = False) -> None:
 
     Works for SpeechBrain's own ``Pretrainer`` (``.ckpt`` files, loaded with
     ``weights_only=True``, non-strict as SpeechBrain does) after ``collect_files``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> torch.save(torch.nn.Linear(2, 2).state_dict(), f"{folder}/model.ckpt")
+    >>> pretrainer = Pretrainer(loadables={"model": torch.nn.Linear(2, 2)})
+    >>> _ = pretrainer.collect_files(default_source=folder)
+    >>> safe_load_collected(pretrainer)
     """
     for name, obj in pretrainer.loadables.items():
         if not pretrainer.is_loadable(name):
