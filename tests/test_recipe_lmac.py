@@ -18,7 +18,6 @@ from speechbrain_interp.interpreters.base import Interpreter
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "ESC50" / "interpret"
 TRAIN = RECIPE / "train_lmac.py"
-EVAL = RECIPE / "eval.py"
 
 
 def _run(script, *args, cwd=REPO, timeout=300):
@@ -53,19 +52,30 @@ def test_debug_training_logs_and_resumes(trained):
     assert (out / "decoder.ckpt").exists()
 
 
-def test_debug_fine_tuning_from_the_trained_decoder(trained, tmp_path):
+@pytest.fixture(scope="module")
+def recipe_modules():
+    """train_lmac and eval imported in this process (subprocess runs above cover the CLI)."""
+    sys.path.insert(0, str(RECIPE))
+    return importlib.import_module("train_lmac"), importlib.import_module("eval")
+
+
+def test_debug_fine_tuning_from_the_trained_decoder(trained, recipe_modules, tmp_path):
     out, _, _ = trained
-    _run(TRAIN, RECIPE / "hparams" / "lmac.yaml", "--debug", f"--output_folder={tmp_path / 'ft'}",
-         f"--data_folder={tmp_path / 'no_data'}", "--guidance_weight=4.0", "--guidance_threshold=0.0",
-         f"--pretrained_decoder={out / 'decoder.ckpt'}")
+    train_lmac, _ = recipe_modules
+    brain = train_lmac.main([
+        str(RECIPE / "hparams" / "lmac.yaml"), "--debug", f"--output_folder={tmp_path / 'ft'}",
+        f"--data_folder={tmp_path / 'no_data'}", "--guidance_weight=4.0", "--guidance_threshold=0.0",
+        f"--pretrained_decoder={out / 'decoder.ckpt'}"])
+    assert brain.modules.interpreter.guidance_weight == 4.0
     log = (tmp_path / "ft" / "train_log.txt").read_text()
     assert "train guidance" in log and "valid mix_guided" in log
 
 
-def test_debug_eval_writes_the_table(tmp_path):
+def test_debug_eval_writes_the_table(recipe_modules, tmp_path):
+    _, eval_module = recipe_modules
     out = tmp_path / "eval"
-    _run(EVAL, RECIPE / "hparams" / "eval.yaml", "--debug", f"--output_folder={out}",
-         f"--data_folder={tmp_path / 'no_data'}", "--settings=[mixture, speech]")
+    eval_module.main([str(RECIPE / "hparams" / "eval.yaml"), "--debug", f"--output_folder={out}",
+                      f"--data_folder={tmp_path / 'no_data'}", "--settings=[mixture, speech]"])
     results = json.loads((out / "results.json").read_text())
     table = (out / "results.md").read_text()
     rows = results["settings"]["mixture"]["rows"]
@@ -81,9 +91,8 @@ def test_debug_eval_writes_the_table(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def eval_module():
-    sys.path.insert(0, str(RECIPE))
-    return importlib.import_module("eval")
+def eval_module(recipe_modules):
+    return recipe_modules[1]
 
 
 def test_eval_is_generic_and_averages_extra_scores(eval_module, tiny_adapter, wav_batch):
@@ -127,9 +136,26 @@ def test_eval_settings_are_batched_and_deterministic(eval_module):
 
 
 @pytest.mark.data
-def test_debug_training_on_a_few_esc50_clips(esc50_root, tmp_path):
-    _run(TRAIN, RECIPE / "hparams" / "lmac.yaml", "--debug", f"--output_folder={tmp_path / 'out'}",
-         f"--data_folder={esc50_root}", "--classifier_source=none")
+def test_debug_training_on_a_few_esc50_clips(esc50_root, recipe_modules, tmp_path):
+    train_lmac, _ = recipe_modules
+    train_lmac.main([str(RECIPE / "hparams" / "lmac.yaml"), "--debug", f"--output_folder={tmp_path / 'out'}",
+                     f"--data_folder={esc50_root}", "--classifier_source=none"])
     manifest = json.loads((tmp_path / "out" / "manifests" / "train.json").read_text())
     assert 0 < len(manifest) <= 4
     assert "valid mix_AD" in (tmp_path / "out" / "train_log.txt").read_text()
+
+
+def test_gpu_cnn14_hparams_build_the_brick(tmp_path):
+    """lmac_cnn14.yaml builds its classifier and L-MAC brick (training it is for a GPU)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_interp.testing import make_speechbrain_classifier
+
+    folder = make_speechbrain_classifier(tmp_path / "cnn14", "cnn14", n_mels=32)
+    overrides = {"classifier_source": str(folder), "output_folder": str(tmp_path / "out")}
+    with open(RECIPE / "hparams" / "lmac_cnn14.yaml", encoding="utf-8") as fh:
+        hparams = load_hyperpyyaml(fh, overrides)
+    lmac = hparams["interpreter"]
+    assert lmac.layers == hparams["classifier_layers"] and lmac.options["channels"] == 64
+    e = lmac.explain(torch.randn(1, 16000))
+    assert e.mask.shape == e.magnitude.shape

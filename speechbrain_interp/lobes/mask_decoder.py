@@ -207,9 +207,8 @@ def standardize(values: torch.Tensor, floor: float = 1e-3) -> torch.Tensor:
     tensor(0.)
     """
     dims = tuple(range(1, values.dim()))
-    mean = values.mean(dims, keepdim=True)
-    std = values.std(dims, keepdim=True, unbiased=False).clamp_min(floor)
-    return (values - mean) / std
+    std, mean = torch.std_mean(values, dims, correction=0, keepdim=True)
+    return (values - mean) / std.clamp_min(floor)
 
 
 class MaskDecoder(nn.Module):
@@ -328,4 +327,4 @@ class MaskDecoder(nn.Module):
         if not self.guide:
             return y
         offset, gain = y.split(self.n_freq, dim=-1)
-        return offset + gain * standardize(spectrogram)
+        return torch.addcmul(offset, gain, standardize(spectrogram))

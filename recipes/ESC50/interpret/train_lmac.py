@@ -213,17 +213,18 @@ def synthesize_clips(folder, n_per_split: int = 4, seconds: float = 1.5, sample_
 
 def prepare_debug(hparams_file, overrides: dict):
     """Overrides that make ``--debug`` self-contained; returns ``(overrides, manifests or None)``."""
-    from speechbrain_interp.testing import make_speechbrain_classifier
+    from speechbrain_interp.testing import ARCHITECTURES, make_speechbrain_classifier
 
     overrides = dict(overrides)
     scratch = Path(tempfile.mkdtemp(prefix="lmac_debug_"))
     source = peek(hparams_file, overrides, "classifier_source")
     if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
-        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32,
+        arch = peek(hparams_file, overrides, "debug_arch") or "compact"
+        folder = make_speechbrain_classifier(scratch / "classifier", arch, n_mels=32,
                                              labels=["dog", "siren", "rain", "engine"])
         logger.info("debug: no classifier at '%s', using a random-weight one in %s", source, folder)
         overrides["classifier_source"] = str(folder)
-        overrides["classifier_interface"] = "EncoderClassifier"
+        overrides["classifier_interface"] = ARCHITECTURES[arch][0]
     if "output_folder" not in overrides and "experiment_name" not in overrides:
         overrides["experiment_name"] = "lmac_debug"
     data_folder = peek(hparams_file, overrides, "data_folder")
