@@ -228,6 +228,9 @@ def test_weights_roundtrip_and_mismatch(l2i, tiny_adapter, tmp_path):
     assert torch.allclose(again.explain(wav).mask, l2i.explain(wav).mask)
     with pytest.raises(ValueError, match="channels"):
         L2I(tiny_adapter, l2i.dictionary, channels=8, n_blocks=1, weights=path)
+    # the fragment's sizes give way to the ones the weights were trained with
+    sized = L2I(tiny_adapter, config={"channels": 64, "n_blocks": 3}, weights=path)
+    assert (sized.config["channels"], sized.config["n_blocks"]) == (16, 1)
     dict_path = l2i.dictionary.save(tmp_path / "nmf.safetensors")
     from_path = L2I(tiny_adapter, str(dict_path), channels=16, n_blocks=1, weights=path)
     assert torch.equal(from_path.dictionary.W, l2i.dictionary.W)

@@ -80,6 +80,27 @@ def test_debug_l2i_trains_exports_and_explains(setup, dictionary_file):
     assert len(e.components[0]) == 3 and e.components[0][0].wav.shape == (16000,)
 
 
+def test_l2i_rows_of_the_evaluation_table(setup, dictionary_file):
+    """eval.py (the shared table script) with the L2I rows, on weights trained in debug mode."""
+    root, data, classifier = setup
+    weights = root / "l2i_debug" / "l2i.safetensors"
+    if not weights.exists():
+        _run(RECIPE / "train_l2i.py", RECIPE / "hparams" / "l2i.yaml", "--debug", f"--data_folder={data}",
+             f"--classifier_source={classifier}", f"--nmf_dictionary={dictionary_file}",
+             f"--output_folder={root / 'l2i_debug'}")
+    out = root / "eval"
+    _run(RECIPE / "eval.py", RECIPE / "hparams" / "l2i_eval.yaml", "--debug", f"--data_folder={data}",
+         f"--classifier_source={classifier}", f"--l2i_weights={weights}",
+         f"--l2i_paper_weights={weights}", f"--output_folder={out}", "--settings=[in_domain, mixture]")
+    results = json.loads((out / "results.json").read_text())
+    rows = results["settings"]["in_domain"]["rows"]
+    assert set(rows) == {"L2I (paper loss)", "L2I + masked-in fidelity"}
+    for row in rows.values():
+        assert {"Fid-In", "AI", "SPS", "fidelity_top1", "n_selected"} <= set(row)
+        assert 0 <= row["fidelity_top1"] <= 1
+    assert "fidelity_top1" in (out / "results.md").read_text()
+
+
 def test_l2i_resumes_from_its_checkpoint(setup, dictionary_file):
     root, data, classifier = setup
     out = root / "l2i_resume"

@@ -56,6 +56,8 @@ __all__ = ["L2I"]
 logger = logging.getLogger(__name__)
 _RELEVANCE = ("logit", "log_probability")
 _FORMAT = "speechbrain_interp.l2i/1"
+# options that define the trained networks: a weights file brings its own
+_ARCHITECTURE = ("layers", "channels", "n_blocks", "kernel_size", "pooling")
 
 
 class L2I(Interpreter):
@@ -80,7 +82,8 @@ class L2I(Interpreter):
         Options, as below.
     weights : str, optional
         A trained L2I saved by :meth:`save` (Psi, Theta and the dictionary), loaded at
-        construction.
+        construction. It also brings the layers and network sizes it was trained with
+        (``config`` values are replaced; explicit arguments must agree).
     channels, n_blocks, kernel_size, dropout :
         Size of Psi, see :class:`~speechbrain_interp.lobes.l2i.ActivationDecoder`.
     pooling : str
@@ -165,7 +168,11 @@ class L2I(Interpreter):
         if unknown:
             raise TypeError(f"unknown L2I options {unknown}; known: {sorted(self.DEFAULTS)}")
         given = {k: v for k, v in locals().items() if k in self.DEFAULTS and v is not None}
+        if layers is not None:
+            given["layers"] = list(layers)
         opts = {**self.DEFAULTS, **config, **given}
+        if weights is not None:
+            opts.update(self._architecture_of(weights, given))
         self.options = opts
         dictionary = self._resolve_dictionary(dictionary, weights, int(opts["n_components"]))
         fe = self.frontend
@@ -209,6 +216,16 @@ class L2I(Interpreter):
         self.to(next(classifier.buffers(), torch.empty(0)).device)
         if weights is not None:
             self.load_weights(weights)
+
+    @staticmethod
+    def _architecture_of(weights, given: dict) -> dict:
+        """Layers and network sizes a weights file was trained with; explicit arguments must agree."""
+        saved = json.loads(_read_weights(weights)[1].get("config", "{}"))
+        arch = {k: saved[k] for k in _ARCHITECTURE if k in saved}
+        for key, value in arch.items():
+            if key in given and given[key] != value and not (key == "layers" and list(given[key]) == value):
+                raise ValueError(f"'{weights}' was trained with {key}={value!r}, not {given[key]!r}")
+        return arch
 
     def _resolve_dictionary(self, dictionary, weights, n_components: int) -> NMFDictionary:
         """The given dictionary, else the one saved with ``weights``, else an untrained one."""
