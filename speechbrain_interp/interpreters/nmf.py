@@ -154,14 +154,26 @@ def _approx(a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 
 
 def _weighted_data(x, y, beta):
-    """``x * y^(beta - 2)`` and ``y^(beta - 1)`` with scikit-learn's epsilon guards."""
-    y_num = y.clamp_min(EPSILON) if beta < 2 else y
-    y_den = y.clamp_min(EPSILON) if beta < 1 else y
+    """``x * y^(beta - 2)`` and ``y^(beta - 1)`` with scikit-learn's epsilon guards.
+
+    ``y`` is a fresh product ``A D`` that is overwritten: large temporaries are the cost of
+    these updates on CPU, so they are reused in place.
+    """
     if beta == 1:
-        return x / y_num, None
-    if beta == 0:
-        return x / y_num**2, 1.0 / y_den
-    return x * y_num ** (beta - 2.0), y_den ** (beta - 1.0)
+        y.clamp_min_(EPSILON)
+        return torch.div(x, y, out=y), None
+    if beta < 1:
+        y.clamp_min_(EPSILON)  # both powers are guarded below beta = 1
+        weighted = y.pow(beta - 2.0).mul_(x)
+        return weighted, y.pow_(beta - 1.0)
+    y_num = y.clamp_min(EPSILON) if beta < 2 else y
+    weighted = y_num.pow(beta - 2.0).mul_(x)
+    return weighted, y.pow_(beta - 1.0)
+
+
+def _guard(den: torch.Tensor) -> torch.Tensor:
+    """Zeros of a (freshly computed) denominator become the epsilon, in place."""
+    return den.masked_fill_(den == 0, EPSILON)
 
 
 def _update_activations(x, a, d, beta, gamma):
@@ -174,12 +186,13 @@ def _update_activations(x, a, d, beta, gamma):
         num = weighted @ d.T
         if beta == 1:
             d_sum = d.sum(1)
-            den = torch.where(d_sum == 0, torch.ones_like(d_sum), d_sum).expand_as(num)
+            den = torch.where(d_sum == 0, torch.ones_like(d_sum), d_sum)  # (K,), broadcast
         else:
             den = power @ d.T
-    den = torch.where(den == 0, torch.full_like(den, EPSILON), den)
-    delta = num / den
-    return a * (delta**gamma if gamma != 1 else delta)
+    delta = num.div_(_guard(den))
+    if gamma != 1:
+        delta.pow_(gamma)
+    return delta.mul_(a)
 
 
 def _dictionary_statistics(x, a, d, beta):
@@ -191,7 +204,7 @@ def _dictionary_statistics(x, a, d, beta):
     weighted, power = _weighted_data(xf, _approx(af, d), beta)
     num = af.T @ weighted
     if beta == 1:
-        den = af.sum(0)[:, None].expand_as(num)
+        den = af.sum(0)[:, None].expand_as(num).contiguous()
     else:
         den = af.T @ power
     return num, den
@@ -199,9 +212,10 @@ def _dictionary_statistics(x, a, d, beta):
 
 def _update_dictionary(x, a, d, beta, gamma):
     num, den = _dictionary_statistics(x, a, d, beta)
-    den = torch.where(den == 0, torch.full_like(den, EPSILON), den)
-    delta = num / den
-    return d * (delta**gamma if gamma != 1 else delta)
+    delta = num.div_(_guard(den))
+    if gamma != 1:
+        delta.pow_(gamma)
+    return delta.mul_(d)
 
 
 def _as_batch(x: torch.Tensor) -> torch.Tensor:
