@@ -366,6 +366,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("speechbrain").setLevel(logging.WARNING)  # SpeechBrain's fetch/load chatter
     if args.quiet:
         warnings.simplefilter("ignore")
     from speechbrain_interp.audio import AudioError

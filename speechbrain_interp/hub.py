@@ -568,11 +568,12 @@ def _render_kwargs(kwargs: dict, indent: int = 4) -> str:
     return "".join(lines)
 
 
-def _yaml_dump(data) -> str:
+def _yaml_dump(data, flow=None) -> str:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = None
+    yaml.default_flow_style = flow
+    yaml.width = 4096
     stream = StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
@@ -905,15 +906,15 @@ def model_card(config: dict, info: ModelCardInfo) -> str:
                     if results else "")
     derived = " (they derive from the training data above)" if info.license != "other" else ""
     return f"""---
-{_yaml_dump(meta).rstrip()}
+{_yaml_dump(meta, flow=False).rstrip()}
 ---
 
 # {info.title}
 
 A pretrained **{config.get('method', 'interpreter')}** interpreter ({config.get('family', '')} family) for an
-audio classifier, packaged for [speechbrain_interp](https://github.com/speechbrain/speechbrain). It explains
-the classifier's decision with a mask over the spectrogram that you can **listen to**: the interpretation
-(masked-in audio) is the part of the sound that drove the decision, the residual is the rest.
+audio classifier, packaged for `speechbrain_interp`, a SpeechBrain plugin that explains audio classifiers.
+It explains the classifier's decision with a mask over the spectrogram that you can **listen to**: the
+interpretation (masked-in audio) is the part of the sound that drove the decision, the residual is the rest.
 
 ## Classifier
 
@@ -943,8 +944,9 @@ Classifiers" (ICML 2024).
 
 ## Usage
 
+With `speechbrain_interp` installed:
+
 ```bash
-pip install speechbrain_interp
 speechbrain-interp explain {example} --interpreter {info.repo_id} --out explanations/
 ```
 
@@ -1100,6 +1102,19 @@ def _recipe_evaluation(folder: Path):
     return None, ""
 
 
+def _load_exported_weights(interpreter, hparams: dict, folder: Path):
+    """Load the weights a recipe exports next to its checkpoints; returns a note, or None."""
+    weights_file = hparams.get("weights_file")
+    if weights_file and Path(str(weights_file)).is_file() and hasattr(interpreter, "load_weights"):
+        interpreter.load_weights(weights_file)  # L2I recipe: Psi, Theta and dictionary (safetensors)
+        return f"exported weights {Path(str(weights_file)).name}"
+    decoder = folder / "decoder.ckpt"
+    if decoder.is_file() and hasattr(interpreter, "load_decoder"):
+        interpreter.load_decoder(decoder)  # L-MAC recipe: the best decoder (weights_only loading)
+        return "exported best decoder decoder.ckpt"
+    return None
+
+
 def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifier_source=None,
                   min_key: str | None = None, max_key: str | None = None, overrides=None,
                   card: ModelCardInfo | None = None, overwrite: bool = False, evaluation=None,
@@ -1172,14 +1187,23 @@ def export_recipe(save_dir, out, interpreter_key: str = "interpreter", classifie
                     min_key = hparams["ckpt_key"]
                 else:
                     max_key = hparams["ckpt_key"]
+        checkpoint = None
         if checkpointer is not None:
             checkpoint = checkpointer.recover_if_possible(min_key=min_key, max_key=max_key)
-            if checkpoint is None:
-                raise FileNotFoundError(f"no checkpoint in {checkpointer.checkpoints_dir}; train first")
+        source_note = f"checkpoint {Path(str(checkpoint.path)).name}" if checkpoint is not None else None
+        if checkpoint is None:  # e.g. a --debug run, whose checkpoints live in a temporary folder
+            source_note = _load_exported_weights(interpreter, hparams, folder)
+        if source_note is None:
+            raise FileNotFoundError(
+                f"no checkpoint in {getattr(checkpointer, 'checkpoints_dir', folder / 'save')} and no "
+                f"exported weights (decoder.ckpt, weights_file) in {folder}; train first"
+            )
         if classifier_source is None:
             classifier_source = _find_classifier_source(hparams, root, folder)
         classifier_source = Path(classifier_source).resolve() if classifier_source else None
     card = card or ModelCardInfo()
+    card.notes = (card.notes + "\n\n" if card.notes else "") + (
+        f"Exported with `speechbrain-interp export` from the recipe output `{folder.name}` ({source_note}).")
     if evaluation is not None:
         card.evaluation = evaluation_from_file(evaluation)
         card.evaluation_note = card.evaluation_note or f"Tables from `{Path(evaluation).name}`."

@@ -282,4 +282,11 @@ def test_export_a_recipe_save_folder(tmp_path, monkeypatch):
     assert (_masks(loaded, wav) - best).abs().max() <= 1e-6  # the checkpoint the recipe selects
     card = (repo / "README.md").read_text()
     assert "### mixture" in card and "| L-MAC | 50.0 | 4.0 |" in card and "results.md" in card
-    assert loaded.interpreter.lambda_l1 == 0.5
+    assert loaded.interpreter.lambda_l1 == 0.5 and "from the recipe output `lmac_mini` (checkpoint" in card
+    # a --debug run keeps its checkpoints in a temporary folder: the exported decoder.ckpt is used
+    brick.load_decoder(output / "save" / sorted(p.name for p in (output / "save").iterdir())[0])
+    brick.save_decoder(output / "decoder.ckpt")
+    shutil.rmtree(output / "save")
+    again = hub.export_recipe(output, tmp_path / "hub_folder_2", verify=False)
+    assert (_masks(hub.load(again), wav) - best).abs().max() <= 1e-6
+    assert "exported best decoder decoder.ckpt" in (again / "README.md").read_text()
