@@ -224,8 +224,8 @@ class _Interpreting:
                 for items in loaded.values():
                     batch = torch.stack([w for _, w in items])
                     explanation = self.interpret_batch(batch, target=target)
-                    bar.update(len(items))
                     yield [p for p, _ in items], explanation
+                    bar.update(len(items))  # after the caller's work too (saving, figures)
         finally:
             bar.close()
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_interp.explanation import Explanation
+from speechbrain_interp.metrics import METRIC_NAMES
 
 __all__ = [
     "add_metrics",
@@ -149,7 +150,9 @@ def _row(entry: dict, base: str) -> str:
     if "probability_out" in entry:
         metrics.append(("p on residual", entry["probability_out"]))
     metrics.append(("mask mean", entry.get("mask_mean")))
-    metrics += sorted(entry.get("scores", {}).items())
+    scores = entry.get("scores", {})
+    order = [m for m in METRIC_NAMES if m in scores] + sorted(k for k in scores if k not in METRIC_NAMES)
+    metrics += [(k, scores[k]) for k in order]  # the paper's column order, then the brick's own
     metric_rows = "".join(
         f'<tr><td title="{html.escape(_METRIC_HELP.get(k, k), quote=True)}">{html.escape(k)}</td>'
         f"<td>{_fmt(v)}</td></tr>" for k, v in metrics if v is not None
