@@ -21,11 +21,11 @@ def fake_esc50(tmp_path_factory):
     return make_fake_esc50(tmp_path_factory.mktemp("esc50"), clips_per_fold=2)
 
 
-def run_recipe(*args, torchrun=False, timeout=600):
+def run_recipe(*args, torchrun=False, timeout=600, hparams=HPARAMS):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"] if torchrun
                 else [sys.executable])
-    proc = subprocess.run(launcher + [str(TRAIN), str(HPARAMS), *args], capture_output=True, text=True,
+    proc = subprocess.run(launcher + [str(TRAIN), str(hparams), *args], capture_output=True, text=True,
                           env=env, timeout=timeout, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -123,3 +123,15 @@ def test_prepare_accepts_both_layouts(tmp_path):
     next((flac_layout / "audio").iterdir()).unlink()
     with pytest.raises(FileNotFoundError, match="missing"):
         prepare_esc50(flac_layout, tmp_path / "m2")
+
+
+def test_cnn14_variant_debug_run(fake_esc50, tmp_path):
+    """The paper-size CNN14 hparams run end to end (tiny batch) and export a loadable folder."""
+    out = tmp_path / "cnn14"
+    run_recipe(f"--data_folder={fake_esc50}", "--n_classes=4", "--debug", f"--output_folder={out}",
+               "--batch_size=2", "--number_of_epochs=2",
+               hparams=REPO / "recipes" / "ESC50" / "classifier" / "hparams" / "cnn14.yaml")
+    from speechbrain.inference.classifiers import EncoderClassifier
+
+    model = EncoderClassifier.from_hparams(source=str(out / "inference"), savedir=str(tmp_path / "s"))
+    assert model.classify_batch(torch.randn(1, 16000) * 0.1)[0].shape == (1, 4)

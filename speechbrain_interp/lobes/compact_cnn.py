@@ -124,49 +124,10 @@ class CompactCNN(nn.Module):
         return F.dropout(x, self.head_dropout, self.training).unsqueeze(1)
 
 
-_INFERENCE_YAML = """# Inference hyperparameters of a CompactCNN classifier (speechbrain_interp).
-# Load with speechbrain.inference.classifiers.EncoderClassifier.from_hparams(source=<this folder>)
-sample_rate: {sample_rate}
-n_mels: {n_mels}
-n_classes: {n_classes}
-compute_features: !new:speechbrain.lobes.features.Fbank
-    sample_rate: !ref <sample_rate>
-    n_fft: {n_fft}
-    win_length: {win_length}
-    hop_length: {hop_length}
-    n_mels: !ref <n_mels>
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-embedding_model: !new:speechbrain_interp.lobes.compact_cnn.CompactCNN
-    n_mels: !ref <n_mels>
-    channels: {channels}
-    convs_per_block: {convs_per_block}
-classifier: !new:speechbrain.nnet.linear.Linear
-    input_size: {emb_dim}
-    n_neurons: !ref <n_classes>
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    classifier: !ref <classifier>
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
-"""
-
-
 def inference_hyperparams(n_classes: int, sample_rate: int = 16000, n_mels: int = 64,
                           n_fft: int = 1024, win_length: float = 40, hop_length: float = 20,
                           channels=(16, 32, 64, 128, 256), convs_per_block=(1, 1, 2, 2, 2)) -> str:
-    """Inference ``hyperparams.yaml`` text for a CompactCNN classifier folder.
-
-    The layout is SpeechBrain's ``EncoderClassifier`` (``compute_features``,
-    ``mean_var_norm`` as per-clip mean removal, ``embedding_model``, ``classifier``), so the folder
-    loads with SpeechBrain's own interface. ``win_length``/``hop_length`` are in ms.
+    """Inference ``hyperparams.yaml`` text for a CompactCNN classifier folder (``EncoderClassifier`` layout).
 
     Example
     -------
@@ -175,8 +136,11 @@ def inference_hyperparams(n_classes: int, sample_rate: int = 16000, n_mels: int 
     >>> type(hp["embedding_model"]).__name__, hp["classifier"].w.out_features
     ('CompactCNN', 5)
     """
-    return _INFERENCE_YAML.format(
-        sample_rate=sample_rate, n_mels=n_mels, n_classes=n_classes, n_fft=n_fft,
-        win_length=win_length, hop_length=hop_length, channels=list(channels),
-        convs_per_block=list(convs_per_block), emb_dim=list(channels)[-1],
+    from speechbrain_interp.lobes.inference_yaml import encoder_classifier_yaml
+
+    kwargs = {"n_mels": "!ref <n_mels>", "channels": list(channels), "convs_per_block": list(convs_per_block)}
+    return encoder_classifier_yaml(
+        "speechbrain_interp.lobes.compact_cnn.CompactCNN", kwargs, emb_dim=list(channels)[-1],
+        n_classes=n_classes, sample_rate=sample_rate, n_fft=n_fft, win_length=win_length,
+        hop_length=hop_length, n_mels=n_mels,
     )

@@ -211,15 +211,12 @@ def esc50_label_encoder(data_folder):
 
 def export_inference(hparams, brain, encoder, results):
     """Write the SpeechBrain inference folder the interpretation recipes load."""
-    from speechbrain_interp.lobes.compact_cnn import inference_hyperparams
-
     out = Path(hparams["inference_folder"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "READY").unlink(missing_ok=True)
-    text = hparams.get("inference_yaml") or inference_hyperparams(
+    text = hparams["inference_hparams"](
         n_classes=hparams["n_classes"], sample_rate=hparams["sample_rate"], n_mels=hparams["n_mels"],
         n_fft=hparams["n_fft"], win_length=hparams["win_length"], hop_length=hparams["hop_length"],
-        channels=hparams["channels"], convs_per_block=hparams["convs_per_block"],
     )
     (out / "hyperparams.yaml").write_text(text)
     for name, module in _weights(brain).items():
@@ -263,6 +260,11 @@ def main(argv):
         steps_per_epoch = min(steps_per_epoch, run_opts.get("debug_batches", 2))
     if hparams["lr_scheduler"].total_steps is None:
         hparams["lr_scheduler"].total_steps = steps_per_epoch * hparams["number_of_epochs"]
+
+    if hparams.get("use_pretrained"):
+        # e.g. SpeechBrain's ESC-50 CNN14 from the Hub, as in the L-MAC paper (needs network access)
+        run_on_main(hparams["pretrainer"].collect_files)
+        hparams["pretrainer"].load_collected()
 
     brain = ClassifierBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
