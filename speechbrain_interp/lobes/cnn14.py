@@ -37,13 +37,14 @@ class Cnn14Encoder(Cnn14):
     """
 
     def forward(self, x, lengths=None):
-        """Embed ``(batch, time, mel)`` features; ``lengths`` is accepted and unused (clips share a length)."""
+        """Embed ``(batch, time, mel)`` features; ``lengths`` is accepted, unused (clips share a length)."""
         return super().forward(x)
 
 
-def inference_hyperparams(n_classes: int, sample_rate: int = 16000, n_mels: int = 80, n_fft: int = 1024,
-                          win_length: float = 20, hop_length: float = 10, emb_dim: int = 2048) -> str:
-    """Inference ``hyperparams.yaml`` text for a Cnn14Encoder classifier folder (``EncoderClassifier`` layout).
+def inference_hyperparams(n_classes: int, sample_rate: int = 16000, n_mels: int = 80,
+                          n_fft: int = 1024, win_length: float = 20, hop_length: float = 10,
+                          emb_dim: int = 2048) -> str:
+    """Inference ``hyperparams.yaml`` text for a Cnn14Encoder classifier (``EncoderClassifier`` layout).
 
     Example
     -------

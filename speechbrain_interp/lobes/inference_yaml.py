@@ -71,7 +71,9 @@ def encoder_classifier_yaml(embedding_class: str, embedding_kwargs: dict, emb_di
     >>> load_hyperpyyaml(text)["classifier"].w.out_features
     3
     """
-    args = "\n".join(f"    {k}: {list(v) if isinstance(v, tuple) else v}" for k, v in embedding_kwargs.items())
+    args = "\n".join(
+        f"    {k}: {list(v) if isinstance(v, tuple) else v}" for k, v in embedding_kwargs.items()
+    )
     return _TEMPLATE.format(
         sample_rate=sample_rate, n_mels=n_mels, n_classes=n_classes, n_fft=n_fft, win_length=win_length,
         hop_length=hop_length, embedding_class=embedding_class, embedding_args=args, emb_dim=emb_dim,
