@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ConvBlock", "CompactCNN"]
+__all__ = ["ConvBlock", "CompactCNN", "PassThroughNormalization", "inference_hyperparams"]
 
 
 class ConvBlock(nn.Module):
@@ -61,6 +61,25 @@ class ConvBlock(nn.Module):
         if self.pool != (1, 1):
             # ceil_mode keeps the last frames of odd lengths instead of dropping them
             x = F.avg_pool2d(x, self.pool, ceil_mode=True)
+        return x
+
+
+class PassThroughNormalization(nn.Module):
+    """``mean_var_norm`` stand-in that leaves features unchanged.
+
+    ``EncoderClassifier`` always calls ``mean_var_norm(feats, lengths)``. CompactCNN and
+    Cnn14 normalise their input themselves (BatchNorm over mel bins), and removing each
+    clip's mean per band would discard the spectral envelope that identifies stationary
+    sounds (rain, engines, wind), so the features pass through as they are.
+
+    Example
+    -------
+    >>> x = torch.randn(2, 10, 4)
+    >>> torch.equal(PassThroughNormalization()(x, torch.ones(2)), x)
+    True
+    """
+
+    def forward(self, x: torch.Tensor, lengths=None, epoch=None) -> torch.Tensor:
         return x
 
 

@@ -1,9 +1,10 @@
 """Inference ``hyperparams.yaml`` for classifiers trained by the ESC-50 recipe.
 
 The layout is SpeechBrain's ``EncoderClassifier`` (``compute_features`` = ``Fbank``,
-``mean_var_norm`` = per-clip mean removal, ``embedding_model``, ``classifier`` = linear,
-``label_encoder``, ``pretrainer``), so the exported folder loads with SpeechBrain's own
-``EncoderClassifier.from_hparams`` as well as with ``SpeechBrainClassifier.from_hparams``.
+``mean_var_norm`` = pass-through since the networks normalise their own input,
+``embedding_model``, ``classifier`` = linear, ``label_encoder``, ``pretrainer``), so the
+exported folder loads with SpeechBrain's own ``EncoderClassifier.from_hparams`` as well as
+with ``SpeechBrainClassifier.from_hparams``.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -24,9 +25,7 @@ compute_features: !new:speechbrain.lobes.features.Fbank
     win_length: {win_length}
     hop_length: {hop_length}
     n_mels: !ref <n_mels>
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
+mean_var_norm: !new:speechbrain_interp.lobes.compact_cnn.PassThroughNormalization
 embedding_model: !new:{embedding_class}
 {embedding_args}
 classifier: !new:speechbrain.nnet.linear.Linear
