@@ -5,7 +5,7 @@ so ``import speechbrain_interp`` stays light):
 
 * :func:`load` (any exported interpreter: folder, Hub id or Hub cache) and
   :func:`pretrained_default` (the interpreter bundled with the package);
-* :class:`LMACInterpreter`, :class:`L2IInterpreter`, :class:`ConceptInterpreter`
+* :class:`LMACInterpreter`, :class:`L2IInterpreter`, :class:`ConceptBottleneckInterpreter`
   (SpeechBrain ``Pretrained`` interfaces: ``from_hparams``, ``interpret_file``);
 * :func:`explain_classifier` (explanations for a SpeechBrain classifier you already have)
   and :func:`train_lmac` (an L-MAC interpreter for it, trained on your audio).
@@ -27,7 +27,7 @@ _LAZY = {
     "PretrainedInterpreter": ("speechbrain_interp.inference", "PretrainedInterpreter"),
     "LMACInterpreter": ("speechbrain_interp.inference", "LMACInterpreter"),
     "L2IInterpreter": ("speechbrain_interp.inference", "L2IInterpreter"),
-    "ConceptInterpreter": ("speechbrain_interp.inference", "ConceptInterpreter"),
+    "ConceptBottleneckInterpreter": ("speechbrain_interp.inference", "ConceptBottleneckInterpreter"),
     "explain_classifier": ("speechbrain_interp.inference", "explain_classifier"),
     "train_lmac": ("speechbrain_interp.inference", "train_lmac"),
     "Explanation": ("speechbrain_interp.explanation", "Explanation"),

@@ -40,7 +40,7 @@ __all__ = [
     "PretrainedInterpreter",
     "LMACInterpreter",
     "L2IInterpreter",
-    "ConceptInterpreter",
+    "ConceptBottleneckInterpreter",
     "ClassifierExplainer",
     "INTERFACES",
     "explain_classifier",
@@ -306,7 +306,7 @@ class PretrainedInterpreter(_Interpreting, Pretrained):
         module, _, name = cls.BRICK.rpartition(".")
         try:
             return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
+        except Exception:  # a family whose module is missing or broken must not break the others
             return None
 
     def _check_brick(self, brick) -> None:
@@ -403,19 +403,19 @@ class L2IInterpreter(PretrainedInterpreter):
     BRICK = "speechbrain_interp.interpreters.l2i.L2I"
 
 
-class ConceptInterpreter(PretrainedInterpreter):
+class ConceptBottleneckInterpreter(PretrainedInterpreter):
     """Pretrained concept-bottleneck interpreter; explanations carry top ``concepts``.
 
     Loaded exactly like :class:`LMACInterpreter`; see that class for an example.
     """
 
     FAMILY = "concepts"
-    BRICK = "speechbrain_interp.interpreters.concepts.ConceptBottleneck"
+    BRICK = "speechbrain_interp.interpreters.concepts.ConceptInterpreter"
 
 
 #: Interfaces :func:`speechbrain_interp.hub.load` may instantiate, by ``config.json`` name.
 INTERFACES = {c.__name__: c for c in (PretrainedInterpreter, LMACInterpreter, L2IInterpreter,
-                                       ConceptInterpreter)}
+                                       ConceptBottleneckInterpreter)}
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from speechbrain_interp.audio import AudioFileNotFoundError, CorruptAudioError, 
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.inference import (
     ClassifierExplainer,
-    ConceptInterpreter,
+    ConceptBottleneckInterpreter,
     L2IInterpreter,
     LMACInterpreter,
     PretrainedInterpreter,
@@ -100,7 +100,7 @@ def test_interpret_files_batches_lengths_and_reports_bad_files(setup, interprete
 def test_generic_interface_and_family_checks(setup):
     generic = PretrainedInterpreter.from_hparams(setup["repo"])
     assert isinstance(generic.interpreter, LMAC)
-    for wrong in (L2IInterpreter, ConceptInterpreter):
+    for wrong in (L2IInterpreter, ConceptBottleneckInterpreter):
         with pytest.raises(TypeError, match="hub.load"):
             wrong.from_hparams(setup["repo"])
     assert isinstance(hub.load(setup["repo"]), LMACInterpreter)
