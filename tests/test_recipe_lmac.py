@@ -159,3 +159,19 @@ def test_gpu_cnn14_hparams_build_the_brick(tmp_path):
     assert lmac.layers == hparams["classifier_layers"] and lmac.options["channels"] == 64
     e = lmac.explain(torch.randn(1, 16000))
     assert e.mask.shape == e.magnitude.shape
+
+
+def test_validation_metrics_match_evaluate_mask(recipe_modules, tiny_adapter, wav_batch):
+    """The recipe reuses the loss's classifier passes; the numbers equal evaluate_mask's."""
+    from speechbrain_interp.interpreters import LMAC
+    from speechbrain_interp.metrics import evaluate_mask
+
+    train_lmac, _ = recipe_modules
+    lmac = LMAC(tiny_adapter, probe_seconds=0.5)
+    with torch.no_grad():
+        _, stats = lmac.loss(wav_batch)
+        expected = evaluate_mask(tiny_adapter, stats["magnitude"], stats["mask"])
+    got = train_lmac.mask_metrics(tiny_adapter, stats)
+    assert set(got) == set(expected)
+    for key in expected:
+        assert torch.allclose(got[key], expected[key], atol=1e-4), key

@@ -348,7 +348,8 @@ class LMAC(Interpreter):
         stats : dict
             Detached scalars ``loss``, ``ce_in``, ``ce_out``, ``l1``, ``tv``, ``guidance``,
             ``guided`` (fraction of clips guided) and ``mask_mean``, plus the batch tensors
-            ``mask``, ``target``, ``magnitude``, ``phase`` and ``logits`` (on ``wav``).
+            ``mask``, ``target``, ``magnitude``, ``phase``, ``logits`` (on ``wav``),
+            ``logits_in`` and ``logits_out`` (on the masked-in and masked-out inputs).
         """
         fe, clf = self.frontend, self.classifier
         device = next(clf.buffers(), torch.empty(0)).device
@@ -391,7 +392,7 @@ class LMAC(Interpreter):
             "l1": l1.detach().mean(), "tv": tv.detach().mean(), "guidance": guidance.detach().mean(),
             "guided": passed.mean(), "mask_mean": mask.detach().mean(),
             "mask": mask.detach(), "target": target, "magnitude": mag, "phase": phase,
-            "logits": logits,
+            "logits": logits, "logits_in": logits_in.detach(), "logits_out": logits_out.detach(),
         }
         return loss, stats
 
