@@ -22,7 +22,8 @@ class PerClipShift(nn.Module):
 
     Time is rolled circularly (a random start point, the clip wraps around); the
     feature axis is shifted by up to ``max_freq_shift`` bins without wrapping, edge
-    bins being repeated, a cheap stand-in for small pitch shifts on a mel axis.
+    bins being repeated, a cheap stand-in for small pitch shifts on a mel axis; and a
+    random offset of up to ``max_gain_db`` is added, a level change for features in dB.
 
     Arguments
     ---------
@@ -30,6 +31,8 @@ class PerClipShift(nn.Module):
         Largest shift in feature bins, in either direction.
     roll_time : bool
         Also roll each clip in time by a random amount.
+    max_gain_db : float
+        Largest level change, in either direction (log-mel features in dB).
 
     Example
     -------
@@ -38,10 +41,11 @@ class PerClipShift(nn.Module):
     torch.Size([4, 50, 16])
     """
 
-    def __init__(self, max_freq_shift: int = 4, roll_time: bool = True):
+    def __init__(self, max_freq_shift: int = 4, roll_time: bool = True, max_gain_db: float = 0.0):
         super().__init__()
         self.max_freq_shift = int(max_freq_shift)
         self.roll_time = roll_time
+        self.max_gain_db = float(max_gain_db)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         batch, frames, bins = feats.shape
@@ -54,6 +58,8 @@ class PerClipShift(nn.Module):
             start = torch.randint(0, frames, (batch, 1), device=dev)
             idx = (torch.arange(frames, device=dev)[None, :] + start) % frames
             feats = feats.gather(1, idx[:, :, None].expand(batch, frames, bins))
+        if self.max_gain_db > 0:
+            feats = feats + (torch.rand(batch, 1, 1, device=dev) * 2 - 1) * self.max_gain_db
         return feats
 
 
