@@ -45,6 +45,7 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.augment.time_domain import SpeedPerturb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -153,15 +154,21 @@ def _recompute_batchnorm(brain, dataset):
     recompute_batchnorm(run, loader, brain.modules)
 
 
-def _feature_cache(hparams, datasets_json, data_folder):
-    """Compute log-mel features of every clip once; keyed by feature settings and file list."""
-    items = {}
-    for path in datasets_json:
-        items.update(json.loads(Path(path).read_text()))
+def _feature_cache(hparams, manifests, data_folder):
+    """Log-mel features of every clip, computed once and cached on disk.
+
+    Training clips also get one version per speed of ``hparams["train_speeds"]``
+    (SpeechBrain's ``SpeedPerturb``, cropped or zero-padded back to the clip's length), so
+    speed perturbation costs nothing per epoch. The cache is keyed by the feature settings,
+    the speeds, the data folder and the clip ids.
+    """
+    items = {split: json.loads(Path(path).read_text()) for split, path in manifests.items()}
+    speeds = [int(s) for s in hparams.get("train_speeds", [])]
     fb = hparams["compute_features"]
     settings = {k: hparams[k] for k in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels")}
     key = json.dumps(
-        {"settings": settings, "data": str(Path(data_folder).resolve()), "ids": sorted(items)},
+        {"settings": settings, "speeds": speeds, "data": str(Path(data_folder).resolve()),
+         "ids": {split: sorted(v) for split, v in items.items()}},
         sort_keys=True,
     )
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
@@ -170,12 +177,19 @@ def _feature_cache(hparams, datasets_json, data_folder):
     def build():
         if cache_path.exists():
             return
+        perturbers = [SpeedPerturb(orig_freq=hparams["sample_rate"], speeds=[s]) for s in speeds]
         feats = {}
         start = time.time()
-        for uid, item in items.items():
-            wav = load_audio(item["wav"].replace("{data_root}", str(data_folder)),
-                             sample_rate=hparams["sample_rate"])
-            feats[uid] = fb(wav[None])[0].half()
+        for split, split_items in items.items():
+            for uid, item in split_items.items():
+                wav = load_audio(item["wav"].replace("{data_root}", str(data_folder)),
+                                 sample_rate=hparams["sample_rate"])[None]
+                versions = [wav]
+                if split == "train":
+                    for perturb in perturbers:
+                        fast = perturb(wav)[:, : wav.shape[1]]
+                        versions.append(torch.nn.functional.pad(fast, (0, wav.shape[1] - fast.shape[1])))
+                feats[uid] = fb(torch.cat(versions)).half()
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(feats, cache_path)
         print(f"cached features of {len(feats)} clips in {time.time() - start:.1f}s -> {cache_path}")
@@ -185,20 +199,25 @@ def _feature_cache(hparams, datasets_json, data_folder):
 
 
 def dataio_prep(hparams, manifests, cache):
-    """DynamicItemDatasets yielding cached features and ESC-50 class indices."""
+    """DynamicItemDatasets yielding cached features (a random speed version when training)."""
 
-    @sb.utils.data_pipeline.takes("id")
-    @sb.utils.data_pipeline.provides("feats")
-    def feats_pipeline(uid):
-        return cache[uid].float()
+    def make_pipeline(random_version):
+        @sb.utils.data_pipeline.takes("id")
+        @sb.utils.data_pipeline.provides("feats")
+        def feats_pipeline(uid):
+            versions = cache[uid]
+            pick = torch.randint(versions.shape[0], ()).item() if random_version else 0
+            return versions[pick].float()
+
+        return feats_pipeline
 
     datasets = {}
     for split, path in manifests.items():
-        ds = sb.dataio.dataset.DynamicItemDataset.from_json(
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_json(
             json_path=str(path), replacements={"data_root": hparams["data_folder"]},
-            dynamic_items=[feats_pipeline], output_keys=["id", "feats", "class_idx", "class_string"],
+            dynamic_items=[make_pipeline(split == "train")],
+            output_keys=["id", "feats", "class_idx", "class_string"],
         )
-        datasets[split] = ds
     return datasets
 
 
@@ -251,7 +270,7 @@ def main(argv):
     )
     manifests = {s: manifest_dir / f"{s}.json" for s in ("train", "valid", "test")}
     encoder = esc50_label_encoder(hparams["data_folder"])
-    cache = _feature_cache(hparams, manifests.values(), hparams["data_folder"])
+    cache = _feature_cache(hparams, manifests, hparams["data_folder"])
     datasets = dataio_prep(hparams, manifests, cache)
     steps_per_epoch = math.ceil(
         len(datasets["train"]) / world / hparams["train_dataloader_opts"]["batch_size"]
@@ -277,6 +296,7 @@ def main(argv):
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     train_seconds = time.time() - start
+    epochs_trained = hparams["epoch_counter"].current
 
     # Model selection on logged validation accuracy: best checkpoint vs. weight average.
     brain.checkpointer.recover_if_possible(max_key="accuracy")
@@ -308,7 +328,7 @@ def main(argv):
         "selected": choice,
         "candidates_valid_accuracy": candidates,
         "train_seconds": round(train_seconds, 1),
-        "epochs": hparams["epoch_counter"].current,
+        "epochs": epochs_trained,
         "folds": {"train": hparams["train_folds"], "valid": hparams["valid_folds"],
                   "test": hparams["test_folds"]},
         "debug": bool(debug),
