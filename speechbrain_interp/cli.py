@@ -365,8 +365,9 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    logging.getLogger("speechbrain").setLevel(logging.WARNING)  # SpeechBrain's fetch/load chatter
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", force=True)
+    for handler in logging.getLogger().handlers:  # SpeechBrain's fetch/load chatter stays out
+        handler.setLevel(logging.WARNING)
     if args.quiet:
         warnings.simplefilter("ignore")
     from speechbrain_interp.audio import AudioError

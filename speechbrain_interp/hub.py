@@ -54,6 +54,7 @@ __all__ = [
     "export",
     "export_recipe",
     "evaluation_from_file",
+    "logged_test_table",
     "brick_spec",
     "ModuleSpec",
     "classifier_fingerprint",
@@ -1095,11 +1096,51 @@ def evaluation_from_file(path) -> str:
 
 
 def _recipe_evaluation(folder: Path):
-    """The recipe's evaluation tables: a markdown file named like ``*eval*.md`` or ``results.md``."""
+    """The recipe's evaluation: a markdown file (``*eval*.md``, ``results.md``), else its test log line."""
     for path in sorted(folder.glob("*eval*.md")) + sorted(folder.glob("results*.md")):
         if any(ln.strip().startswith("|") for ln in path.read_text(encoding="utf-8").splitlines()):
             return evaluation_from_file(path), f"Tables from `{path.name}`, written by the recipe."
-    return None, ""
+    return logged_test_table(folder / "train_log.txt")
+
+
+def logged_test_table(train_log) -> tuple:
+    """Rows of faithfulness metrics from the test line of a SpeechBrain ``train_log.txt``.
+
+    Metrics logged with a ``mix_`` prefix (the L-MAC recipe's out-of-domain mixtures) make a
+    second row. Returns ``(rows or None, note)``.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "train_log.txt")
+    >>> _ = open(path, "w").write("epoch loaded: 7 - test loss: 1.2, test AI: 40.0, test AD: 9.5, "
+    ...                           "test mix_AI: 30.0, test mix_AD: 12.0\\n")
+    >>> logged_test_table(path)[0]
+    [{'setting': 'in-domain', 'AI': 40.0, 'AD': 9.5}, {'setting': 'mixtures', 'AI': 30.0, 'AD': 12.0}]
+    """
+    import re
+
+    from speechbrain_interp.metrics import METRIC_NAMES
+
+    path = Path(train_log)
+    if not path.is_file():
+        return None, ""
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if " test " in f" {ln}"]
+    if not lines:
+        return None, ""
+    stats = dict(re.findall(r"test ([\w-]+): ([-+\d.eE]+)", lines[-1]))
+    rows = []
+    for setting, prefix in (("in-domain", ""), ("mixtures", "mix_")):
+        row = {m: float(stats[prefix + m]) for m in METRIC_NAMES if prefix + m in stats}
+        if row:
+            rows.append({"setting": setting, **row})
+    if not rows:
+        return None, ""
+    epoch = re.search(r"epoch loaded: (\d+)", lines[-1], re.IGNORECASE)
+    note = (f"Test-stage metrics logged by the recipe in `{path.name}`"
+            + (f" (checkpoint of epoch {epoch.group(1)})" if epoch else "")
+            + "; \"mixtures\" are the recipe's out-of-domain mixtures with another test clip.")
+    return rows, note
 
 
 def _load_exported_weights(interpreter, hparams: dict, folder: Path):
