@@ -232,6 +232,17 @@ def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.
     return cls(modules=hparams["modules"], hparams=hparams, run_opts=run_opts, **kwargs)
 
 
+def _declares(hparams_path: Path, key: str) -> bool:
+    """Whether a YAML file has a top-level ``key`` (parsed without building anything)."""
+    from ruamel.yaml import YAML
+
+    try:
+        tree = YAML(typ="rt").load(hparams_path.read_text(encoding="utf-8"))
+    except Exception:
+        return True  # unreadable: let the loader report the real problem
+    return isinstance(tree, dict) and key in tree
+
+
 def _classifier_interface(hparams_path: Path):
     """SpeechBrain interface class for a classifier folder, from the modules its YAML declares."""
     from ruamel.yaml import YAML
@@ -316,6 +327,12 @@ def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None
     name = "PretrainedInterpreter"
     if config_path.is_file():
         name = json.loads(config_path.read_text(encoding="utf-8")).get("speechbrain_interface", name)
+    if (folder / "hyperparams.yaml").is_file() and not _declares(folder / "hyperparams.yaml", "interpreter"):
+        raise ValueError(
+            f"{source} holds no interpreter (its hyperparams.yaml has no 'interpreter:' entry); if it "
+            "is a classifier, explain it with explain_classifier(...) or `speechbrain-interp explain "
+            "--classifier SOURCE`, or train one with train_lmac / `speechbrain-interp train`"
+        )
     if name not in inference.INTERFACES:
         raise ValueError(
             f"{config_path} names the interface '{name}', which is not one of this package's "

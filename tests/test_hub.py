@@ -194,6 +194,11 @@ def test_offline_without_a_cache_gives_a_clear_message(tmp_path, monkeypatch):
         hub.load("./no/such/folder")
 
 
+def test_loading_a_classifier_folder_as_an_interpreter_says_what_to_do(lmac_repo):
+    with pytest.raises(ValueError, match="holds no interpreter.*--classifier"):
+        hub.load(lmac_repo["classifier"])
+
+
 def test_push_to_hub_goes_through_hfapi(lmac_repo, monkeypatch):
     calls, uploaded = [], []
 

@@ -67,7 +67,8 @@ def test_malicious_repository_is_refused_by_every_loader(tmp_path):
     canary = tmp_path / "pwned"
     repo = make_speechbrain_classifier(tmp_path / "repo", "xvector", n_mels=24)
     text = (repo / "hyperparams.yaml").read_text()
-    (repo / "hyperparams.yaml").write_text(f'__hello: !apply:os.system ["touch {canary}"]\n' + text)
+    brick = "interpreter: !name:speechbrain_interp.interpreters.Interpreter\n"
+    (repo / "hyperparams.yaml").write_text(f'__hello: !apply:os.system ["touch {canary}"]\n' + text + brick)
     (repo / "config.json").write_text('{"speechbrain_interface": "LMACInterpreter"}')
     for load in (lambda: LMACInterpreter.from_hparams(repo), lambda: hub.load(repo),
                  lambda: hub.load_classifier(repo),
