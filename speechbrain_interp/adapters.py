@@ -71,6 +71,16 @@ class ClassifierAdapter(nn.Module):
         What the model returns: ``"logits"``, ``"log_probabilities"`` or ``"probabilities"``.
     freeze : bool
         Keep the classifier in eval mode without parameter gradients.
+
+    Example
+    -------
+    >>> class MeanEnergy(ClassifierAdapter):
+    ...     def compute_logits(self, magnitude, phase=None, lengths=None):
+    ...         return self.model(magnitude.mean(dim=1))
+    >>> frontend = SpectralFrontEnd(n_fft=64, hop_length=16)
+    >>> adapter = MeanEnergy(frontend, nn.Linear(33, 2), labels=["quiet", "loud"])
+    >>> adapter(frontend(torch.randn(3, 800)).magnitude).shape
+    torch.Size([3, 2])
     """
 
     def __init__(
