@@ -24,6 +24,7 @@ import importlib
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -628,6 +629,7 @@ class _Crops(torch.utils.data.Dataset):
         return wav
 
 
+@dataclass
 class TrainingResult:
     """What :func:`train_lmac` returns.
 
@@ -642,8 +644,9 @@ class TrainingResult:
         The repository folder written when ``out`` was given.
     """
 
-    def __init__(self, explainer, history, folder):
-        self.explainer, self.history, self.folder = explainer, history, folder
+    explainer: ClassifierExplainer
+    history: list
+    folder: Path | None
 
 
 def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 8, seconds: float = 5.0,

@@ -52,8 +52,8 @@ class OneCycleLR:
     >>> sched.total_steps = 100
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
     >>> lrs = [sched.step(opt) for _ in range(100)]
-    >>> max(lrs) == lrs[19], lrs[-1] < 1e-6
-    (True, True)
+    >>> lrs.index(max(lrs)), lrs[-1] < 1e-5  # peak after 20% of the steps, then decay
+    (20, True)
     """
 
     def __init__(self, max_lr: float, pct_start: float = 0.2, div_factor: float = 25.0,

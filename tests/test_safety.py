@@ -35,7 +35,8 @@ def _attacks(canary):
         "tag directive hiding !apply": f'%TAG !e! !ap\n---\nx: !e!ply:os.system ["{cmd}"]\n',
         "verbatim tag": f'x: !<!apply:os.system> ["{cmd}"]\n',
         # hyperpyyaml parses "(a, b)" strings with PyYAML's unsafe Loader, even quoted ones
-        "tuple-looking string": f"x: '(!!python/object/apply:os.system [\"{cmd}\"], 1)'\n",
+        # (the payload opens the canary for writing: no shell needed to prove it ran)
+        "tuple-looking string": f"x: '(!!python/object/apply:builtins.open [\"{canary}\", w], 1)'\n",
         "module tag": "x: !module:os\n",
         "include outside the folder": "x: !include:../elsewhere.yaml\n",
     }

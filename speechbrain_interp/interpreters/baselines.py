@@ -128,6 +128,22 @@ class GradientBaseline(Interpreter):
         The classifier to explain.
     quantile : float, optional
         Normalise by this per-clip quantile instead of the maximum (see :func:`attributions_to_mask`).
+
+    Example
+    -------
+    A new baseline only says how to attribute (here: gradient times input, by hand):
+
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> class GradientTimesInput(GradientBaseline):
+    ...     method = "gradient x input"
+    ...     def attribute(self, z, target, phase):
+    ...         logit = self._forward(z, phase).gather(1, target[:, None]).sum()
+    ...         return z * torch.autograd.grad(logit, z)[0]
+    >>> adapter = load_speechbrain_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector"))
+    >>> e = GradientTimesInput(adapter).explain(torch.randn(2, 8000))
+    >>> e.mask.shape == e.magnitude.shape, bool(((e.mask >= 0) & (e.mask <= 1)).all())
+    (True, True)
     """
 
     absolute = False
