@@ -273,10 +273,23 @@ def main(argv):
                 "data_folder": data_root, "save_folder": hparams["manifest_folder"],
                 "train_folds": hparams["train_folds"], "valid_folds": hparams["valid_folds"],
                 "test_folds": hparams["test_folds"],
-                "max_per_split": 4 if run_opts.get("debug", False) else None,
+                "max_per_split": 4 if run_opts.get("debug", False) else hparams.get("max_clips_per_split"),
             },
         )
         manifests = {s: Path(hparams["manifest_folder"]) / f"{s}.json" for s in ("train", "valid", "test")}
+        n_eval = hparams.get("max_eval_clips")
+        if n_eval and not run_opts.get("debug", False):
+            # smaller validation and test folds (stratified over classes), full training folds
+            subset = Path(hparams["manifest_folder"]) / f"eval_{n_eval}"
+            sb.utils.distributed.run_on_main(
+                prepare_esc50,
+                kwargs={
+                    "data_folder": data_root, "save_folder": subset,
+                    "train_folds": hparams["train_folds"], "valid_folds": hparams["valid_folds"],
+                    "test_folds": hparams["test_folds"], "max_per_split": n_eval,
+                },
+            )
+            manifests.update({s: subset / f"{s}.json" for s in ("valid", "test")})
     datasets = dataio_prep(hparams, manifests, data_root)
 
     brain = LMACBrain(
