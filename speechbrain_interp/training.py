@@ -4,7 +4,9 @@
   SpeechBrain's ``Checkpointer`` saves and restores so an interrupted run resumes on
   the same curve;
 * :class:`WeightAveraging`: a uniform average of the weights of the last epochs
-  (stochastic weight averaging), also checkpointed.
+  (stochastic weight averaging), also checkpointed;
+* :class:`TrainingClock`: wall-clock and CPU seconds of the completed epochs, checkpointed
+  so that a resumed run reports its whole training time.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import torch
 from speechbrain.utils.checkpoints import (
@@ -23,7 +26,7 @@ from speechbrain.utils.checkpoints import (
 )
 from torch import nn
 
-__all__ = ["OneCycleLR", "WeightAveraging", "unwrap"]
+__all__ = ["OneCycleLR", "TrainingClock", "WeightAveraging", "unwrap"]
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -188,3 +191,47 @@ def recompute_batchnorm(model_fn, batches, modules) -> None:
     for bn, m in zip(bns, momenta):
         bn.momentum = m
     modules.eval()
+
+
+@register_checkpoint_hooks
+class TrainingClock:
+    """Wall-clock and process CPU seconds spent in completed epochs, across resumes.
+
+    Call :meth:`tick` at the end of every epoch, before the checkpoint is saved: the time
+    since the previous tick (or since construction/loading) is added. Time spent in an
+    epoch that an interruption cut short is not counted; time between runs never is.
+    CPU seconds (all threads of the process) tell how busy the machine was: on a quiet
+    machine with ``n`` threads, ``wall ~= cpu / n``.
+
+    Example
+    -------
+    >>> clock = TrainingClock()
+    >>> _ = sum(i * i for i in range(10000))
+    >>> clock.tick()
+    >>> clock.wall_seconds > 0 and clock.cpu_seconds >= 0
+    True
+    """
+
+    def __init__(self):
+        self.wall_seconds = 0.0
+        self.cpu_seconds = 0.0
+        self._restart()
+
+    def _restart(self):
+        self._wall0, self._cpu0 = time.perf_counter(), time.process_time()
+
+    def tick(self) -> None:
+        """Add the time since the last tick (one completed epoch)."""
+        self.wall_seconds += time.perf_counter() - self._wall0
+        self.cpu_seconds += time.process_time() - self._cpu0
+        self._restart()
+
+    @mark_as_saver
+    def _save(self, path):
+        path.write_text(json.dumps({"wall_seconds": self.wall_seconds, "cpu_seconds": self.cpu_seconds}))
+
+    @mark_as_loader
+    def _load(self, path, end_of_epoch=False):
+        state = json.loads(path.read_text())
+        self.wall_seconds, self.cpu_seconds = state["wall_seconds"], state["cpu_seconds"]
+        self._restart()

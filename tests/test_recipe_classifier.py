@@ -73,9 +73,16 @@ def test_resumes_after_an_interruption(fake_esc50, tmp_path):
     # first run is "interrupted" after 2 of 4 epochs: the counter limit stops it early
     run_recipe(*common, "--number_of_epochs=2")
     assert epochs_logged(out) == [1, 2]
+    # pretend the first run trained for 1000 s: the resumed run must report that time too
+    (clock_file,) = (out / "save").glob("CKPT*/training_clock.ckpt")
+    clock = json.loads(clock_file.read_text())
+    assert clock["wall_seconds"] > 0 and clock["cpu_seconds"] > 0
+    clock_file.write_text(json.dumps({"wall_seconds": 1000.0, "cpu_seconds": 1500.0}))
     proc = run_recipe(*common, "--number_of_epochs=4")
     assert epochs_logged(out) == [1, 2, 3, 4]  # epochs 1-2 were not trained again
     assert "Loading a checkpoint" in proc.stdout + proc.stderr
+    results = json.loads((out / "inference" / "results.json").read_text())
+    assert 1000 < results["train_seconds"] < 1000 + 300 and results["train_cpu_seconds"] > 1500
 
 
 def test_ddp_two_processes_write_the_same_result_files(fake_esc50, tmp_path):

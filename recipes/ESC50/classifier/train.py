@@ -114,6 +114,7 @@ class ClassifierBrain(sb.Brain):
                 self.hparams.swa.update(_weights(self))
         elif stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
+            self.hparams.training_clock.tick()
             self.hparams.train_logger.log_stats(
                 {"epoch": epoch, "lr": lr}, train_stats=self.train_stats, valid_stats=stats
             )
@@ -289,13 +290,13 @@ def main(argv):
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts=run_opts, checkpointer=hparams["checkpointer"],
     )
-    start = time.time()
+    hparams["training_clock"]._restart()  # not the set-up time before fit
     brain.fit(
         hparams["epoch_counter"], datasets["train"], datasets["valid"],
         train_loader_kwargs=hparams["train_dataloader_opts"],
         valid_loader_kwargs=hparams["valid_dataloader_opts"],
     )
-    train_seconds = time.time() - start
+    clock = hparams["training_clock"]
     epochs_trained = hparams["epoch_counter"].current
 
     # Model selection on logged validation accuracy: best checkpoint vs. weight average.
@@ -327,7 +328,9 @@ def main(argv):
         "valid_accuracy": candidates[choice],
         "selected": choice,
         "candidates_valid_accuracy": candidates,
-        "train_seconds": round(train_seconds, 1),
+        # completed epochs of every run that led here (resumes included), feature caching excluded
+        "train_seconds": round(clock.wall_seconds, 1),
+        "train_cpu_seconds": round(clock.cpu_seconds, 1),
         "epochs": epochs_trained,
         "folds": {"train": hparams["train_folds"], "valid": hparams["valid_folds"],
                   "test": hparams["test_folds"]},
