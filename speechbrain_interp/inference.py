@@ -407,7 +407,16 @@ class L2IInterpreter(PretrainedInterpreter):
 class ConceptBottleneckInterpreter(PretrainedInterpreter):
     """Pretrained concept-bottleneck interpreter; explanations carry top ``concepts``.
 
-    Loaded exactly like :class:`LMACInterpreter`; see that class for an example.
+    Loaded like :class:`LMACInterpreter` from a folder whose ``interpreter`` builds a
+    :class:`speechbrain_interp.interpreters.concepts.ConceptInterpreter`; that brick can also
+    be used directly around any classifier adapter (see its example).
+
+    Example
+    -------
+    >>> ConceptBottleneckInterpreter.FAMILY
+    'concepts'
+    >>> ConceptBottleneckInterpreter.brick_class().__name__
+    'ConceptInterpreter'
     """
 
     FAMILY = "concepts"
