@@ -360,6 +360,8 @@ def bundled_interpreter(name: str = BUNDLED_INTERPRETER) -> Path:
 
     Example
     -------
+    >>> json.loads((bundled_interpreter() / "config.json").read_text())["speechbrain_interface"]
+    'LMACInterpreter'
     >>> bundled_interpreter("no-such-interpreter")
     Traceback (most recent call last):
     ...

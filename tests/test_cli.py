@@ -72,6 +72,7 @@ def test_explain_a_classifier_without_interpreter_uses_a_gradient_baseline(setup
     captured = capsys.readouterr()
     assert code == 0
     assert "saliency gradient baseline" in captured.out and "skipped" in captured.err
+    assert "explaining" in captured.err and "4/4" in captured.err  # tqdm counts every file
     summary = json.loads((out / "summary.json").read_text())
     assert sorted(e["name"] for e in summary) == ["a_dog", "b_dog", "siren"]
     for entry in summary:
@@ -187,17 +188,22 @@ def test_train_then_explain_with_the_result(setup, tmp_path, capsys):
                  str(setup["classifier"]), "--out", str(tmp_path / "explained"), "-q"]) == 0
 
 
-def test_explain_as_a_subprocess(setup, tmp_path):
-    """What a user types: the real entry point, a progress bar and the report, in a fresh process."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "speechbrain_interp", "explain", str(setup["clips"]), "--interpreter",
-         str(setup["repo"]), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
-    )
+def test_the_readme_demo_runs_offline_with_the_bundled_interpreter(tmp_path):
+    """The README's first command, in a fresh process, with no network and an empty Hub cache."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty_hf_home")}
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run([sys.executable, "-m", "speechbrain_interp", "demo"], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "explaining" in result.stderr and "3/3" in result.stderr  # tqdm over files
-    assert (tmp_path / "out" / "report.html").is_file()
+    assert "bundled interpreter lmac-esc50-compact" in result.stdout
+    assert "explaining" in result.stderr and "1/1" in result.stderr  # the tqdm progress bar
+    out = tmp_path / "speechbrain_interp_demo"
+    (entry,) = json.loads((out / "summary.json").read_text())
+    labels = json.loads((hub.bundled_interpreter() / "config.json").read_text())["labels"]
+    assert entry["method"] == "L-MAC" and entry["label"] in labels and len(labels) == 50
+    assert 0.0 <= entry["probability_in"] <= 1.0 and set(entry["scores"]) >= {"AI", "AD", "FF"}
+    assert (out / entry["files"]["interpretation"]).stat().st_size > 100_000  # 5 s of 16-bit audio
+    assert "<audio" in (out / "report.html").read_text()
 
 
 def test_parser_defaults_are_documented():

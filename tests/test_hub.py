@@ -194,6 +194,22 @@ def test_offline_without_a_cache_gives_a_clear_message(tmp_path, monkeypatch):
         hub.load("./no/such/folder")
 
 
+def test_the_bundled_interpreter(tmp_path):
+    """The default shipped in the package: complete, pickle-free, a few MB, and it explains offline."""
+    folder = hub.bundled_interpreter()
+    config = hub.check_hub_folder(folder)
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size < 10 * 2**20 and config["family"] == "lmac" and len(config["labels"]) == 50
+    card = ModelCard((folder / "README.md").read_text())
+    assert card.data.license == "cc-by-nc-3.0" and card.data.datasets == ["ESC-50"]
+    assert "| setting | AI | AD | AG | FF | Fid-In | SPS | COMP |" in card.text
+    interpreter = LMACInterpreter.from_hparams(folder, offline=True)
+    assert hub.classifier_fingerprint(interpreter.interpreter.classifier) == config["classifier"]["sha256"]
+    e = interpreter.interpret_file(folder / config["examples"][0])
+    assert e.mask.shape == e.magnitude.shape and e.predicted_labels[0] in config["labels"]
+    assert not any(folder.rglob("*.ckpt"))
+
+
 def test_loading_a_classifier_folder_as_an_interpreter_says_what_to_do(lmac_repo):
     with pytest.raises(ValueError, match="holds no interpreter.*--classifier"):
         hub.load(lmac_repo["classifier"])
