@@ -175,3 +175,22 @@ def test_validation_metrics_match_evaluate_mask(recipe_modules, tiny_adapter, wa
     assert set(got) == set(expected)
     for key in expected:
         assert torch.allclose(got[key], expected[key], atol=1e-4), key
+
+
+@pytest.mark.data
+def test_subset_options_on_esc50(esc50_root, recipe_modules, tmp_path):
+    """max_clips_per_split cuts every split, max_eval_clips only valid and test (stratified)."""
+    from speechbrain_interp.testing import make_speechbrain_classifier
+
+    train_lmac, _ = recipe_modules
+    folder = make_speechbrain_classifier(tmp_path / "clf", "compact", n_mels=32)
+    out = tmp_path / "out"
+    train_lmac.main([str(RECIPE / "hparams" / "lmac.yaml"), f"--output_folder={out}",
+                     f"--data_folder={esc50_root}", f"--classifier_source={folder}",
+                     "--number_of_epochs=1", "--max_clips_per_split=4", "--max_eval_clips=2"])
+    train = json.loads((out / "manifests" / "train.json").read_text())
+    valid = json.loads((out / "manifests" / "eval_2" / "valid.json").read_text())
+    assert len(train) == 4
+    assert len(valid) == 2 and len({item["class_idx"] for item in valid.values()}) == 2
+    log = (out / "train_log.txt").read_text()
+    assert "valid mix_AI" in log and "test mix_AI" in log

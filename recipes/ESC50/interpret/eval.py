@@ -271,8 +271,10 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     data_root = hparams["data_folder"]
     if manifest is None:
+        # max_clips: a subset stratified over classes (one clip per class in turn)
         manifest = prepare_esc50(data_root, hparams["manifest_folder"], train_folds=(),
-                                 valid_folds=(), test_folds=hparams["test_folds"])["test"]
+                                 valid_folds=(), test_folds=hparams["test_folds"],
+                                 max_per_split=hparams["max_clips"])["test"]
     ids, wavs, labels = load_clips(manifest, data_root, hparams["sample_rate"], hparams["max_clips"])
     logger.info("evaluating %d clips from %s", len(ids), manifest)
 
