@@ -178,6 +178,7 @@ def main(argv):
               train_loader_kwargs=hparams["dataloader_opts"],
               valid_loader_kwargs=hparams["eval_dataloader_opts"])
     train_seconds = time.time() - start
+    epochs_trained = hparams["epoch_counter"].current  # before the best checkpoint is loaded
     brain.evaluate(datasets["test"], max_key=hparams["ckpt_key"],
                    test_loader_kwargs=hparams["eval_dataloader_opts"])
     test = brain.last_stats
@@ -187,7 +188,8 @@ def main(argv):
         "test_fidelity_top1": test["fidelity_top1"], "test_fid_in": test["fid_in"],
         "test_mask_mean": test["mask_mean"], "test_n_selected": test["n_selected"],
         "test_stats": test, "train_seconds": round(train_seconds, 1),
-        "epochs": hparams["epoch_counter"].current, "lambda_in": hparams["lambda_in"],
+        "epochs": epochs_trained,
+        "best_epoch": hparams["epoch_counter"].current, "lambda_in": hparams["lambda_in"],
         "classifier_source": str(hparams["classifier_source"]),
         "nmf_dictionary": None if hparams["nmf_dictionary"] is None else str(hparams["nmf_dictionary"]),
         "weights": str(hparams["weights_file"]), "examples": len(examples or []), "debug": debug,

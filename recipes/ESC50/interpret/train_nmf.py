@@ -239,13 +239,15 @@ def main(argv):
               train_loader_kwargs=hparams["dataloader_opts"],
               valid_loader_kwargs=hparams["eval_dataloader_opts"])
     train_seconds = time.time() - start
+    epochs_trained = hparams["epoch_counter"].current  # before the best checkpoint is loaded
     brain.evaluate(datasets["test"], min_key=hparams["ckpt_key"],
                    test_loader_kwargs=hparams["eval_dataloader_opts"])
     results = {
         "test_relative_error": brain.last_stats["error"],
         "test_encoder_relative_error": brain.last_stats["encoder_error"],
         "n_components": hparams["n_components"], "beta": hparams["beta"],
-        "train_seconds": round(train_seconds, 1), "epochs": hparams["epoch_counter"].current,
+        "train_seconds": round(train_seconds, 1), "epochs": epochs_trained,
+        "best_epoch": hparams["epoch_counter"].current,
         "classifier_source": str(hparams["classifier_source"]), "debug": debug,
     }
     export(hparams, brain, results)
