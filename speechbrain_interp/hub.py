@@ -56,6 +56,7 @@ __all__ = [
     "evaluation_from_file",
     "logged_test_table",
     "brick_spec",
+    "shared_prefixes",
     "ModuleSpec",
     "classifier_fingerprint",
     "check_hub_folder",
@@ -525,6 +526,8 @@ def brick_spec(interpreter) -> tuple[str, dict]:
 
     cls = type(interpreter)
     target = f"{cls.__module__}.{cls.__qualname__}"
+    if _is_concept_brick(interpreter):
+        return _concept_spec(interpreter)
     if hasattr(interpreter, "export_config"):
         return target, {k: _spec_value(v) for k, v in interpreter.export_config().items()}
     params = inspect.signature(cls.__init__).parameters
@@ -574,6 +577,60 @@ def brick_spec(interpreter) -> tuple[str, dict]:
             continue  # e.g. an initial tensor: the default rebuilds it, the weights overwrite it
         kwargs[name] = value  # written even when default: defaults may change between versions
     return target, kwargs
+
+
+def _is_concept_brick(interpreter) -> bool:
+    from speechbrain_interp.inference import ConceptBottleneckInterpreter
+
+    brick_class = ConceptBottleneckInterpreter.brick_class()
+    return brick_class is not None and isinstance(interpreter, brick_class)
+
+
+def _concept_spec(brick) -> tuple[str, dict]:
+    """Sizes and vocabulary that :func:`~speechbrain_interp.inference.build_concept_interpreter` needs."""
+    from speechbrain_interp.clap import TextAlignedEncoder
+
+    embedder, bottleneck = brick.embedder, brick.bottleneck
+    if not isinstance(embedder, TextAlignedEncoder) or embedder.classifier is not brick.classifier:
+        raise TypeError(
+            "export writes concept interpreters whose embedder is a TextAlignedEncoder on the explained "
+            f"classifier (the embedder ships as a projection of its layer); got {type(embedder).__name__}"
+        )
+    if not bottleneck.has_audio_mean:
+        raise ValueError("the concept bottleneck has no audio mean yet: call fit_audio_mean(...) first")
+    projection = embedder.projection
+    hidden = projection[0].out_features if isinstance(projection, torch.nn.Sequential) else None
+    text = embedder.text_encoder
+    return "speechbrain_interp.inference.build_concept_interpreter", {
+        "concepts": list(bottleneck.concepts), "embed_dim": int(embedder.embed_dim),
+        "in_dim": int(embedder.in_dim), "layer": embedder.layer, "hidden_dim": hidden,
+        "l1_penalty": float(bottleneck.l1_penalty), "top_k": int(brick.top_k), "mask": brick.mask_kind,
+        "text_encoder": getattr(text, "name", type(text).__name__), "text_cache_key": embedder.cache_key,
+    }
+
+
+def shared_prefixes(brick) -> tuple:
+    """State-dict prefixes of a brick that are not its own weights: the classifier and text towers.
+
+    The classifier's weights travel in their own files (``embedding_model.safetensors``,
+    ...), wherever the brick reaches it (``classifier.``, an embedder's ``classifier.``);
+    frozen text encoders (concept interpreters) do not travel at all.
+
+    Example
+    -------
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.interpreters.lmac import LMAC
+    >>> import tempfile
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "compact", n_mels=32)
+    >>> shared_prefixes(LMAC(load_speechbrain_classifier(folder, "compact"), channels=8))
+    ('classifier.',)
+    """
+    classifier = getattr(brick, "classifier", None)
+    prefixes = []
+    for name, module in brick.named_modules(remove_duplicate=False):
+        if name and (module is classifier or name.rsplit(".", 1)[-1] == "text_encoder"):
+            prefixes.append(name + ".")
+    return tuple(dict.fromkeys(prefixes)) or ("classifier.",)
 
 
 def _render_kwargs(kwargs: dict, indent: int = 4) -> str:
@@ -738,7 +795,8 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
 
     for name in loadables:
         save_state_dict(adapter.model[name].state_dict(), out / f"{name}.safetensors")
-    brick_state = {k: v for k, v in interpreter.state_dict().items() if not k.startswith("classifier.")}
+    shared = shared_prefixes(interpreter)
+    brick_state = {k: v for k, v in interpreter.state_dict().items() if not k.startswith(shared)}
     save_state_dict(brick_state, out / "interpreter.safetensors")
     if adapter.labels is not None:
         encoder = CategoricalEncoder()

@@ -34,7 +34,13 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain_interp.adapters import ClassifierAdapter, SpeechBrainClassifier
 from speechbrain_interp.audio import AudioError, load_audio
 from speechbrain_interp.explanation import Explanation
-from speechbrain_interp.hub import CLASSIFIER_MODULES, classifier_fingerprint, load_pretrained, resolve_source
+from speechbrain_interp.hub import (
+    CLASSIFIER_MODULES,
+    classifier_fingerprint,
+    load_pretrained,
+    resolve_source,
+    shared_prefixes,
+)
 from speechbrain_interp.interpreters.base import Interpreter
 
 __all__ = [
@@ -42,6 +48,7 @@ __all__ = [
     "LMACInterpreter",
     "L2IInterpreter",
     "ConceptBottleneckInterpreter",
+    "build_concept_interpreter",
     "ClassifierExplainer",
     "INTERFACES",
     "explain_classifier",
@@ -292,7 +299,7 @@ class PretrainedInterpreter(_Interpreting, Pretrained):
         if state is not None:
             from speechbrain_interp.safety import load_weights_into
 
-            load_weights_into(brick, state, strict=True, skip_prefix="classifier.")
+            load_weights_into(brick, state, strict=True, skip_prefix=shared_prefixes(brick))
         brick.to(self.device)
         brick.eval()
         if freeze_params:
@@ -421,6 +428,90 @@ class ConceptBottleneckInterpreter(PretrainedInterpreter):
 
     FAMILY = "concepts"
     BRICK = "speechbrain_interp.interpreters.concepts.ConceptInterpreter"
+
+
+class _VocabularyOnlyText(torch.nn.Module):
+    """Text tower of an exported concept interpreter: its vocabulary's embeddings travel with it."""
+
+    def __init__(self, embed_dim: int, cache_key: str = "exported", name: str = "its text encoder"):
+        super().__init__()
+        self.embed_dim = int(embed_dim)
+        self._cache_key = cache_key
+        self.name = name
+
+    @property
+    def cache_key(self) -> str:
+        return self._cache_key
+
+    def embed_text(self, texts):
+        raise RuntimeError(
+            "this exported concept interpreter carries the embeddings of its own vocabulary only; "
+            f"embedding other text needs the text encoder it was trained with ({self.name}): build a "
+            "ConceptBottleneck with it (speechbrain_interp.concepts.load)"
+        )
+
+
+def build_concept_interpreter(classifier, concepts, embed_dim: int, in_dim: int,
+                              layer: str = "embedding_model", hidden_dim: int | None = None,
+                              l1_penalty: float = 0.1, top_k: int = 10, mask: str = "saliency",
+                              text_encoder: str = "unknown", text_cache_key: str = "exported"):
+    """Rebuild an exported concept-bottleneck interpreter around a classifier (weights come after).
+
+    This is what the ``interpreter: !name:...`` entry of an exported concept folder calls
+    (:func:`speechbrain_interp.hub.export_interpreter` writes it): a
+    :class:`~speechbrain_interp.clap.TextAlignedEncoder` projection of the classifier's
+    ``layer``, a :class:`~speechbrain_interp.concepts.ConceptBottleneck` over ``concepts``,
+    and the :class:`~speechbrain_interp.interpreters.concepts.ConceptInterpreter` brick.
+    The projection, the concept embeddings and the audio mean are placeholders until the
+    folder's ``interpreter.safetensors`` is loaded into them. The text encoder does not
+    travel (the vocabulary's embeddings do): embedding new text raises, naming it.
+
+    Arguments
+    ---------
+    classifier : ClassifierAdapter
+        The classifier, capturing ``layer``.
+    concepts : list of str
+        The vocabulary.
+    embed_dim, in_dim : int
+        Joint-space size and size of the pooled ``layer`` output.
+    layer : str
+        The classifier layer the projection reads.
+    hidden_dim : int, optional
+        Hidden size of an MLP projection (``None``: linear).
+    l1_penalty : float
+        The bottleneck's ``lambda``.
+    top_k : int
+        Concepts kept per clip.
+    mask : str
+        ``"saliency"`` or ``"none"``.
+    text_encoder, text_cache_key : str
+        Name and cache key of the text encoder the vocabulary was embedded with.
+
+    Returns
+    -------
+    ConceptInterpreter
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "compact", n_mels=32, emb_dim=16)
+    >>> adapter = load_speechbrain_classifier(folder, "compact", layers=["embedding_model"])
+    >>> brick = build_concept_interpreter(adapter, ["dog bark", "siren", "rain"], embed_dim=24, in_dim=16,
+    ...                                   top_k=2)
+    >>> type(brick).__name__, brick.bottleneck.get_vocabulary()
+    ('ConceptInterpreter', ['dog bark', 'siren', 'rain'])
+    """
+    from speechbrain_interp.clap import TextAlignedEncoder
+    from speechbrain_interp.concepts import ConceptBottleneck
+    from speechbrain_interp.interpreters.concepts import ConceptInterpreter
+
+    text = _VocabularyOnlyText(embed_dim, cache_key=text_cache_key, name=text_encoder)
+    embedder = TextAlignedEncoder(classifier, text, layer=layer, in_dim=in_dim, hidden_dim=hidden_dim)
+    placeholder = torch.eye(len(concepts), int(embed_dim))  # overwritten by the saved buffers
+    bottleneck = ConceptBottleneck(list(concepts), placeholder, l1_penalty=l1_penalty,
+                                   audio_mean=torch.zeros(int(embed_dim)), embedder=embedder)
+    return ConceptInterpreter(classifier, bottleneck, embedder=embedder, top_k=top_k, mask=mask).eval()
 
 
 #: Interfaces :func:`speechbrain_interp.hub.load` may instantiate, by ``config.json`` name.

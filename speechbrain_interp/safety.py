@@ -68,6 +68,7 @@ DEFAULT_ALLOW = (
     "speechbrain_interp.spectral",
     "speechbrain_interp.clap",
     "speechbrain_interp.safety.SafePretrainer",
+    "speechbrain_interp.inference.build_concept_interpreter",
     "speechbrain.lobes.features",
     "speechbrain.lobes.models",
     "speechbrain.nnet",

@@ -121,7 +121,7 @@ def test_errors_are_one_clear_line(setup, tmp_path, capsys, monkeypatch):
     assert main(["explain", str(tmp_path / "nothing_here.wav"), "--interpreter", str(setup["repo"]),
                  "--out", str(tmp_path / "o2")]) == 1
     assert "nothing_here.wav" in capsys.readouterr().err
-    assert main(["explain", str(tmp_path / "empty_dir_that_is_missing")]) == 1
+    assert main(["explain", str(tmp_path / "empty_dir_that_is_missing"), "--out", str(tmp_path / "o3")]) == 1
 
 
 _RECIPE = """output_folder: results/lmac_cli

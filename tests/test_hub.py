@@ -16,7 +16,7 @@ from huggingface_hub import ModelCard
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from speechbrain_interp import hub
-from speechbrain_interp.audio import load_audio
+from speechbrain_interp.audio import load_audio, save_audio
 from speechbrain_interp.inference import L2IInterpreter, LMACInterpreter, PretrainedInterpreter
 from speechbrain_interp.interpreters.l2i import L2I
 from speechbrain_interp.interpreters.lmac import LMAC
@@ -141,6 +141,12 @@ def test_l2i_round_trip(tmp_path):
     a, b = brick.explain(wav), loaded.interpret_batch(wav)
     assert (a.mask - b.mask).abs().max() <= 1e-6
     assert [c.index for c in a.components[0]] == [c.index for c in b.components[0]]
+    assert (loaded(wav, torch.ones(1)).mask - a.mask).abs().max() <= 1e-6  # forward(wavs, wav_lens)
+    save_audio(tmp_path / "clip.wav", wav[0], 16000)
+    from_file = loaded.interpret_file(tmp_path / "clip.wav")
+    on_disk = load_audio(tmp_path / "clip.wav", sample_rate=16000)[None]  # 16-bit PCM
+    assert (from_file.mask - brick.explain(on_disk).mask).abs().max() <= 1e-6
+    assert from_file.method == a.method and len(from_file.components[0]) == 2
     with pytest.raises(TypeError, match="L2I.*hub.load"):
         LMACInterpreter.from_hparams(repo)
 

@@ -179,3 +179,43 @@ def test_audio_files_expands_folders(setup, tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     found = audio_files([tmp_path, setup["clips"] / "clip0.wav"])
     assert [p.name for p in found] == ["a.flac", "clip0.wav"]
+
+
+def test_concept_interface_export_load_and_every_entry_point(tmp_path):
+    """The concepts family end to end: export (checked to 1e-6), from_hparams, file, batch, forward."""
+    brick_class = ConceptBottleneckInterpreter.brick_class()
+    if brick_class is None:
+        pytest.skip("speechbrain_interp.interpreters.concepts is not available")
+    from speechbrain_interp.clap import HashingTextEncoder, TextAlignedEncoder
+    from speechbrain_interp.concepts import load as load_bottleneck
+
+    folder = make_speechbrain_classifier(tmp_path / "classifier", "compact", n_mels=32, emb_dim=16,
+                                         labels=LABELS)
+    adapter = load_speechbrain_classifier(folder, "compact", layers=["embedding_model"])
+    _ = torch.manual_seed(0)
+    embedder = TextAlignedEncoder(adapter, HashingTextEncoder(dim=32), hidden_dim=24).eval()
+    words = ["dog bark", "siren", "rain", "engine", "bird song", "speech"]
+    bottleneck = load_bottleneck(embedder, words, l1_penalty=0.01, cache_dir=tmp_path / "cache")
+    clips = torch.stack([demo_clip(1.0, seed=s) for s in range(4)])
+    _ = bottleneck.fit_audio_mean(embedder.embed_audio(clips).detach())
+    brick = brick_class(adapter, bottleneck, top_k=3).eval()
+    repo = hub.export_interpreter(brick, tmp_path / "repo", classifier_source=folder)  # verifies 1e-6
+    assert hub.check_hub_folder(repo)["speechbrain_interface"] == "ConceptBottleneckInterpreter"
+    interpreter = ConceptBottleneckInterpreter.from_hparams(repo, savedir=tmp_path / "savedir")
+    assert isinstance(hub.load(repo), ConceptBottleneckInterpreter)
+    expected = brick.explain(clips[:2])
+    for e in (interpreter.interpret_batch(clips[:2]), interpreter(clips[:2], torch.ones(2))):
+        assert isinstance(e, Explanation) and e.method == "concept bottleneck"
+        assert (e.mask - expected.mask).abs().max() <= 1e-6
+        names = [[c for c, _ in clip] for clip in e.concepts]
+        assert names == [[c for c, _ in clip] for clip in expected.concepts] and all(names)
+    on_disk = repo / "examples" / "barks_in_noise.wav"
+    e = interpreter.interpret_file(on_disk)
+    reference = brick.explain(load_audio(on_disk, sample_rate=16000)[None])
+    assert (e.mask - reference.mask).abs().max() <= 1e-6 and 0 < len(e.concepts[0]) <= 3
+    assert set(e.scores) >= {"recompose_cosine", "concept_l0"}
+    with pytest.raises(RuntimeError, match="HashingTextEncoder|text encoder"):
+        interpreter.interpreter.embedder.embed_text(["a new concept"])
+    # the folder's brick weights are the projection and the bottleneck, not another copy of the classifier
+    weights = (repo / "interpreter.safetensors").stat().st_size
+    assert weights < (repo / "embedding_model.safetensors").stat().st_size
