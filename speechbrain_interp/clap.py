@@ -55,6 +55,7 @@ __all__ = [
     "TextAlignedEncoder",
     "LaionCLAP",
     "label_captions",
+    "text_encoder",
     "check_tokenizer",
     "write_random_laion_clap",
 ]
@@ -245,6 +246,22 @@ class SentenceTextEncoder(nn.Module):
 
     def forward(self, texts):
         return self.embed_text(texts)
+
+
+def text_encoder(name: str = "minilm", dim: int = 384):
+    """A text tower by name: ``"minilm"`` (:class:`SentenceTextEncoder`, all-MiniLM-L6-v2),
+    ``"hashing"`` (:class:`HashingTextEncoder` of size ``dim``) or a sentence-transformers folder.
+
+    Example
+    -------
+    >>> text_encoder("hashing", dim=8).embed_text(["rain"]).shape
+    torch.Size([1, 8])
+    """
+    if name == "hashing":
+        return HashingTextEncoder(dim=dim)
+    if name == "minilm":
+        return SentenceTextEncoder()
+    return SentenceTextEncoder(model=name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def _resolve(name_or_path) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _read(path: str) -> tuple[str, ...]:
+def _read(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:  # keyed by mtime: edits are seen
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     concepts = tuple(line.strip() for line in lines if line.strip())
     if not concepts:
@@ -110,7 +110,9 @@ def load_vocabulary(name_or_path) -> list[str]:
     >>> "dog" in concepts, len(concepts) <= 2000
     (True, True)
     """
-    return list(_read(str(_resolve(name_or_path))))
+    path = _resolve(name_or_path)
+    stat = path.stat()
+    return list(_read(str(path), stat.st_mtime_ns, stat.st_size))
 
 
 def vocabulary_version(name_or_path) -> str:

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""Concept bottleneck on ESC-50: a text-aligned encoder (or LAION-CLAP), then concept representations.
+
+Stages:
+
+1. **Embeddings.** The frozen classifier's pooled embedding (``embedding_layer``) of every clip
+   is computed once and cached (``<output_folder>/features.safetensors``).
+2. **Text alignment** (``train_projection: True``). A SpeechBrain ``Brain`` trains the
+   :class:`~speechbrain_interp.clap.TextAlignedEncoder` projection on folds 1-3: CLAP's
+   contrastive loss with the text side locked, each clip against a caption of its label made
+   with a random template. Validation (fold 4) logs the loss and the zero-shot accuracy with
+   the class prompts; the checkpoint with the best ``zero_shot_acc`` is kept. With a LAION-CLAP
+   embedder (``hparams/laion_clap.yaml``) nothing is trained and the audio embeddings come from
+   CLAP's audio tower.
+3. **Evaluation on the test fold (5)**, for each vocabulary: the concept bottleneck's audio mean
+   is fitted on the training embeddings; for each target L0, ``lambda`` is chosen on the
+   training embeddings (:meth:`~speechbrain_interp.concepts.ConceptBottleneck.set_l0`) and
+   the test embeddings are decomposed. Reported side by side:
+
+   * linear probe (:class:`~speechbrain_interp.concepts.LinearProbe` fitted on folds 1-3) on the
+     dense embeddings and on the concept weights;
+   * zero-shot accuracy (cosine with the mean caption embedding of each class) of the dense
+     embeddings and of the recomposed ones;
+   * the fine-tuned projector (:class:`~speechbrain_interp.concepts.ConceptProjector`, fitted on
+     folds 1-3 labels) before and after the bottleneck;
+   * the recomposition cosine and the L0 actually reached on the test fold.
+
+4. **Per-clip explanations** of a few test clips with
+   :class:`~speechbrain_interp.interpreters.concepts.ConceptInterpreter` (top concepts in
+   ``summary.json`` and in each PNG).
+
+Outputs: ``results.json``, ``results.md`` (the tables), ``embedder.ckpt`` (the trained
+projection), ``embeddings.safetensors`` (test embeddings, for ``benchmarks/bench_concepts.py``)
+and ``explanations/``.
+
+Usage
+-----
+    python recipes/ESC50/concepts/train.py recipes/ESC50/concepts/hparams/text_aligned.yaml \
+        --data_folder=../shared/data/esc50
+    python recipes/ESC50/concepts/train.py recipes/ESC50/concepts/hparams/laion_clap.yaml \
+        --data_folder=../shared/data/esc50 --clap_checkpoint=/path/to/630k-audioset-best.pt \
+        --clap_text_encoder=/path/to/roberta-base-folder
+    # seconds-long smoke test: random-weight classifier and synthesised clips if needed
+    python recipes/ESC50/concepts/train.py recipes/ESC50/concepts/hparams/text_aligned.yaml --debug \
+        --text_tower=hashing
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+import yaml
+from hyperpyyaml import load_hyperpyyaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from esc50_prepare import prepare_esc50  # noqa: E402
+
+from speechbrain_interp.audio import load_audio  # noqa: E402
+from speechbrain_interp.concepts import ConceptProjector, LinearProbe, load, zero_shot_logits  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+# --- command line ---------------------------------------------------------------------------
+class _PeekLoader(yaml.SafeLoader):
+    """Reads hyperpyyaml text without building anything: tagged nodes become None."""
+
+
+_PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _peek(hparams_file, overrides: dict, key: str):
+    if key in overrides:
+        return overrides[key]
+    with open(hparams_file, encoding="utf-8") as fh:
+        return (yaml.load(fh, Loader=_PeekLoader) or {}).get(key)
+
+
+def debug_overrides(hparams_file, overrides: dict) -> dict:
+    """``--debug``: a random-weight classifier and a synthesised ESC-50 when the real ones are absent."""
+    from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
+
+    overrides = dict(overrides)
+    scratch = Path(tempfile.mkdtemp(prefix="concepts_debug_"))
+    labels = ["dog", "siren", "rain", "engine"]
+    source = _peek(hparams_file, overrides, "classifier_source")
+    if source is not None and not (Path(str(source)) / "hyperparams.yaml").exists():
+        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
+        overrides["classifier_source"] = str(folder)
+        overrides["classifier_interface"] = "EncoderClassifier"
+    data = _peek(hparams_file, overrides, "data_folder")
+    if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
+        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, clips_per_fold=2,
+                                                       seconds=1.0))
+    overrides.setdefault("output_folder", str(scratch / "output"))
+    overrides.setdefault("number_of_epochs", 2)
+    overrides.setdefault("target_l0s", [2, 5])
+    overrides.setdefault("vocabularies", ["sound_events"])
+    overrides.setdefault("n_explained", 1)
+    overrides.setdefault("projector_epochs", 20)
+    overrides.setdefault("probe_max_iter", 20)
+    return overrides
+
+
+# --- data -----------------------------------------------------------------------------------
+def manifests(hparams, debug: bool):
+    paths = prepare_esc50(hparams["data_folder"], hparams["manifest_folder"],
+                          train_folds=hparams["train_folds"], valid_folds=hparams["valid_folds"],
+                          test_folds=hparams["test_folds"], max_per_split=8 if debug else None)
+    return {split: json.loads(Path(p).read_text(encoding="utf-8")) for split, p in paths.items()}
+
+
+def class_names(splits: dict) -> list[str]:
+    """Class labels ordered by ESC-50 target index; each item gets ``label`` (its position)."""
+    seen = {}
+    for items in splits.values():
+        for item in items.values():
+            seen[int(item["class_idx"])] = item["class_string"]
+    position = {k: i for i, k in enumerate(sorted(seen))}
+    for items in splits.values():
+        for item in items.values():
+            item["label"] = position[int(item["class_idx"])]
+    return [seen[k] for k in sorted(seen)]
+
+
+def audio_dataset(hparams, items: dict):
+    """A DynamicItemDataset yielding ``id`` and ``sig`` for manifest entries."""
+    root = str(Path(hparams["data_folder"]).resolve())
+    sample_rate = int(hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(path):
+        return load_audio(path, sample_rate=sample_rate)
+
+    data = {k: {**v, "wav": v["wav"].replace("{data_root}", root)} for k, v in items.items()}
+    return sb.dataio.dataset.DynamicItemDataset(data, dynamic_items=[audio_pipeline],
+                                                output_keys=["id", "sig"])
+
+
+@torch.no_grad()
+def embed_splits(hparams, splits: dict, fn, desc: str) -> dict:
+    """``{split: (ids, (N, d) tensor)}`` of ``fn(wavs)`` over each split's clips, in manifest order."""
+    out = {}
+    for split, items in splits.items():
+        loader = sb.dataio.dataloader.make_dataloader(audio_dataset(hparams, items),
+                                                      **hparams["eval_dataloader_opts"])
+        ids, chunks = [], []
+        for batch in loader:
+            wavs, _ = batch.sig
+            chunks.append(fn(wavs).float().cpu())
+            ids.extend(batch.id)
+        order = {k: i for i, k in enumerate(ids)}
+        emb = torch.cat(chunks)[[order[k] for k in items]]
+        out[split] = (list(items), emb)
+        logger.info("%s: %s embeddings %s", desc, split, tuple(emb.shape))
+    return out
+
+
+def cached_features(hparams, splits: dict) -> dict:
+    """The frozen classifier's pooled embeddings of every clip, computed once."""
+    from safetensors.torch import load_file, save_file
+
+    path = Path(hparams["output_folder"]) / "features.safetensors"
+    key = json.dumps({s: list(items) for s, items in splits.items()}, sort_keys=True)
+    meta = {"clips": key, "classifier": str(hparams["classifier_source"]),
+            "layer": str(hparams["embedding_layer"])}
+    if path.exists():
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as fh:
+            if fh.metadata() == meta:
+                tensors = load_file(str(path))
+                return {s: (list(items), tensors[s]) for s, items in splits.items()}
+    embedder = hparams["embedder"]
+    feats = embed_splits(hparams, splits, embedder.classifier_embedding, "classifier")
+    save_file({s: v[1].contiguous() for s, v in feats.items()}, str(path), metadata=meta)
+    return feats
+
+
+def labels_of(items: dict, ids) -> torch.Tensor:
+    return torch.tensor([int(items[k]["label"]) for k in ids])
+
+
+# --- the Brain: contrastive text alignment on cached features ---------------------------------
+class TextAlignBrain(sb.Brain):
+    """Trains the projection of a :class:`~speechbrain_interp.clap.TextAlignedEncoder`."""
+
+    def compute_forward(self, batch, stage):
+        feats = batch.feats.data.to(self.device)
+        return self.modules.embedder.project(feats)
+
+    def compute_objectives(self, predictions, batch, stage):
+        labels = batch.label.data.reshape(-1).to(self.device)
+        embedder = self.modules.embedder
+        if stage == sb.Stage.TRAIN:  # one random caption per class and batch (text side locked)
+            n_classes, n_templates = self.caption_bank.shape[:2]
+            captions = self.caption_bank[torch.arange(n_classes), torch.randint(0, n_templates, (n_classes,))]
+        else:
+            captions = self.class_text
+        loss = embedder.contrastive_loss(predictions, labels, captions.to(predictions))
+        if stage != sb.Stage.TRAIN:
+            logits = zero_shot_logits(predictions, self.class_text.to(predictions))
+            self.correct += int((logits.argmax(-1) == labels).sum())
+            self.count += len(labels)
+        return loss
+
+    def on_fit_start(self):
+        super().on_fit_start()
+        embedder = self.modules.embedder
+        with torch.no_grad():
+            from speechbrain_interp.clap import label_captions
+
+            bank = [embedder.embed_text(label_captions(lab)) for lab in self.class_labels]
+            self.caption_bank = torch.stack(bank).cpu()  # (classes, templates, d)
+            self.class_text = F.normalize(self.caption_bank.mean(1), dim=-1)
+
+    def on_stage_start(self, stage, epoch=None):
+        self.correct = self.count = 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": stage_loss}
+            return
+        stats = {"loss": stage_loss, "zero_shot_acc": self.correct / max(self.count, 1)}
+        self.last_stats = stats
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch}, train_stats=self.train_stats,
+                                                valid_stats=stats)
+            self.checkpointer.save_and_keep_only(meta=stats, max_keys=[self.hparams.ckpt_key])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats)
+
+
+def feature_dataset(ids, feats, items):
+    data = {k: {"index": i, "label_idx": int(items[k]["label"])} for i, k in enumerate(ids)}
+
+    @sb.utils.data_pipeline.takes("index", "label_idx")
+    @sb.utils.data_pipeline.provides("feats", "label")
+    def pipeline(index, label_idx):
+        yield feats[index]
+        yield torch.tensor([label_idx])
+
+    return sb.dataio.dataset.DynamicItemDataset(data, dynamic_items=[pipeline],
+                                                output_keys=["id", "feats", "label"])
+
+
+def train_projection(hparams, run_opts, splits, feats, labels):
+    brain = TextAlignBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+                           run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    brain.class_labels = labels
+    sets = {s: feature_dataset(*feats[s], splits[s]) for s in ("train", "valid", "test")}
+    start = time.time()
+    brain.fit(hparams["epoch_counter"], sets["train"], sets["valid"],
+              train_loader_kwargs=hparams["dataloader_opts"],
+              valid_loader_kwargs=hparams["eval_dataloader_opts"])
+    seconds = time.time() - start
+    brain.evaluate(sets["test"], max_key=hparams["ckpt_key"],
+                   test_loader_kwargs=hparams["eval_dataloader_opts"])
+    return brain, seconds
+
+
+# --- evaluation -----------------------------------------------------------------------------
+def accuracy(logits, y) -> float:
+    return float((logits.argmax(-1) == y).float().mean())
+
+
+def probe_accuracy(x_train, y_train, x_test, y_test, l2, n_classes, max_iter=200) -> float:
+    probe = LinearProbe(x_train.shape[1], n_classes, l2=l2).fit(x_train, y_train, max_iter=max_iter)
+    return probe.accuracy(x_test, y_test)
+
+
+def evaluate(hparams, embedder, emb: dict, y: dict, labels: list[str]) -> dict:
+    """Dense vs concept representations, the projector, recomposition cosine, per vocabulary and L0."""
+    brick = hparams  # the brick settings, as the recipe resolved them
+    n_classes = len(labels)
+    with torch.no_grad():
+        from speechbrain_interp.clap import label_captions
+
+        class_text = torch.stack([F.normalize(embedder.embed_text(label_captions(lab)).mean(0), dim=-1)
+                                  for lab in labels]).cpu()
+    z_tr, z_te = emb["train"], emb["test"]
+    l2, iters = float(brick["probe_l2"]), int(brick["probe_max_iter"])
+    projector = ConceptProjector(z_tr.shape[1], temperature=float(brick["projector_temperature"]),
+                                 identity_penalty=float(brick["projector_identity_penalty"]))
+    projector.fit(z_tr, y["train"], class_text, epochs=int(brick["projector_epochs"]),
+                  lr=float(brick["projector_lr"]))
+    with torch.no_grad():
+        p_tr, p_te = projector(z_tr), projector(z_te)
+    dense = {
+        "zero_shot": accuracy(zero_shot_logits(z_te, class_text), y["test"]),
+        "probe": probe_accuracy(z_tr, y["train"], z_te, y["test"], l2, n_classes, iters),
+        "projector_zero_shot": accuracy(zero_shot_logits(p_te, class_text), y["test"]),
+        "projector_probe": probe_accuracy(p_tr, y["train"], p_te, y["test"], l2, n_classes, iters),
+    }
+    rows = []
+    tol = float(brick["solver_tol"])
+    # lambda is chosen on a fixed random subset of the training embeddings (the solves on the
+    # full training set and the test fold then use that lambda)
+    n_fit = min(int(brick.get("lambda_fit_clips") or len(z_tr)), len(z_tr))
+    subset = torch.randperm(len(z_tr), generator=torch.Generator().manual_seed(0))[:n_fit]
+    for vocab in hparams["vocabularies"]:
+        start = time.time()
+        bottleneck = load(embedder, vocab, cache_dir=hparams["cache_dir"])
+        projected = load(embedder, vocab, cache_dir=hparams["cache_dir"])
+        bottleneck.fit_audio_mean(z_tr)
+        projected.fit_audio_mean(p_tr)
+        for target in hparams["target_l0s"]:
+            row = {"vocabulary": vocab, "concepts": len(bottleneck.concepts), "target_l0": int(target)}
+            for name, b, tr, te in (("", bottleneck, z_tr, z_te), ("projector_", projected, p_tr, p_te)):
+                lam = b.set_l0(tr[subset], float(target), tol=tol)
+                w_tr = b.decompose(tr, tol=tol)
+                w_te, scale = b.decompose(te, return_scale=True, tol=tol)
+                row[f"{name}lambda"] = lam
+                row[f"{name}l0"] = float((w_te > 0).sum(1).float().mean())
+                row[f"{name}zero_shot"] = accuracy(b.zero_shot(w_te, class_text, scale), y["test"])
+                row[f"{name}probe"] = probe_accuracy(w_tr, y["train"], w_te, y["test"], l2, n_classes, iters)
+                row[f"{name}cosine"] = float(b.recompose_cosine(te, w_te).mean())
+            rows.append(row)
+            logger.info("%s L0=%s: %s", vocab, target, {k: round(v, 4) if isinstance(v, float) else v
+                                                         for k, v in row.items()})
+        logger.info("%s evaluated in %.1f s", vocab, time.time() - start)
+    return {"dense": dense, "concepts": rows}
+
+
+def results_markdown(results: dict) -> str:
+    d = results["dense"]
+    lines = [
+        f"Test fold {results['test_folds']} ({results['n_test']} clips), embedder: {results['embedder']}.",
+        "",
+        "| representation | vocabulary | target L0 | test L0 | zero-shot acc | linear-probe acc | "
+        "recomposition cosine |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        f"| dense embedding | - | - | {results['dim']} (dense) | {d['zero_shot']:.4f} | "
+        f"{d['probe']:.4f} | 1 |",
+    ]
+    for r in results["concepts"]:
+        lines.append(f"| concepts | {r['vocabulary']} ({r['concepts']}) | {r['target_l0']} | {r['l0']:.1f} | "
+                     f"{r['zero_shot']:.4f} | {r['probe']:.4f} | {r['cosine']:.4f} |")
+    lines += ["", "Fine-tuned projector (linear, fitted on the training folds' labels):", "",
+              "| representation | vocabulary | target L0 | test L0 | zero-shot acc | linear-probe acc | "
+              "recomposition cosine |", "|---|---|---:|---:|---:|---:|---:|",
+              f"| projected dense | - | - | {results['dim']} (dense) | {d['projector_zero_shot']:.4f} | "
+              f"{d['projector_probe']:.4f} | 1 |"]
+    for r in results["concepts"]:
+        lines.append(f"| projected concepts | {r['vocabulary']} ({r['concepts']}) | {r['target_l0']} | "
+                     f"{r['projector_l0']:.1f} | {r['projector_zero_shot']:.4f} | "
+                     f"{r['projector_probe']:.4f} | {r['projector_cosine']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def explain_examples(hparams, embedder, emb_train, splits, n: int):
+    """Concept explanations (top concepts, saliency mask, PNG, WAVs) of the first test clips."""
+    from speechbrain_interp.interpreters.concepts import ConceptInterpreter
+
+    if not hasattr(embedder, "classifier") or n <= 0:
+        return None
+    brick = hparams["concept_brick"]
+    vocab = hparams["vocabularies"][0]
+    brick = {**brick, "explain_l0": hparams["explain_l0"]}
+    bottleneck = load(embedder, vocab, cache_dir=hparams["cache_dir"]).fit_audio_mean(emb_train)
+    bottleneck.set_l0(emb_train, float(brick["explain_l0"]))
+    interpreter = ConceptInterpreter(embedder.classifier, bottleneck, embedder=embedder, config=brick)
+    items = splits["test"]
+    ids = list(items)[:n]
+    root = str(Path(hparams["data_folder"]).resolve())
+    wavs = torch.stack([load_audio(items[k]["wav"].replace("{data_root}", root),
+                                   sample_rate=int(hparams["sample_rate"])) for k in ids])
+    explanation = interpreter.explain(wavs)
+    out = Path(hparams["output_folder"]) / "explanations"
+    summary = explanation.save(out, names=[f"{k}_{items[k]['class_string']}" for k in ids])
+    return [{"clip": s["name"], "concepts": s.get("concepts", [])[:5]} for s in summary]
+
+
+# --- main -----------------------------------------------------------------------------------
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    debug = bool(run_opts.get("debug", False))
+    if debug:
+        overrides = debug_overrides(hparams_file, overrides)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    if hparams.get("torch_threads"):
+        torch.set_num_threads(int(hparams["torch_threads"]))
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
+                                   hyperparams_to_save=hparams_file, overrides=overrides)
+    start = time.time()
+    splits = manifests(hparams, debug)
+    labels = class_names(splits)
+    y = {s: labels_of(items, list(items)) for s, items in splits.items()}
+    embedder = hparams["embedder"]
+    results = {"embedder": type(embedder).__name__,
+               "classifier_source": str(hparams.get("classifier_source")),
+               "debug": debug, "test_folds": hparams["test_folds"], "n_test": len(splits["test"])}
+    if hparams.get("train_projection", False):
+        feats = cached_features(hparams, splits)
+        brain, seconds = train_projection(hparams, run_opts, splits, feats, labels)
+        results.update(train_seconds=round(seconds, 1), epochs=hparams["epoch_counter"].current,
+                       text_align_test=brain.last_stats)
+        embedder.eval()
+        with torch.no_grad():
+            emb = {s: embedder.project(feats[s][1]) for s in feats}
+        torch.save(embedder.projection.state_dict(), Path(hparams["output_folder"]) / "embedder.ckpt")
+    else:
+        embedder.eval()
+        emb = {s: v[1] for s, v in embed_splits(hparams, splits, embedder.embed_audio, "embedder").items()}
+    from safetensors.torch import save_file
+
+    save_file({"embeddings": emb["test"].contiguous()},
+              str(Path(hparams["output_folder"]) / "embeddings.safetensors"))
+    results["dim"] = int(emb["test"].shape[1])
+    results.update(evaluate(hparams, embedder, emb, y, labels))
+    results["explanations"] = explain_examples(hparams, embedder, emb["train"], splits,
+                                               int(hparams["n_explained"]))
+    results["total_seconds"] = round(time.time() - start, 1)
+    out = Path(hparams["output_folder"])
+    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (out / "results.md").write_text(results_markdown(results), encoding="utf-8")
+    print(results_markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s - %(message)s")
+    main(sys.argv[1:])

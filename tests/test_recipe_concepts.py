@@ -1,0 +1,35 @@
+"""The ESC-50 concepts recipe in debug mode (random-weight classifier, synthesised clips)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "ESC50" / "concepts"
+
+
+def test_text_aligned_recipe_debug(tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "text_aligned.yaml"), "--debug",
+         "--text_tower=hashing", f"--output_folder={out}", f"--classifier_source={tmp_path / 'none'}",
+         f"--data_folder={tmp_path / 'none'}"],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["debug"] and results["embedder"] == "TextAlignedEncoder"
+    assert set(results["dense"]) == {"zero_shot", "probe", "projector_zero_shot", "projector_probe"}
+    rows = results["concepts"]
+    assert [r["target_l0"] for r in rows] == [2, 5]
+    for r in rows:
+        assert 0 < r["l0"] <= 2 * r["target_l0"] + 1
+        assert 0 < r["cosine"] <= 1 and 0 <= r["zero_shot"] <= 1 and 0 <= r["probe"] <= 1
+    assert "| concepts | sound_events" in (out / "results.md").read_text()
+    assert (out / "embedder.ckpt").exists() and (out / "embeddings.safetensors").exists()
+    assert results["explanations"][0]["concepts"], "per-clip top concepts"
+    assert list((out / "explanations").glob("*.png"))
+    assert "zero_shot_acc" in (out / "train_log.txt").read_text()
