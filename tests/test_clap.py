@@ -27,9 +27,12 @@ if importlib.util.find_spec("laion_clap") is None:
 
 
 @pytest.fixture(scope="module")
-def clap_folder(tmp_path_factory):
-    """A LAION-CLAP checkpoint with random weights (HTSAT-tiny, one-layer RoBERTa), as LAION ships it."""
-    return write_random_laion_clap(tmp_path_factory.mktemp("clap"))
+def clap_folder():
+    """A LAION-CLAP checkpoint with random weights (HTSAT-tiny, one-layer RoBERTa), as LAION ships it.
+
+    Built once in the package cache (the LaionCLAP doctest and the recipe's --debug reuse it).
+    """
+    return write_random_laion_clap()
 
 
 @pytest.fixture(scope="module")

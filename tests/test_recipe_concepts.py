@@ -33,3 +33,29 @@ def test_text_aligned_recipe_debug(tmp_path):
     assert results["explanations"][0]["concepts"], "per-clip top concepts"
     assert list((out / "explanations").glob("*.png"))
     assert "zero_shot_acc" in (out / "train_log.txt").read_text()
+
+
+def test_laion_clap_recipe_debug(tmp_path):
+    """The same recipe with a LAION-CLAP checkpoint (random weights, laion-clap's own architecture)."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("laion_clap") is None:
+        pytest.skip("laion-clap is not installed")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["dog bark", "siren", "rain", "engine", "bird song", "speech", "wind",
+                                "footsteps", "door knock", "clock tick"]) + "\n")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "laion_clap.yaml"), "--debug",
+         f"--output_folder={out}", f"--classifier_source={tmp_path / 'none'}",
+         f"--data_folder={tmp_path / 'none'}", "--debug_clips=4", f"--vocabularies=[{vocab}]",
+         "--target_l0s=[2]"],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["embedder"] == "LaionCLAP" and results["dim"] == 512
+    assert results["concepts"][0]["vocabulary"] == str(vocab)
+    assert results["explanations"][0]["concepts"]

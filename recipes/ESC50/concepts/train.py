@@ -103,8 +103,16 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
     if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
         overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, clips_per_fold=2,
                                                        seconds=1.0))
+    keys = yaml.load(Path(hparams_file).read_text(encoding="utf-8"), Loader=_PeekLoader) or {}
+    if "clap_checkpoint" in keys and not _peek(hparams_file, overrides, "clap_checkpoint"):
+        from speechbrain_interp.clap import write_random_laion_clap  # LAION-CLAP, random weights
+
+        clap = write_random_laion_clap()  # built once, then reused from the package cache
+        overrides["clap_checkpoint"] = str(clap / "clap.safetensors")
+        overrides["clap_text_encoder"] = str(clap / "roberta")
     overrides.setdefault("output_folder", str(scratch / "output"))
-    overrides.setdefault("number_of_epochs", 2)
+    if "number_of_epochs" in keys:
+        overrides.setdefault("number_of_epochs", 2)
     overrides.setdefault("target_l0s", [2, 5])
     overrides.setdefault("vocabularies", ["sound_events"])
     overrides.setdefault("n_explained", 1)
@@ -117,7 +125,8 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
 def manifests(hparams, debug: bool):
     paths = prepare_esc50(hparams["data_folder"], hparams["manifest_folder"],
                           train_folds=hparams["train_folds"], valid_folds=hparams["valid_folds"],
-                          test_folds=hparams["test_folds"], max_per_split=8 if debug else None)
+                          test_folds=hparams["test_folds"],
+                          max_per_split=int(hparams.get("debug_clips", 8)) if debug else None)
     return {split: json.loads(Path(p).read_text(encoding="utf-8")) for split, p in paths.items()}
 
 
@@ -365,14 +374,15 @@ def explain_examples(hparams, embedder, emb_train, splits, n: int):
     """Concept explanations (top concepts, saliency mask, PNG, WAVs) of the first test clips."""
     from speechbrain_interp.interpreters.concepts import ConceptInterpreter
 
-    if not hasattr(embedder, "classifier") or n <= 0:
+    classifier = getattr(embedder, "classifier", None) or hparams.get("classifier")
+    if classifier is None or n <= 0:
         return None
     brick = hparams["concept_brick"]
     vocab = hparams["vocabularies"][0]
     brick = {**brick, "explain_l0": hparams["explain_l0"]}
     bottleneck = load(embedder, vocab, cache_dir=hparams["cache_dir"]).fit_audio_mean(emb_train)
     bottleneck.set_l0(emb_train, float(brick["explain_l0"]))
-    interpreter = ConceptInterpreter(embedder.classifier, bottleneck, embedder=embedder, config=brick)
+    interpreter = ConceptInterpreter(classifier, bottleneck, embedder=embedder, config=brick)
     items = splits["test"]
     ids = list(items)[:n]
     root = str(Path(hparams["data_folder"]).resolve())
