@@ -29,7 +29,7 @@ def test_text_aligned_recipe_debug(tmp_path):
         assert 0 < r["l0"] <= 2 * r["target_l0"] + 1
         assert 0 < r["cosine"] <= 1 and 0 <= r["zero_shot"] <= 1 and 0 <= r["probe"] <= 1
     assert "| concepts | sound_events" in (out / "results.md").read_text()
-    assert (out / "embedder.ckpt").exists() and (out / "embeddings.safetensors").exists()
+    assert (out / "projection.safetensors").exists() and (out / "embeddings.safetensors").exists()
     assert results["explanations"][0]["concepts"], "per-clip top concepts"
     assert list((out / "explanations").glob("*.png"))
     assert "zero_shot_acc" in (out / "train_log.txt").read_text()

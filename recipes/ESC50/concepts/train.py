@@ -29,9 +29,10 @@ Stages:
    :class:`~speechbrain_interp.interpreters.concepts.ConceptInterpreter` (top concepts in
    ``summary.json`` and in each PNG).
 
-Outputs: ``results.json``, ``results.md`` (the tables), ``embedder.ckpt`` (the trained
-projection), ``embeddings.safetensors`` (test embeddings, for ``benchmarks/bench_concepts.py``)
-and ``explanations/``.
+Outputs: ``results.json``, ``results.md`` (the tables), ``projection.safetensors`` (the trained
+projection), ``embeddings.safetensors`` (``embeddings``: test fold, read by
+``benchmarks/bench_concepts.py --embeddings``; ``train``: training folds, for
+``ConceptBottleneck.fit_audio_mean``) and ``explanations/``.
 
 Usage
 -----
@@ -423,13 +424,16 @@ def main(argv):
         embedder.eval()
         with torch.no_grad():
             emb = {s: embedder.project(feats[s][1]) for s in feats}
-        torch.save(embedder.projection.state_dict(), Path(hparams["output_folder"]) / "embedder.ckpt")
+        from speechbrain_interp.safety import save_state_dict
+
+        save_state_dict(embedder.projection.state_dict(),
+                        Path(hparams["output_folder"]) / "projection.safetensors")
     else:
         embedder.eval()
         emb = {s: v[1] for s, v in embed_splits(hparams, splits, embedder.embed_audio, "embedder").items()}
     from safetensors.torch import save_file
 
-    save_file({"embeddings": emb["test"].contiguous()},
+    save_file({"embeddings": emb["test"].contiguous(), "train": emb["train"].contiguous()},
               str(Path(hparams["output_folder"]) / "embeddings.safetensors"))
     results["dim"] = int(emb["test"].shape[1])
     results.update(evaluate(hparams, embedder, emb, y, labels))
