@@ -104,7 +104,7 @@ def test_input_checks():
         nonneg_lasso(torch.randn(2, 4), torch.randn(5, 4), -0.1)
 
 
-@pytest.mark.parametrize("target", [5, 10, 20])
+@pytest.mark.parametrize("target", [5, 20])
 def test_lambda_for_target_l0(target):
     C = correlated_dictionary(400, 64).float()
     z = targets(C.double(), n=32).float()
@@ -215,7 +215,9 @@ def test_concept_interpreter_explanation_and_png(tmp_path):
     folder = make_speechbrain_classifier(tmp_path / "cls", "compact", n_mels=32, emb_dim=16)
     adapter = load_speechbrain_classifier(folder, "compact", layers=["embedding_model"])
     embedder = TextAlignedEncoder(adapter, HashingTextEncoder(dim=32)).eval()
-    b = load(embedder, "sound_events", l1_penalty=0.02, cache_dir=tmp_path / "cache")
+    words = ["dog bark", "siren", "rain", "engine", "bird song", "speech", "wind", "footsteps", "door knock",
+             "clock tick", "crackling fire", "sea waves", "crying baby", "church bells", "keyboard typing"]
+    b = load(embedder, words, l1_penalty=0.02, cache_dir=tmp_path / "cache")
     b.fit_audio_mean(embedder.embed_audio(0.1 * torch.randn(6, 16000)).detach())
     wav = 0.1 * torch.randn(2, 16000)
     brick = ConceptInterpreter(adapter, b, config={"top_k": 4, "unrelated": 1})

@@ -12,6 +12,7 @@ RECIPE = REPO / "recipes" / "ESC50" / "concepts"
 
 
 def test_text_aligned_recipe_debug(tmp_path):
+    """Shipped vocabulary, two target L0s, both embedder stages (training, evaluation, explanations)."""
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "text_aligned.yaml"), "--debug",
@@ -51,7 +52,7 @@ def test_laion_clap_recipe_debug(tmp_path):
         [sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "laion_clap.yaml"), "--debug",
          f"--output_folder={out}", f"--classifier_source={tmp_path / 'none'}",
          f"--data_folder={tmp_path / 'none'}", "--debug_clips=4", f"--vocabularies=[{vocab}]",
-         "--target_l0s=[2]"],
+         "--n_explained=1", "--target_l0s=[2]"],
         capture_output=True, text=True, cwd=REPO, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
