@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -55,11 +57,19 @@ def test_malicious_yaml_is_refused_before_anything_runs(tmp_path, name):
 
 
 def test_the_tuple_attack_is_real_without_the_check(tmp_path):
-    """The check matters: hyperpyyaml itself executes the tuple-string payload."""
+    """The check matters: hyperpyyaml itself executes the tuple-string payload.
+
+    It does so on the first YAML a process loads (hyperpyyaml then registers its tuple
+    resolver on ruamel's shared Loader, and later round trips quote the string), which is
+    exactly a command line loading a downloaded repository; so the proof runs in a fresh
+    interpreter.
+    """
     canary = tmp_path / "pwned"
     path = tmp_path / "hyperparams.yaml"
     path.write_text(_attacks(canary)["tuple-looking string"])
-    load_hparams(path, trust_code=True)
+    code = ("import sys; from speechbrain_interp.safety import load_hparams; "
+            "load_hparams(sys.argv[1], trust_code=True)")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=120, cwd=tmp_path)
     assert canary.exists()
 
 
