@@ -228,7 +228,8 @@ class SentenceTextEncoder(nn.Module):
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.embed_dim = int(self.model.get_sentence_embedding_dimension())
+        size = getattr(self.model, "get_embedding_dimension", None)  # renamed in sentence-transformers 6
+        self.embed_dim = int(size() if size else self.model.get_sentence_embedding_dimension())
         self._key = None
 
     @property

@@ -8,8 +8,9 @@ the recomposition cosine and the number of active concepts (``scores``).
 
 The mask shows *where* those concepts are heard: the gradient-times-input saliency, on the
 magnitude spectrogram, of the projection of the clip's (centred) embedding onto its own
-concept recomposition ``C^T w`` (weights held fixed), normalised to [0, 1] per clip. With
+concept recomposition ``C^T w`` (weights held fixed), in [0, 1]. With
 ``mask="none"`` the mask is all ones and only the concepts explain.
+The saliency is scaled by its 99th percentile per clip and clipped to 1.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -34,7 +35,7 @@ class ConceptInterpreter(Interpreter):
     classifier : ClassifierAdapter
         The classifier whose input is explained (its front-end gives the spectrogram).
     bottleneck : ConceptBottleneck
-        Vocabulary, centring and ``lambda``; its ``embedder`` (or ``embedder``) embeds audio.
+        Vocabulary, centring and ``lambda``; its ``embedder`` embeds audio unless ``embedder`` is given.
     embedder : AudioTextEmbedder, optional
         Defaults to ``bottleneck.embedder``.
     config : dict, optional
@@ -107,8 +108,12 @@ class ConceptInterpreter(Interpreter):
             score = (centred * direction.to(centred)).sum()
             (grad,) = torch.autograd.grad(score, magnitude)
         saliency = (grad * magnitude.detach()).clamp_min(0)
-        peak = saliency.flatten(1).amax(1).clamp_min(1e-12)
-        return (saliency / peak[:, None, None]).clamp(0, 1)
+        # scaled by its 99th percentile, not its maximum: gradient-times-input is peaky, and a
+        # few bins would otherwise leave the rest of the mask (and the interpretation) near zero
+        flat = saliency.flatten(1)
+        peak = torch.quantile(flat.float(), 0.99, dim=1).clamp_min(1e-12)
+        peak = torch.where(peak > 1e-12, peak, flat.amax(1).clamp_min(1e-12))
+        return (saliency / peak.to(saliency)[:, None, None]).clamp(0, 1)
 
     def explain(self, wav, target=None):
         """Explain a batch: top concepts with weights, concept saliency mask, scores."""
