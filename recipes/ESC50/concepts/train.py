@@ -32,7 +32,9 @@ Stages:
 Outputs: ``results.json``, ``results.md`` (the tables), ``projection.safetensors`` (the trained
 projection), ``embeddings.safetensors`` (``embeddings``: test fold, read by
 ``benchmarks/bench_concepts.py --embeddings``; ``train``: training folds, for
-``ConceptBottleneck.fit_audio_mean``) and ``explanations/``.
+``ConceptBottleneck.fit_audio_mean``), ``explanations/`` and, for the text-aligned encoder,
+``export/``: a pretrained-interpreter folder (vocabulary ``vocabularies[0]``, lambda for
+``explain_l0``) that ``ConceptBottleneckInterpreter.from_hparams`` loads.
 
 Usage
 -----
@@ -377,7 +379,7 @@ def explain_examples(hparams, embedder, emb_train, splits, n: int):
 
     classifier = getattr(embedder, "classifier", None) or hparams.get("classifier")
     if classifier is None or n <= 0:
-        return None
+        return None, None
     brick = hparams["concept_brick"]
     vocab = hparams["vocabularies"][0]
     brick = {**brick, "explain_l0": hparams["explain_l0"]}
@@ -392,7 +394,21 @@ def explain_examples(hparams, embedder, emb_train, splits, n: int):
     explanation = interpreter.explain(wavs)
     out = Path(hparams["output_folder"]) / "explanations"
     summary = explanation.save(out, names=[f"{k}_{items[k]['class_string']}" for k in ids])
-    return [{"clip": s["name"], "concepts": s.get("concepts", [])[:5]} for s in summary]
+    return interpreter, [{"clip": s["name"], "concepts": s.get("concepts", [])[:5]} for s in summary]
+
+
+def export(hparams, interpreter) -> Path | None:
+    """A pretrained-interpreter folder (``ConceptBottleneckInterpreter.from_hparams``) for the
+    text-aligned encoder: projection, vocabulary embeddings, audio mean and lambda travel; the
+    classifier's files are copied from ``classifier_source``."""
+    from speechbrain_interp.clap import TextAlignedEncoder
+    from speechbrain_interp.hub import export_interpreter
+
+    if interpreter is None or not isinstance(interpreter.embedder, TextAlignedEncoder):
+        return None  # LAION-CLAP interpreters are rebuilt from the checkpoint instead
+    folder = Path(hparams["output_folder"]) / "export"
+    return export_interpreter(interpreter.eval(), folder, classifier_source=hparams["classifier_source"],
+                              overwrite=True)
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -437,13 +453,16 @@ def main(argv):
               str(Path(hparams["output_folder"]) / "embeddings.safetensors"))
     results["dim"] = int(emb["test"].shape[1])
     results.update(evaluate(hparams, embedder, emb, y, labels))
-    results["explanations"] = explain_examples(hparams, embedder, emb["train"], splits,
-                                               int(hparams["n_explained"]))
+    interpreter, results["explanations"] = explain_examples(hparams, embedder, emb["train"], splits,
+                                                            int(hparams["n_explained"]))
     results["total_seconds"] = round(time.time() - start, 1)
     out = Path(hparams["output_folder"])
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out / "results.md").write_text(results_markdown(results), encoding="utf-8")
     print(results_markdown(results))
+    folder = export(hparams, interpreter)  # last: a failure here leaves the results written
+    if folder is not None:
+        logger.info("pretrained concept interpreter -> %s", folder)
     return results
 
 
