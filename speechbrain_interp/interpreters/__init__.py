@@ -1,8 +1,15 @@
-"""Interpreter bricks: each turns a classifier adapter into ``explain(wav) -> Explanation``."""
+"""Interpreter bricks: each turns a classifier adapter into ``explain(wav) -> Explanation``.
+
+* :class:`LMAC`: listenable masks from a decoder over the classifier's hidden layers;
+* :class:`L2I` (with :class:`NMFDictionary`, :class:`NMFEncoder`): relevant NMF components;
+* :class:`ConceptInterpreter`: the sparse concepts an audio-text embedding is made of;
+* :mod:`~speechbrain_interp.interpreters.baselines`: Captum gradient baselines as masks.
+"""
 
 from speechbrain_interp.interpreters.base import Interpreter
+from speechbrain_interp.interpreters.concepts import ConceptInterpreter
 from speechbrain_interp.interpreters.l2i import L2I
+from speechbrain_interp.interpreters.lmac import LMAC
 from speechbrain_interp.interpreters.nmf import NMFDictionary, NMFEncoder
 
-__all__ = ["Interpreter", "L2I", "NMFDictionary", "NMFEncoder"]
-from speechbrain_interp.interpreters.lmac import LMAC as LMAC  # noqa: E402  (L-MAC brick)
+__all__ = ["ConceptInterpreter", "Interpreter", "L2I", "LMAC", "NMFDictionary", "NMFEncoder"]
