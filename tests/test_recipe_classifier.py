@@ -69,7 +69,7 @@ def test_debug_run_exports_a_speechbrain_classifier(fake_esc50, tmp_path):
 def test_resumes_after_an_interruption(fake_esc50, tmp_path):
     out = tmp_path / "run"
     common = [f"--data_folder={fake_esc50}", "--n_classes=4", "--debug", "--debug_persistently",
-              f"--output_folder={out}", "--debug_epochs=10"]
+              f"--output_folder={out}", "--debug_epochs=10", "--weight_average_fraction=0.5"]
     # first run is "interrupted" after 2 of 4 epochs: the counter limit stops it early
     run_recipe(*common, "--number_of_epochs=2")
     assert epochs_logged(out) == [1, 2]
@@ -83,6 +83,9 @@ def test_resumes_after_an_interruption(fake_esc50, tmp_path):
     assert "Loading a checkpoint" in proc.stdout + proc.stderr
     results = json.loads((out / "inference" / "results.json").read_text())
     assert 1000 < results["train_seconds"] < 1000 + 300 and results["train_cpu_seconds"] > 1500
+    # the final average (epoch 2, due in the 2-epoch first run, then 3-4), whichever checkpoint was
+    # best: recovering the best checkpoint must not rewind the average to that epoch
+    assert "weight average of 3 epochs" in results["candidates_valid_accuracy"]
 
 
 def test_ddp_two_processes_write_the_same_result_files(fake_esc50, tmp_path):

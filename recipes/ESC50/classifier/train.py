@@ -300,12 +300,15 @@ def main(argv):
     epochs_trained = hparams["epoch_counter"].current
 
     # Model selection on logged validation accuracy: best checkpoint vs. weight average.
+    # The best checkpoint also holds the average as it was at that epoch: keep the final one.
+    swa = hparams["swa"]
+    final_average = swa.n_averaged, swa.average
     brain.checkpointer.recover_if_possible(max_key="accuracy")
+    swa.n_averaged, swa.average = final_average
     candidates = {}
     best = {name: {k: v.clone() for k, v in unwrap(m).state_dict().items()}
             for name, m in _weights(brain).items()}
     candidates["best checkpoint"] = _valid_accuracy(brain, datasets["valid"], hparams)
-    swa = hparams["swa"]
     if swa.n_averaged > 0:
         swa.load_into(_weights(brain))
         _recompute_batchnorm(brain, datasets["train"])
