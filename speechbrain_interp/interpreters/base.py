@@ -97,7 +97,8 @@ class Interpreter(nn.Module):
         return wav, spectrum, logits, hidden
 
     def resolve_target(self, logits: torch.Tensor, target=None) -> torch.Tensor:
-        """``(batch,)`` class indices: ``target`` if given (int, name or per-clip list), else the prediction."""
+        """``(batch,)`` class indices: ``target`` if given (int, name or per-clip list), else the
+        prediction."""
         batch = logits.shape[0]
         if target is None:
             return logits.argmax(-1)
