@@ -68,6 +68,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
+from recipe_tools import peek, top_level  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.concepts import ConceptProjector, LinearProbe, load, zero_shot_logits  # noqa: E402
@@ -76,20 +77,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- command line ---------------------------------------------------------------------------
-class _PeekLoader(yaml.SafeLoader):
-    """Reads hyperpyyaml text without building anything: tagged nodes become None."""
-
-
-_PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def _peek(hparams_file, overrides: dict, key: str):
-    if key in overrides:
-        return overrides[key]
-    with open(hparams_file, encoding="utf-8") as fh:
-        return (yaml.load(fh, Loader=_PeekLoader) or {}).get(key)
-
-
 def debug_overrides(hparams_file, overrides: dict) -> dict:
     """``--debug``: a random-weight classifier and a synthesised ESC-50 when the real ones are absent."""
     from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
@@ -97,17 +84,17 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
     overrides = dict(overrides)
     scratch = Path(tempfile.mkdtemp(prefix="concepts_debug_"))
     labels = ["dog", "siren", "rain", "engine"]
-    source = _peek(hparams_file, overrides, "classifier_source")
+    source = peek(hparams_file, overrides, "classifier_source")
     if source is not None and not (Path(str(source)) / "hyperparams.yaml").exists():
         folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
         overrides["classifier_source"] = str(folder)
         overrides["classifier_interface"] = "EncoderClassifier"
-    data = _peek(hparams_file, overrides, "data_folder")
+    data = peek(hparams_file, overrides, "data_folder")
     if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
         overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, clips_per_fold=2,
                                                        seconds=1.0))
-    keys = yaml.load(Path(hparams_file).read_text(encoding="utf-8"), Loader=_PeekLoader) or {}
-    if "clap_checkpoint" in keys and not _peek(hparams_file, overrides, "clap_checkpoint"):
+    keys = top_level(hparams_file)
+    if "clap_checkpoint" in keys and not peek(hparams_file, overrides, "clap_checkpoint"):
         from speechbrain_interp.clap import write_random_laion_clap  # LAION-CLAP, random weights
 
         clap = write_random_laion_clap()  # built once, then reused from the package cache

@@ -42,6 +42,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
+from recipe_tools import peek  # noqa: E402
 
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio, save_audio  # noqa: E402
@@ -191,21 +192,6 @@ def dataio_prep(hparams, manifests, data_root):
 
 
 # --- debug mode: a random-weight classifier and synthesised (or a few ESC-50) clips -------
-
-
-class _PeekLoader(yaml.SafeLoader):
-    """Reads plain top-level values of a hyperpyyaml file, ignoring its tags."""
-
-
-_PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def peek(hparams_file, overrides: dict, key: str):
-    """A top-level value of the hparams file after overrides, without building any object."""
-    if key in overrides:
-        return overrides[key]
-    with open(hparams_file, encoding="utf-8") as fh:
-        return (yaml.load(fh, Loader=_PeekLoader) or {}).get(key)
 
 
 def synthesize_clips(folder, n_per_split: int = 4, seconds: float = 1.5, sample_rate: int = 16000):

@@ -45,6 +45,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
+from recipe_tools import peek  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 
@@ -52,21 +53,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- helpers shared with train_l2i.py -------------------------------------------------------
-class _PeekLoader(yaml.SafeLoader):
-    """Reads hyperpyyaml text without building anything: tagged nodes become None."""
-
-
-_PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def peek(hparams_file, overrides: dict, key: str):
-    """A top-level plain value of the hparams file after overrides, without building any object."""
-    if key in overrides:
-        return overrides[key]
-    with open(hparams_file, encoding="utf-8") as fh:
-        return (yaml.load(fh, Loader=_PeekLoader) or {}).get(key)
-
-
 def parse(argv):
     """SpeechBrain's command line, with the overrides as a dict."""
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
