@@ -215,16 +215,17 @@ class TrainingClock:
     def __init__(self):
         self.wall_seconds = 0.0
         self.cpu_seconds = 0.0
-        self._restart()
+        self.restart()
 
-    def _restart(self):
+    def restart(self) -> None:
+        """Start timing from now (e.g. right before ``fit``, leaving out the set-up)."""
         self._wall0, self._cpu0 = time.perf_counter(), time.process_time()
 
     def tick(self) -> None:
         """Add the time since the last tick (one completed epoch)."""
         self.wall_seconds += time.perf_counter() - self._wall0
         self.cpu_seconds += time.process_time() - self._cpu0
-        self._restart()
+        self.restart()
 
     @mark_as_saver
     def _save(self, path):
@@ -234,4 +235,4 @@ class TrainingClock:
     def _load(self, path, end_of_epoch=False):
         state = json.loads(path.read_text())
         self.wall_seconds, self.cpu_seconds = state["wall_seconds"], state["cpu_seconds"]
-        self._restart()
+        self.restart()

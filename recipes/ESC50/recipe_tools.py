@@ -6,7 +6,10 @@ Authors
 
 from __future__ import annotations
 
+import speechbrain as sb
+import torch
 import yaml
+from hyperpyyaml import load_hyperpyyaml
 
 
 class _PeekLoader(yaml.SafeLoader):
@@ -41,3 +44,21 @@ def peek(hparams_file, overrides: dict, key: str):
     if key in overrides:
         return overrides[key]
     return top_level(hparams_file).get(key)
+
+
+def parse_arguments(argv):
+    """SpeechBrain's command line (``hparams_file, run_opts, overrides``), overrides as a dict."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    return hparams_file, run_opts, overrides
+
+
+def start_experiment(hparams_file, overrides: dict) -> dict:
+    """Build the hparams, apply their ``torch_threads`` (if set) and create the experiment folder."""
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    if hparams.get("torch_threads"):
+        torch.set_num_threads(int(hparams["torch_threads"]))
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
+                                   hyperparams_to_save=hparams_file, overrides=overrides)
+    return hparams

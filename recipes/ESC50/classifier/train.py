@@ -290,7 +290,7 @@ def main(argv):
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts=run_opts, checkpointer=hparams["checkpointer"],
     )
-    hparams["training_clock"]._restart()  # not the set-up time before fit
+    hparams["training_clock"].restart()  # not the set-up time before fit
     brain.fit(
         hparams["epoch_counter"], datasets["train"], datasets["valid"],
         train_loader_kwargs=hparams["train_dataloader_opts"],

@@ -63,12 +63,10 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
-import yaml
-from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import peek, top_level  # noqa: E402
+from recipe_tools import parse_arguments, peek, start_experiment, top_level  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.concepts import ConceptProjector, LinearProbe, load, zero_shot_logits  # noqa: E402
@@ -400,17 +398,11 @@ def export(hparams, interpreter) -> Path | None:
 
 # --- main -----------------------------------------------------------------------------------
 def main(argv):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    hparams_file, run_opts, overrides = parse_arguments(argv)
     debug = bool(run_opts.get("debug", False))
     if debug:
         overrides = debug_overrides(hparams_file, overrides)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    if hparams.get("torch_threads"):
-        torch.set_num_threads(int(hparams["torch_threads"]))
-    sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
-                                   hyperparams_to_save=hparams_file, overrides=overrides)
+    hparams = start_experiment(hparams_file, overrides)
     start = time.time()
     splits = manifests(hparams, debug)
     labels = class_names(splits)

@@ -42,15 +42,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import speechbrain as sb
 import torch
-import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from train_lmac import peek, synthesize_clips  # noqa: E402
+from recipe_tools import parse_arguments, peek  # noqa: E402
+from train_lmac import synthesize_clips  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.interpreters.lmac import add_white_noise, mix_sources  # noqa: E402
@@ -258,8 +257,7 @@ def prepare_debug(hparams_file, overrides: dict):
 
 
 def main(argv):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    hparams_file, run_opts, overrides = parse_arguments(argv)
     debug = bool(run_opts.get("debug", False))
     manifest = None
     if debug:

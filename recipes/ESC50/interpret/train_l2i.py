@@ -46,10 +46,11 @@ from pathlib import Path
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_nmf import RunningMeans, dataio_prep, parse, prepare_debug  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from recipe_tools import parse_arguments, start_experiment  # noqa: E402
+from train_nmf import RunningMeans, dataio_prep, prepare_debug  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -148,19 +149,14 @@ def save_examples(hparams, interpreter, dataset, n: int):
 
 
 def main(argv):
-    hparams_file, run_opts, overrides = parse(argv)
+    hparams_file, run_opts, overrides = parse_arguments(argv)
     debug = bool(run_opts.get("debug", False))
     if debug:
         overrides = prepare_debug(hparams_file, overrides, extra_none=("nmf_dictionary",))
         overrides.setdefault("channels", 16)
         overrides.setdefault("n_blocks", 1)
         overrides.setdefault("n_examples", 2)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    if hparams.get("torch_threads"):
-        torch.set_num_threads(int(hparams["torch_threads"]))
-    sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
-                                   hyperparams_to_save=hparams_file, overrides=overrides)
+    hparams = start_experiment(hparams_file, overrides)
     datasets = dataio_prep(hparams, debug)
     interpreter = hparams["interpreter"]
     hparams["checkpointer"].add_recoverables({"psi": interpreter.psi, "theta": interpreter.theta})

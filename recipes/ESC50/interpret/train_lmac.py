@@ -37,12 +37,10 @@ from pathlib import Path
 
 import speechbrain as sb
 import torch
-import yaml
-from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import peek  # noqa: E402
+from recipe_tools import parse_arguments, peek, start_experiment  # noqa: E402
 
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio, save_audio  # noqa: E402
@@ -240,17 +238,11 @@ def prepare_debug(hparams_file, overrides: dict):
 
 
 def main(argv):
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    hparams_file, run_opts, overrides = parse_arguments(argv)
     manifests = None
     if run_opts.get("debug", False):
         overrides, manifests = prepare_debug(hparams_file, overrides)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams = start_experiment(hparams_file, overrides)
     data_root = hparams["data_folder"]
     if manifests is None:
         sb.utils.distributed.run_on_main(

@@ -40,12 +40,10 @@ from pathlib import Path
 
 import speechbrain as sb
 import torch
-import yaml
-from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import peek  # noqa: E402
+from recipe_tools import parse_arguments, peek, start_experiment  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 
@@ -53,13 +51,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- helpers shared with train_l2i.py -------------------------------------------------------
-def parse(argv):
-    """SpeechBrain's command line, with the overrides as a dict."""
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
-    return hparams_file, run_opts, overrides
-
-
 def prepare_debug(hparams_file, overrides: dict, extra_none=()):
     """Overrides that make ``--debug`` self-contained and quick.
 
@@ -204,19 +195,14 @@ def export(hparams, brain, results: dict):
 
 
 def main(argv):
-    hparams_file, run_opts, overrides = parse(argv)
+    hparams_file, run_opts, overrides = parse_arguments(argv)
     debug = bool(run_opts.get("debug", False))
     if debug:
         overrides = prepare_debug(hparams_file, overrides)
         overrides.setdefault("n_components", 16)
         overrides.setdefault("inner_iterations", 10)
         overrides.setdefault("transform_iterations", 10)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    if hparams.get("torch_threads"):
-        torch.set_num_threads(int(hparams["torch_threads"]))
-    sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
-                                   hyperparams_to_save=hparams_file, overrides=overrides)
+    hparams = start_experiment(hparams_file, overrides)
     datasets = dataio_prep(hparams, debug)
     brain = NMFBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
                      run_opts=run_opts, checkpointer=hparams["checkpointer"])
