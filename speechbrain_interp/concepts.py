@@ -270,17 +270,21 @@ def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16)
     return x
 
 
+_PARALLEL_MIN_ELEMENTS = 2**18
+
+
 class _SmallOpsThreads:
     """Run small batched CPU kernels on one thread (restoring the thread count after).
 
     Batched factorisations of many small matrices are latency-bound: OpenMP fan-out over
     the batch costs more than it saves, and on a busy machine it collapses (measured here:
     a (8, 32, 32) batched Cholesky took 0.1 ms on one thread and 40 ms on two under load).
-    The large products of the solver still use every thread.
+    Batches of at least ``_PARALLEL_MIN_ELEMENTS`` working-set Gram entries are memory-bound
+    instead, and keep every thread, as do the large products of the solver.
     """
 
-    def __init__(self, device):
-        self.active = torch.device(device).type == "cpu"
+    def __init__(self, device, elements: int = 0):
+        self.active = torch.device(device).type == "cpu" and elements < _PARALLEL_MIN_ELEMENTS
 
     def __enter__(self):
         if self.active:
@@ -415,7 +419,7 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
                 p = q[rows].gather(1, ws).double()
                 x0 = w[rows].gather(1, ws).double()  # current weights: a warm start
                 cold = ~(x0 > 0).any(1)  # no support yet: a few gradient steps guess one
-                with _SmallOpsThreads(z.device):
+                with _SmallOpsThreads(z.device, len(rows) * k * k):
                     if warm_steps and bool(cold.any()):
                         guess = _projected_gradient(H[cold], p[cold].to(H.dtype), x0[cold].to(H.dtype),
                                                     warm_steps)
