@@ -158,16 +158,19 @@ def _pivot(H, p, passive, max_iter: int, ridge: float = 1e-6):
     return x
 
 
-def _solve_on(Ha, pa, Fa, sa, ridge, granularity: int = 16):
+def _solve_on(Hp, pa, Fa, sa, ridge, granularity: int = 8):
     """Minimiser of ``0.5 x'Hx - p'x`` over the coordinates in ``Fa`` (others 0), batched.
 
-    Only passive blocks ``H_FF`` are gathered and factorised, in float64 whatever ``H``'s
+    ``Hp`` is ``(m, k + 1, k + 1)``, contiguous: ``H`` with a zero last row and column, so
+    that padding indices gather zeros. Only passive blocks ``H_FF`` are gathered (straight
+    from ``Hp``, without copying its rows) and factorised, in float64 whatever ``H``'s
     dtype. Clips are grouped by passive-set size (rounded up to ``granularity``) and each
     group is padded with identity rows to its own size, so a few large supports do not
     make every factorisation large. A relative ridge keeps rank-deficient sets solvable.
     Returns ``(m, k)`` float64.
     """
     m, k = pa.shape
+    kk = k + 1
     out = torch.zeros(m, k, dtype=torch.float64, device=pa.device)
     nf = Fa.sum(1)
     bucket = (nf + granularity - 1) // granularity
@@ -175,72 +178,94 @@ def _solve_on(Ha, pa, Fa, sa, ridge, granularity: int = 16):
     for b in bucket.unique().tolist():
         rows = (bucket == b).nonzero().squeeze(1)
         f = max(int(b) * granularity, 1)
-        H, F_, n_rows = Ha[rows], Fa[rows], len(rows)
-        order = torch.sort((~F_).to(torch.int8), dim=1, stable=True).indices[:, :f]
-        vm = (cols[:f][None, :] < nf[rows][:, None]).double()
-        base = (torch.arange(n_rows, device=pa.device) * (k * k))[:, None, None]
-        A = torch.take(H, base + order[:, :, None] * k + order[:, None, :]).double()
-        A = A * (vm[:, :, None] * vm[:, None, :])
+        order = torch.sort((~Fa[rows]).to(torch.int8), dim=1, stable=True).indices[:, :f]
+        valid = cols[:f][None, :] < nf[rows][:, None]
+        vm = valid.double()
+        order = torch.where(valid, order, k)
+        base = (rows * (kk * kk))[:, None, None]
+        A = torch.take(Hp, base + order[:, :, None] * kk + order[:, None, :]).double()
         A.diagonal(dim1=1, dim2=2).add_(1.0 - vm + ridge * sa[rows][:, None] * vm)
         chol, info = torch.linalg.cholesky_ex(A)
         if bool((info > 0).any()):
             bad = info > 0
             A[bad] += 1e-6 * sa[rows][bad][:, None, None] * torch.diag_embed(vm[bad])
             chol[bad] = torch.linalg.cholesky_ex(A[bad])[0]
+        order = order.clamp(max=k - 1)  # padding: a valid index, zero weight
         rhs = (pa[rows].gather(1, order) * vm).unsqueeze(-1)
         xf = torch.cholesky_solve(rhs, chol).squeeze(-1) * vm
-        out[rows] = torch.zeros(n_rows, k, dtype=torch.float64, device=pa.device).scatter_(1, order, xf)
+        out[rows] = torch.zeros_like(out[rows]).scatter_add_(1, order, xf)
     return out
 
 
-def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16):
+def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16, at_min=None):
     """Primal active-set method (Lawson-Hanson with several additions) for ``min 0.5 x'Hx - p'x, x >= 0``.
 
-    Batched over clips; ``x0 >= 0`` is a warm start whose support is the first passive set.
-    Each step solves the problem on the passive set. A non-negative solution is accepted,
-    and then the most violating zero coordinates (up to ``max_add``) join the passive set;
-    otherwise the step is cut where the first coordinate reaches zero, and that coordinate
-    leaves. The objective never increases, so the method cannot cycle. If coordinates that
-    just joined come out non-positive, they leave again and that clip adds one coordinate
-    at a time (the classical rule, under which the new coordinate is positive in exact
-    arithmetic; if even that fails the violation is at rounding level and the clip stops).
-    Converged clips leave the batch.
+    Batched over clips; ``x0 >= 0`` is a warm start whose support is the first passive set
+    (``at_min`` marks clips whose warm start already minimises on its support: their
+    violators join at once, which saves a solve). Each step solves the problem on the
+    passive set. A non-negative solution is accepted, and then the most violating zero
+    coordinates (up to ``max_add``) join the passive set; otherwise the step is cut where
+    the first coordinate reaches zero, or goes to the projection of the solution when that
+    lowers the objective more, and the coordinates at zero leave. The objective decreases
+    at every step that moves, so the method cannot cycle. If coordinates that just joined
+    come out non-positive and the projection does not help, they leave again and that clip
+    adds one coordinate at a time (the classical rule, under which the new coordinate is
+    positive in exact arithmetic; if even that fails the violation is at rounding level and
+    the clip stops). Converged clips leave the batch.
     """
     n, k = p.shape
     x = x0.double().clone()
     if n == 0:
         return x
-    scale = H.diagonal(dim1=1, dim2=2).amax(1).double().clamp_min(1e-30)
+    scale = H[:, :k, :k].diagonal(dim1=1, dim2=2).amax(1).double().clamp_min(1e-30)
     rel = 1e-10 if H.dtype == torch.float64 else 50 * torch.finfo(H.dtype).eps  # rounding of H x
     act = torch.arange(n, device=p.device)
-    Ha, pa, sa, xa = H.contiguous(), p.double(), scale, x.clone()
+    Hp = H.contiguous() if H.shape[-1] == k + 1 else F.pad(H, (0, 1, 0, 1))
+    Ha, pa, sa, xa = Hp[:, :k, :k], p.double(), scale, x.clone()
     Fa = xa > 0
     added = torch.zeros_like(Fa)
     single = torch.zeros(n, dtype=torch.bool, device=p.device)
     ranks = torch.arange(min(max_add, k), device=p.device)
 
-    def objective(u):
-        hu = torch.bmm(Ha, u.to(Ha.dtype).unsqueeze(-1)).squeeze(-1).double()
-        return 0.5 * (u * hu).sum(-1) - (pa * u).sum(-1)
+    def violators(grad, F_, tol, limit):
+        violation = torch.where(~F_ & (grad < -tol), grad, torch.zeros_like(grad))
+        worst = violation.topk(len(ranks), dim=1, largest=False)
+        chosen = (worst.values < 0) & (ranks[None, :] < limit[:, None])
+        return torch.zeros_like(F_).scatter_(1, worst.indices, chosen), (violation < 0).any(1)
+
+    if at_min is not None and bool(at_min.any()):
+        # warm clips already sit at the minimum on their support: add violators straight away
+        tol = rel * sa[:, None] * (1.0 + xa.abs().amax(1, keepdim=True))
+        grad = torch.bmm(Ha, xa.to(Ha.dtype).unsqueeze(-1)).squeeze(-1).double() - pa
+        chosen, _ = violators(grad, Fa, tol, torch.full_like(ranks[:1], len(ranks)).expand(n))
+        added = chosen & at_min[:, None]
+        Fa = Fa | added
 
     for _ in range(max_iter):
         tol = rel * sa[:, None] * (1.0 + xa.abs().amax(1, keepdim=True))
-        z = _solve_on(Ha, pa, Fa, sa, ridge)
+        z = _solve_on(Hp, pa, Fa, sa, ridge)
         negative = Fa & (z <= tol)
         new_bad = negative & added
-        failed = new_bad.any(1)
-        stuck = failed & single
-        regular = ~failed
-        feasible = regular & ~negative.any(1)
-        # regular clips: step towards z, cut where the first passive coordinate reaches zero
+        feasible = ~negative.any(1)
+        # step towards z, cut where the first passive coordinate reaches zero
         ratio = torch.where(negative, xa / (xa - z).clamp_min(1e-300), torch.full_like(xa, math.inf))
         alpha = torch.where(feasible[:, None], torch.ones_like(sa[:, None]),
                             ratio.amin(1, keepdim=True).clamp(0, 1))
         stepped = torch.where(feasible[:, None], z, xa + alpha * (z - xa)).clamp_min(0)
         # a bolder step: the projection of z, whenever it lowers the objective more
         projected = z.clamp_min(0) * Fa
-        gain = objective(projected) < objective(stepped) - tol[:, 0] * 1e-3
-        stepped = torch.where((~feasible & gain)[:, None], projected, stepped)
+        # one product gives both objectives and the gradient at the point kept (a failed
+        # clip keeps xa, which is its cut step: alpha is 0 at its new coordinates)
+        both = torch.stack([projected, stepped], 2)
+        h_both = torch.bmm(Ha, both.to(Ha.dtype)).double()
+        f_both = (both * (0.5 * h_both - pa[:, :, None])).sum(1)
+        gain = f_both[:, 0] < f_both[:, 1] - tol[:, 0] * 1e-3
+        failed = new_bad.any(1) & ~gain
+        stuck = failed & single
+        regular = ~failed
+        bolder = (~feasible & gain & regular)[:, None]
+        stepped = torch.where(bolder, projected, stepped)
+        grad = torch.where(bolder, h_both[:, :, 0], h_both[:, :, 1]) - pa
         xa = torch.where(regular[:, None], stepped, xa)
         Fa = torch.where(regular[:, None], Fa & (xa > tol), Fa & ~new_bad)
         xa = xa * Fa
@@ -250,20 +275,18 @@ def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16)
         pending = added.any(1)
         single = single | (failed & ~pending)
         at_min = feasible | (failed & ~pending)
-        grad = torch.bmm(Ha, xa.to(Ha.dtype).unsqueeze(-1)).squeeze(-1).double() - pa
-        violation = torch.where(~Fa & (grad < -tol), grad, torch.zeros_like(grad))
-        optimal = (at_min & ~(violation < 0).any(1)) | stuck
+        limit = torch.where(single, torch.ones_like(ranks[:1]), torch.full_like(ranks[:1], len(ranks)))
+        chosen, violated = violators(grad, Fa, tol, limit)
+        optimal = (at_min & ~violated) | stuck
         x[act[optimal]] = xa[optimal]
         if bool(optimal.all()):
             return x
-        worst = violation.topk(len(ranks), dim=1, largest=False)
-        limit = torch.where(single, torch.ones_like(ranks[:1]), torch.full_like(ranks[:1], len(ranks)))
-        chosen = (worst.values < 0) & (ranks[None, :] < limit[:, None]) & at_min[:, None]
-        chosen = torch.zeros_like(Fa).scatter_(1, worst.indices, chosen)
+        chosen = chosen & at_min[:, None]
         added = torch.where(at_min[:, None], chosen, added)
         Fa = Fa | chosen
         keep = ~optimal
-        act, Ha, pa, sa, xa, Fa = act[keep], Ha[keep], pa[keep], sa[keep], xa[keep], Fa[keep]
+        act, Hp, pa, sa, xa, Fa = act[keep], Hp[keep], pa[keep], sa[keep], xa[keep], Fa[keep]
+        Ha = Hp[:, :k, :k]
         added, single = added[keep], single[keep]
     logger.warning("active-set solver stopped after %d steps for %d clips", max_iter, len(act))
     x[act] = xa
@@ -354,13 +377,19 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
         Optimality tolerance on the gradient of the zero weights (the objective is then
         within far less than 1e-4 relative of the optimum).
     working_set : int
-        Initial working-set size per clip; it doubles for clips whose support outgrows it.
+        Initial working-set size per clip; it grows (to the support plus half of it, at least
+        16 more) for clips whose support outgrows it.
     max_outer : int
         Cap on the working-set rounds.
     max_elements : int
         Memory cap: clips are processed in chunks of at most this many Gram entries.
     inner_dtype : torch.dtype
-        Precision of the small exact solves.
+        Precision of the stored working-set Gram blocks (factorisations run in float64).
+    warm_steps : int
+        Projected-gradient steps that guess a first support for clips without one.
+    method : str
+        ``"active_set"`` (default) or ``"pivoting"`` (block principal pivoting) for the
+        working-set problems.
 
     Returns
     -------
@@ -387,6 +416,7 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
     if bool((lam < 0).any()):
         raise ValueError("l1_penalty must be non-negative")
     q = z @ dictionary.T - lam[:, None]  # minimise 0.5 w'Gw - q'w
+    gram_p = F.pad(gram.to(inner_dtype), (0, 1, 0, 1))
     w = torch.zeros(batch, n_concepts, dtype=z.dtype, device=z.device)
     if init is not None:
         w = init.to(w).clamp_min(0).clone()
@@ -414,8 +444,9 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
                 g_rows = grad[rows]
                 score = torch.where(support[pick], torch.full_like(g_rows, -math.inf), g_rows)
                 ws = score.topk(k, dim=1, largest=False).indices.sort(1).values
-                flat = ws[:, :, None] * n_concepts + ws[:, None, :]
-                H = torch.take(gram, flat).to(inner_dtype)
+                wsp = F.pad(ws, (0, 1), value=n_concepts)  # + the zero row/column of the padded Gram
+                Hp = torch.take(gram_p, wsp[:, :, None] * (n_concepts + 1) + wsp[:, None, :])
+                H = Hp[:, :k, :k]
                 p = q[rows].gather(1, ws).double()
                 x0 = w[rows].gather(1, ws).double()  # current weights: a warm start
                 cold = ~(x0 > 0).any(1)  # no support yet: a few gradient steps guess one
@@ -427,7 +458,7 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
                     if method == "pivoting":
                         x = _pivot(H.double(), p, x0 > 0, max_iter=10 * k + 10)
                     else:
-                        x = _active_set(H, p, x0, max_iter=4 * k + 20)
+                        x = _active_set(Hp, p, x0, max_iter=4 * k + 20, at_min=~cold)
                 w[rows] = torch.zeros_like(g_rows).scatter_(1, ws, x.clamp_min(0).to(w.dtype))
         grad[todo] = (w[todo] @ dictionary) @ dictionary.T - q[todo]
     else:
