@@ -15,11 +15,12 @@ The weights ``w`` are the interpretable representation. The surface follows SpLi
 The solver (:func:`nonneg_lasso`) is exact, batched and runs on CPU or GPU: a working-set
 method. Every clip keeps a small working set of concepts (its current support plus the
 concepts whose gradient most violates the optimality conditions); on it, the problem is
-solved exactly by block principal pivoting on the precomputed Gram matrix ``C C^T``
-(Kim & Park 2011), batched over clips with one Cholesky factorisation per pivoting step;
-then the full gradient checks the optimality conditions of all concepts, and only the clips
-with violations go round again with their violators added. Clips whose support outgrows
-their working set move to a larger size bucket.
+solved exactly by a primal active-set method (Lawson-Hanson, adding several concepts at a
+time) on blocks of the precomputed Gram matrix ``C C^T``, batched over clips with one
+Cholesky factorisation of each passive block per step; then the full gradient checks the
+optimality conditions of all concepts, and only the clips with violations go round again,
+warm-started, with their violators added. Clips whose support outgrows their working set
+move to a larger size bucket.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -154,7 +155,7 @@ def _pivot(H, p, passive, max_iter: int, ridge: float = 1e-6):
     # dimension); finish those clips with accelerated projected gradient, which always converges.
     logger.info("block principal pivoting: %d clips left after %d steps, finishing them with "
                 "projected gradient", len(act), max_iter)
-    x[act] = _projected_gradient(Ha, pa, xs.clamp_min(0), steps=20 * max_iter, restart=True)
+    x[act] = _projected_gradient(Ha, pa, xs.clamp_min(0), steps=20 * max_iter)
     return x
 
 
@@ -321,19 +322,16 @@ class _SmallOpsThreads:
         return False
 
 
-def _projected_gradient(H, p, x, steps: int, restart: bool = False):
-    """Accelerated projected gradient on the small problems ``min 0.5 x'Hx - p'x, x >= 0``.
+def _projected_gradient(H, p, x, steps: int):
+    """Accelerated projected gradient for the small problems ``min 0.5 x'Hx - p'x, x >= 0``.
 
-    A few steps guess a support; many steps (``restart``: the step size comes from a power
-    iteration and momentum restarts when the objective rises) solve to convergence.
+    The step size comes from a power iteration and momentum restarts when the objective
+    rises, so it always converges (slowly): the fallback of block principal pivoting.
     """
-    if restart:
-        v = torch.ones_like(p)
-        for _ in range(30):
-            v = F.normalize(torch.bmm(H, v.unsqueeze(-1)).squeeze(-1), dim=-1)
-        lipschitz = (v * torch.bmm(H, v.unsqueeze(-1)).squeeze(-1)).sum(-1, keepdim=True) * 1.05
-    else:
-        lipschitz = H.diagonal(dim1=1, dim2=2).sum(1, keepdim=True)  # trace >= largest eigenvalue
+    v = torch.ones_like(p)
+    for _ in range(30):
+        v = F.normalize(torch.bmm(H, v.unsqueeze(-1)).squeeze(-1), dim=-1)
+    lipschitz = (v * torch.bmm(H, v.unsqueeze(-1)).squeeze(-1)).sum(-1, keepdim=True) * 1.05
     step = 1.0 / lipschitz.clamp_min(1e-30)
 
     def objective(u):
@@ -345,19 +343,18 @@ def _projected_gradient(H, p, x, steps: int, restart: bool = False):
         x_new = (y - step * (torch.bmm(H, y.unsqueeze(-1)).squeeze(-1) - p)).clamp_min(0)
         t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
         y = x_new + ((t - 1) / t_new) * (x_new - x)
-        if restart:
-            f_new = objective(x_new)
-            rise = (f_new > f_old)[:, None]
-            y = torch.where(rise, x_new, y)
-            t_new = torch.where(rise, torch.ones_like(t_new), t_new)
-            f_old = f_new
+        f_new = objective(x_new)
+        rise = (f_new > f_old)[:, None]
+        y = torch.where(rise, x_new, y)
+        t_new = torch.where(rise, torch.ones_like(t_new), t_new)
+        f_old = f_new
         x, t = x_new, t_new
     return x
 
 
 def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1e-5,
                  working_set: int = 32, max_outer: int = 100, max_elements: int = 2**24,
-                 inner_dtype=torch.float32, warm_steps: int = 20, method: str = "active_set") -> torch.Tensor:
+                 inner_dtype=torch.float32, method: str = "active_set") -> torch.Tensor:
     """Solve ``min_w 0.5 ||z - C^T w||^2 + lambda ||w||_1, w >= 0`` for a batch, exactly.
 
     Arguments
@@ -385,8 +382,6 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
         Memory cap: clips are processed in chunks of at most this many Gram entries.
     inner_dtype : torch.dtype
         Precision of the stored working-set Gram blocks (factorisations run in float64).
-    warm_steps : int
-        Projected-gradient steps that guess a first support for clips without one.
     method : str
         ``"active_set"`` (default) or ``"pivoting"`` (block principal pivoting) for the
         working-set problems.
@@ -421,6 +416,8 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
     if init is not None:
         w = init.to(w).clamp_min(0).clone()
     grad = w @ gram - q if init is not None else -q
+    # zero minimises on its (empty) support, as does every solution the rounds produce
+    at_min = torch.ones(batch, dtype=torch.bool, device=z.device) if init is None else ~(w > 0).any(1)
     sizes = torch.full((batch,), min(working_set, n_concepts), dtype=torch.long, device=z.device)
     todo = torch.arange(batch, device=z.device)
     for outer in range(max_outer):
@@ -448,18 +445,15 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
                 Hp = torch.take(gram_p, wsp[:, :, None] * (n_concepts + 1) + wsp[:, None, :])
                 H = Hp[:, :k, :k]
                 p = q[rows].gather(1, ws).double()
-                x0 = w[rows].gather(1, ws).double()  # current weights: a warm start
-                cold = ~(x0 > 0).any(1)  # no support yet: a few gradient steps guess one
+                # current weights: a warm start that minimises on its support (zero included)
+                x0 = w[rows].gather(1, ws).double()
                 with _SmallOpsThreads(z.device, len(rows) * k * k):
-                    if warm_steps and bool(cold.any()):
-                        guess = _projected_gradient(H[cold], p[cold].to(H.dtype), x0[cold].to(H.dtype),
-                                                    warm_steps)
-                        x0[cold] = guess.double()
                     if method == "pivoting":
                         x = _pivot(H.double(), p, x0 > 0, max_iter=10 * k + 10)
                     else:
-                        x = _active_set(Hp, p, x0, max_iter=4 * k + 20, at_min=~cold)
+                        x = _active_set(Hp, p, x0, max_iter=4 * k + 20, at_min=at_min[rows])
                 w[rows] = torch.zeros_like(g_rows).scatter_(1, ws, x.clamp_min(0).to(w.dtype))
+                at_min[rows] = True
         grad[todo] = (w[todo] @ dictionary) @ dictionary.T - q[todo]
     else:
         logger.warning("nonneg_lasso stopped after %d working-set rounds", max_outer)
