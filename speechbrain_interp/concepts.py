@@ -32,6 +32,7 @@ import hashlib
 import logging
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -353,7 +354,7 @@ def _projected_gradient(H, p, x, steps: int):
 
 
 def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1e-5,
-                 working_set: int = 32, max_outer: int = 100, max_elements: int = 2**24,
+                 working_set: int = 16, max_outer: int = 100, max_elements: int = 2**24,
                  inner_dtype=torch.float32, method: str = "active_set") -> torch.Tensor:
     """Solve ``min_w 0.5 ||z - C^T w||^2 + lambda ||w||_1, w >= 0`` for a batch, exactly.
 
@@ -415,49 +416,61 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
     w = torch.zeros(batch, n_concepts, dtype=z.dtype, device=z.device)
     if init is not None:
         w = init.to(w).clamp_min(0).clone()
-    grad = w @ gram - q if init is not None else -q
+    # the clips still going round, compacted: weights, gradient, linear term, sizes
+    todo = torch.arange(batch, device=z.device)
+    wt, qt = w, q
+    gt = w @ gram - q if init is not None else -q
     # zero minimises on its (empty) support, as does every solution the rounds produce
     at_min = torch.ones(batch, dtype=torch.bool, device=z.device) if init is None else ~(w > 0).any(1)
     sizes = torch.full((batch,), min(working_set, n_concepts), dtype=torch.long, device=z.device)
-    todo = torch.arange(batch, device=z.device)
     for outer in range(max_outer):
-        support = w[todo] > 0
+        support = wt > 0
+        score = gt.masked_fill(support, math.inf)  # the violators' gradients, most negative first
         if outer > 0:
-            violated = ((~support) & (grad[todo] < -tol)).any(1)
-            todo, support = todo[violated], support[violated]
+            violated = (score < -tol).any(1)
+            w[todo[~violated]] = wt[~violated]
+            todo, wt, qt, score = todo[violated], wt[violated], qt[violated], score[violated]
+            support, at_min, sizes = support[violated], at_min[violated], sizes[violated]
         if len(todo) == 0:
             break
         n_support = support.sum(1)
         # working set: the support plus room for violators, in steps of 16 concepts
         need = n_support + torch.clamp(n_support // 2, min=16)
-        grown = ((need + 15) // 16) * 16
-        sizes[todo] = torch.maximum(sizes[todo], grown).clamp(max=n_concepts)
-        for k in sizes[todo].unique().tolist():
-            in_bucket = (sizes[todo] == k).nonzero().squeeze(1)
+        sizes = torch.maximum(sizes, ((need + 15) // 16) * 16).clamp(max=n_concepts)
+        score = score.masked_fill(support, -math.inf)  # the support always belongs
+        for k in sizes.unique().tolist():
+            in_bucket = (sizes == k).nonzero().squeeze(1)
             step = max(1, max_elements // (k * k))
             for start in range(0, len(in_bucket), step):
-                pick = in_bucket[start : start + step]
-                rows = todo[pick]
-                g_rows = grad[rows]
-                score = torch.where(support[pick], torch.full_like(g_rows, -math.inf), g_rows)
-                ws = score.topk(k, dim=1, largest=False).indices.sort(1).values
+                rows = in_bucket[start : start + step]
+                # sorted indices make the Gram gather below much faster (memory order)
+                ws = score[rows].topk(k, dim=1, largest=False).indices.sort(1).values
                 wsp = F.pad(ws, (0, 1), value=n_concepts)  # + the zero row/column of the padded Gram
                 Hp = torch.take(gram_p, wsp[:, :, None] * (n_concepts + 1) + wsp[:, None, :])
-                H = Hp[:, :k, :k]
-                p = q[rows].gather(1, ws).double()
+                p = qt[rows].gather(1, ws).double()
                 # current weights: a warm start that minimises on its support (zero included)
-                x0 = w[rows].gather(1, ws).double()
+                x0 = wt[rows].gather(1, ws).double()
                 with _SmallOpsThreads(z.device, len(rows) * k * k):
                     if method == "pivoting":
-                        x = _pivot(H.double(), p, x0 > 0, max_iter=10 * k + 10)
+                        x = _pivot(Hp[:, :k, :k].double(), p, x0 > 0, max_iter=10 * k + 10)
                     else:
                         x = _active_set(Hp, p, x0, max_iter=4 * k + 20, at_min=at_min[rows])
-                w[rows] = torch.zeros_like(g_rows).scatter_(1, ws, x.clamp_min(0).to(w.dtype))
-                at_min[rows] = True
-        grad[todo] = (w[todo] @ dictionary) @ dictionary.T - q[todo]
+                wt[rows] = torch.zeros_like(wt[rows]).scatter_(1, ws, x.clamp_min(0).to(w.dtype))
+        at_min = torch.ones_like(at_min)
+        gt = _sparse_rows_times(wt, dictionary) @ dictionary.T - qt
     else:
         logger.warning("nonneg_lasso stopped after %d working-set rounds", max_outer)
+        w[todo] = wt
     return w
+
+
+def _sparse_rows_times(w, dictionary):
+    """``w @ dictionary`` for sparse non-negative weights: a CSR product on CPU (5x faster here)."""
+    if w.device.type != "cpu":
+        return w @ dictionary
+    with warnings.catch_warnings():  # torch flags its CSR layout as beta; the product is exact
+        warnings.simplefilter("ignore", UserWarning)
+        return w.to_sparse_csr() @ dictionary
 
 
 def lambda_for_l0(z, dictionary, target_l0: float, gram=None, per_sample: bool = False,
