@@ -208,8 +208,9 @@ def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16,
     passive set. A non-negative solution is accepted, and then the most violating zero
     coordinates (up to ``max_add``) join the passive set; otherwise the step is cut where
     the first coordinate reaches zero, or goes to the projection of the solution when that
-    lowers the objective more, and the coordinates at zero leave. The objective decreases
-    at every step that moves, so the method cannot cycle. If coordinates that just joined
+    lowers the objective more, and the coordinates at zero leave (after a projection the
+    most violating coordinates may join in the same step, which saves a solve). The
+    objective decreases at every step that moves, so the method cannot cycle. If coordinates that just joined
     come out non-positive and the projection does not help, they leave again and that clip
     adds one coordinate at a time (the classical rule, under which the new coordinate is
     positive in exact arithmetic; if even that fails the violation is at rounding level and
@@ -227,6 +228,7 @@ def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16,
     Fa = xa > 0
     added = torch.zeros_like(Fa)
     single = torch.zeros(n, dtype=torch.bool, device=p.device)
+    from_min = torch.ones(n, dtype=torch.bool, device=p.device)  # were the last additions made at a minimum
     ranks = torch.arange(min(max_add, k), device=p.device)
 
     def violators(grad, F_, tol, limit):
@@ -275,21 +277,26 @@ def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16,
         # none is left they are back at their subspace minimum and add one at a time
         added = added & ~new_bad & failed[:, None]
         pending = added.any(1)
-        single = single | (failed & ~pending)
-        at_min = feasible | (failed & ~pending)
+        back = failed & ~pending & from_min  # back at the minimum the additions started from
+        single = single | back
+        at_min = feasible | back
         limit = torch.where(single, torch.ones_like(ranks[:1]), torch.full_like(ranks[:1], len(ranks)))
         chosen, violated = violators(grad, Fa, tol, limit)
         optimal = (at_min & ~violated) | stuck
         x[act[optimal]] = xa[optimal]
         if bool(optimal.all()):
             return x
-        chosen = chosen & at_min[:, None]
-        added = torch.where(at_min[:, None], chosen, added)
+        # a projected step also lets violators join (one solve instead of two), except in
+        # the one-at-a-time mode, whose guarantee needs the subspace minimum
+        may_add = at_min | (bolder[:, 0] & ~single)
+        chosen = chosen & may_add[:, None]
+        added = torch.where(may_add[:, None], chosen, added)
+        from_min = torch.where(may_add, at_min, from_min)
         Fa = Fa | chosen
         keep = ~optimal
         act, Hp, pa, sa, xa, Fa = act[keep], Hp[keep], pa[keep], sa[keep], xa[keep], Fa[keep]
         Ha = Hp[:, :k, :k]
-        added, single = added[keep], single[keep]
+        added, single, from_min = added[keep], single[keep], from_min[keep]
     logger.warning("active-set solver stopped after %d steps for %d clips", max_iter, len(act))
     x[act] = xa
     return x
