@@ -194,7 +194,9 @@ def _solve_on(Hp, pa, Fa, sa, ridge, granularity: int = 8):
             chol[bad] = torch.linalg.cholesky_ex(A[bad])[0]
         order = order.clamp(max=k - 1)  # padding: a valid index, zero weight
         rhs = (pa[rows].gather(1, order) * vm).unsqueeze(-1)
-        xf = torch.cholesky_solve(rhs, chol).squeeze(-1) * vm
+        # two triangular solves: faster than cholesky_solve on CPU batches (same result)
+        half = torch.linalg.solve_triangular(chol, rhs, upper=False)
+        xf = torch.linalg.solve_triangular(chol.mT, half, upper=True).squeeze(-1) * vm
         out[rows] = torch.zeros_like(out[rows]).scatter_add_(1, order, xf)
     return out
 
