@@ -10,11 +10,18 @@ in the same space), or real audio embeddings saved by the concepts recipe (``--e
 
 ``lambda`` is chosen for each target mean L0 (10, 20, 50). The reference optimum comes from
 our solver in float64 with a tight tolerance; a run counts only if its mean objective is
-within 1e-4 relative of the reference (both are checked and printed). Baseline: one
+within 1e-4 relative of the reference (all are checked and printed). Baselines: one
 ``sklearn.linear_model.Lasso(alpha=lambda/d, positive=True, fit_intercept=False)`` per
-embedding (sklearn's objective is divided by the ``d`` rows of its design matrix), its
-default ``tol``, which already reaches 1e-8 relative here. Ratios are measured in the same
-run, on the CPU the script runs on, and on a GPU when one is present.
+embedding (sklearn's objective is divided by the ``d`` rows of its design matrix), twice:
+
+* SpLiCE's configuration, ``tol=1e-6, max_iter=10000`` (``splice/model.py``, its default
+  ``skl`` solver): the baseline the speed target refers to;
+* sklearn's default ``tol=1e-4`` (``max_iter=100000``), faster and still within 1e-7 of
+  the optimum here: the stricter comparison.
+
+Our solver runs three times, interleaved with the two baselines so that all see the same
+machine load; its median is used. Ratios are measured in the same run, on the CPU the
+script runs on, and on a GPU when one is present.
 
 Usage::
 
@@ -47,16 +54,22 @@ from speechbrain_interp.concepts import (  # noqa: E402
 from speechbrain_interp.vocabularies import load_vocabulary  # noqa: E402
 
 
-def sklearn_per_sample(z: np.ndarray, dictionary: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+def sklearn_per_sample(z: np.ndarray, dictionary: np.ndarray, lam: float, tol: float,
+                       max_iter: int) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import Lasso
 
     design = np.ascontiguousarray(dictionary.T)  # (d, K)
     out = np.zeros((z.shape[0], dictionary.shape[0]))
     start = time.perf_counter()
     for i in range(z.shape[0]):
-        model = Lasso(alpha=lam / design.shape[0], fit_intercept=False, positive=True, max_iter=100000)
+        model = Lasso(alpha=lam / design.shape[0], fit_intercept=False, positive=True, max_iter=max_iter,
+                      tol=tol)
         out[i] = model.fit(design, z[i]).coef_
     return out, time.perf_counter() - start
+
+
+# (name, tol, max_iter): SpLiCE's own configuration first, then sklearn's default tolerance
+BASELINES = (("SpLiCE sklearn", 1e-6, 10000), ("sklearn tol 1e-4", 1e-4, 100000))
 
 
 def timed(fn, device):
@@ -102,19 +115,20 @@ def main(argv=None):
     print(f"N={n} embeddings ({source}), K={dictionary.shape[0]} concepts ({args.vocabulary}), d={d}")
 
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    n_sk = args.sklearn_n or n
+
+    def relative_gap(w, f_ref, rows=None):
+        rows = slice(None) if rows is None else slice(0, rows)
+        f = lasso_objective(z[rows].double(), dictionary.double(), w.double().cpu(), lam)
+        return float(((f - f_ref[rows]) / f_ref[rows]).mean())
+
     rows = []
     for target in args.l0:
         lam = lambda_for_l0(z, dictionary, target)
         ref = nonneg_lasso(z.double(), dictionary.double(), lam, tol=1e-10, inner_dtype=torch.float64)
         f_ref = lasso_objective(z.double(), dictionary.double(), ref, lam)
         l0 = float((ref > 0).sum(1).float().mean())
-
-        n_sk = args.sklearn_n or n
-        w_sk, t_sk = sklearn_per_sample(z[:n_sk].double().numpy(), dictionary.double().numpy(), lam)
-        t_sk *= n / n_sk
-        f_sk = lasso_objective(z[:n_sk].double(), dictionary.double(), torch.from_numpy(w_sk), lam)
-        gap_sk = float(((f_sk - f_ref[:n_sk]) / f_ref[:n_sk]).mean())
-
+        baselines = []  # measured once per target, on the CPU pass; a GPU pass reuses them
         for device in devices:
             zd, cd = z.to(device), dictionary.to(device)
 
@@ -123,25 +137,37 @@ def main(argv=None):
                 return nonneg_lasso(zd, cd, lam, gram=gram)
 
             run()  # warm-up (allocations, kernels)
-            times = []
-            for _ in range(args.repeat):
+            w, t = timed(run, device)
+            times = [t]
+            for name, tol, max_iter in BASELINES:
+                if device.type == "cpu":  # interleaved with our runs: the same machine load
+                    w_sk, t_sk = sklearn_per_sample(z[:n_sk].double().numpy(), dictionary.double().numpy(),
+                                                    lam, tol, max_iter)
+                    gap_sk = relative_gap(torch.from_numpy(w_sk), f_ref, n_sk)
+                    baselines.append((name, t_sk * n / n_sk, gap_sk))
                 w, t = timed(run, device)
                 times.append(t)
-            t_ours = float(np.median(times))
-            f_ours = lasso_objective(z.double(), dictionary.double(), w.double().cpu(), lam)
-            gap = float(((f_ours - f_ref) / f_ref).mean())
-            ok = gap <= 1e-4 and gap_sk <= 1e-4
-            rows.append((target, l0, lam, device.type, t_sk, gap_sk, t_ours, gap, t_sk / t_ours, ok))
+            rows.append((target, l0, lam, device.type, (float(np.median(times)), relative_gap(w, f_ref)),
+                         baselines))
 
     print()
-    print("| target L0 | mean L0 | lambda | device | sklearn per-sample (s) | sklearn gap | ours (s) | "
-          "our gap | speed-up | both within 1e-4 |")
-    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
-    for target, l0, lam, dev, t_sk, gap_sk, t_ours, gap, ratio, ok in rows:
-        print(f"| {target} | {l0:.1f} | {lam:.4f} | {dev} | {t_sk:.2f} | {gap_sk:.1e} | {t_ours:.3f} | "
-              f"{gap:.1e} | {ratio:.1f}x | {'yes' if ok else 'NO'} |")
-    print("\ngap = mean relative objective above the float64 reference optimum; sklearn runs on one "
-          "core (it is single-threaded), ours on the torch threads shown above.")
+    header = "| target L0 | mean L0 | lambda | device | ours (s) | our gap |"
+    rule = "|---:|---:|---:|---|---:|---:|"
+    for name, _tol, _max_iter in BASELINES:
+        header += f" {name} (s) | its gap | speed-up |"
+        rule += "---:|---:|---:|"
+    print(header + " all within 1e-4 |")
+    print(rule + "---|")
+    for target, l0, lam, dev, (t_ours, gap), baselines in rows:
+        line = f"| {target} | {l0:.1f} | {lam:.4f} | {dev} | {t_ours:.3f} | {gap:.1e} |"
+        ok = gap <= 1e-4
+        for _name, t_sk, gap_sk in baselines:
+            line += f" {t_sk:.2f} | {gap_sk:.1e} | {t_sk / t_ours:.1f}x |"
+            ok = ok and gap_sk <= 1e-4
+        print(line + f" {'yes' if ok else 'NO'} |")
+    print("\ngap = mean relative objective above the float64 reference optimum; ours = median of three "
+          "runs interleaved with the baselines; sklearn runs on one core (it is single-threaded), ours on "
+          "the torch threads shown above.")
 
 
 if __name__ == "__main__":
