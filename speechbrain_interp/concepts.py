@@ -382,7 +382,9 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
         ``(batch, concepts)`` warm start, e.g. the solution at a nearby ``lambda``.
     tol : float
         Optimality tolerance on the gradient of the zero weights (the objective is then
-        within far less than 1e-4 relative of the optimum).
+        within far less than 1e-4 relative of the optimum). It is raised, per clip, to the
+        rounding level of ``inner_dtype`` (``50 eps * max G_jj * (1 + max w)``, about 1e-5
+        in float32), which the working-set solves cannot resolve.
     working_set : int
         Initial working-set size per clip; it grows (to the support plus half of it, at least
         16 more) for clips whose support outgrows it.
@@ -432,11 +434,18 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
     # zero minimises on its (empty) support, as does every solution the rounds produce
     at_min = torch.ones(batch, dtype=torch.bool, device=z.device) if init is None else ~(w > 0).any(1)
     sizes = torch.full((batch,), min(working_set, n_concepts), dtype=torch.long, device=z.device)
+    # the inner solves cannot resolve gradients below the rounding of their Gram blocks: a
+    # stricter check here would send such clips round forever
+    rel = 1e-10 if inner_dtype == torch.float64 else 50 * torch.finfo(inner_dtype).eps
+    floor = rel * float(gram.diagonal().amax())
+    moved = torch.ones(batch, dtype=torch.bool, device=z.device)
     for outer in range(max_outer):
         support = wt > 0
         score = gt.masked_fill(support, math.inf)  # the violators' gradients, most negative first
         if outer > 0:
-            violated = (score < -tol).any(1)
+            limit = torch.clamp(floor * (1 + wt.amax(1)), min=tol)
+            # a clip the last round left unchanged would only repeat it: it is done
+            violated = (score < -limit[:, None]).any(1) & moved
             w[todo[~violated]] = wt[~violated]
             todo, wt, qt, score = todo[violated], wt[violated], qt[violated], score[violated]
             support, at_min, sizes = support[violated], at_min[violated], sizes[violated]
@@ -447,6 +456,7 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
         need = n_support + torch.clamp(n_support // 2, min=16)
         sizes = torch.maximum(sizes, ((need + 15) // 16) * 16).clamp(max=n_concepts)
         score = score.masked_fill(support, -math.inf)  # the support always belongs
+        moved = torch.zeros(len(todo), dtype=torch.bool, device=z.device)
         for k in sizes.unique().tolist():
             in_bucket = (sizes == k).nonzero().squeeze(1)
             step = max(1, max_elements // (k * k))
@@ -464,7 +474,9 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
                         x = _pivot(Hp[:, :k, :k].double(), p, x0 > 0, max_iter=10 * k + 10)
                     else:
                         x = _active_set(Hp, p, x0, max_iter=4 * k + 20, at_min=at_min[rows])
-                wt[rows] = torch.zeros_like(wt[rows]).scatter_(1, ws, x.clamp_min(0).to(w.dtype))
+                new = torch.zeros_like(wt[rows]).scatter_(1, ws, x.clamp_min(0).to(w.dtype))
+                moved[rows] = (new != wt[rows]).any(1)
+                wt[rows] = new
         at_min = torch.ones_like(at_min)
         gt = _sparse_rows_times(wt, dictionary) @ dictionary.T - qt
     else:
