@@ -362,10 +362,13 @@ def _projected_gradient(H, p, x, steps: int):
     return x
 
 
+@torch.no_grad()
 def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1e-5,
                  working_set: int = 16, max_outer: int = 100, max_elements: int = 2**24,
                  inner_dtype=torch.float32, method: str = "active_set") -> torch.Tensor:
     """Solve ``min_w 0.5 ||z - C^T w||^2 + lambda ||w||_1, w >= 0`` for a batch, exactly.
+
+    The weights are an argmin, returned without an autograd graph (as SpLiCE's are).
 
     Arguments
     ---------
