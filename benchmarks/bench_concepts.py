@@ -90,7 +90,6 @@ def main(argv=None):
     parser.add_argument("--l0", type=int, nargs="+", default=[10, 20, 50])
     parser.add_argument("--sklearn-n", type=int, default=None,
                         help="time sklearn on the first N embeddings only and scale (default: all)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of our solver (median)")
     args = parser.parse_args(argv)
 
     from speechbrain_interp.clap import SentenceTextEncoder
@@ -117,7 +116,7 @@ def main(argv=None):
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     n_sk = args.sklearn_n or n
 
-    def relative_gap(w, f_ref, rows=None):
+    def relative_gap(w, lam, f_ref, rows=None):
         rows = slice(None) if rows is None else slice(0, rows)
         f = lasso_objective(z[rows].double(), dictionary.double(), w.double().cpu(), lam)
         return float(((f - f_ref[rows]) / f_ref[rows]).mean())
@@ -143,11 +142,11 @@ def main(argv=None):
                 if device.type == "cpu":  # interleaved with our runs: the same machine load
                     w_sk, t_sk = sklearn_per_sample(z[:n_sk].double().numpy(), dictionary.double().numpy(),
                                                     lam, tol, max_iter)
-                    gap_sk = relative_gap(torch.from_numpy(w_sk), f_ref, n_sk)
+                    gap_sk = relative_gap(torch.from_numpy(w_sk), lam, f_ref, n_sk)
                     baselines.append((name, t_sk * n / n_sk, gap_sk))
                 w, t = timed(run, device)
                 times.append(t)
-            rows.append((target, l0, lam, device.type, (float(np.median(times)), relative_gap(w, f_ref)),
+            rows.append((target, l0, lam, device.type, (float(np.median(times)), relative_gap(w, lam, f_ref)),
                          baselines))
 
     print()

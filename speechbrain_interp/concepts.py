@@ -92,6 +92,12 @@ def lasso_objective(z, dictionary, weights, l1_penalty) -> torch.Tensor:
     return 0.5 * residual.pow(2).sum(-1) + lam * weights.sum(-1)
 
 
+def _rounding_level(dtype) -> float:
+    """Relative rounding of ``H x`` for Gram blocks stored in ``dtype``: gradients below it
+    (times the Gram scale) are not resolved, by the inner solves or by the outer check."""
+    return 1e-10 if dtype == torch.float64 else 50 * torch.finfo(dtype).eps
+
+
 def _pivot(H, p, passive, max_iter: int, ridge: float = 1e-6):
     """Block principal pivoting for ``min 0.5 x'Hx - p'x, x >= 0``, batched.
 
@@ -201,31 +207,33 @@ def _solve_on(Hp, pa, Fa, sa, ridge, granularity: int = 8):
     return out
 
 
-def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16, at_min=None):
+def _active_set(Hp, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16, at_min=None):
     """Primal active-set method (Lawson-Hanson with several additions) for ``min 0.5 x'Hx - p'x, x >= 0``.
 
-    Batched over clips; ``x0 >= 0`` is a warm start whose support is the first passive set
-    (``at_min`` marks clips whose warm start already minimises on its support: their
-    violators join at once, which saves a solve). Each step solves the problem on the
-    passive set. A non-negative solution is accepted, and then the most violating zero
-    coordinates (up to ``max_add``) join the passive set; otherwise the step is cut where
-    the first coordinate reaches zero, or goes to the projection of the solution when that
-    lowers the objective more, and the coordinates at zero leave (after a projection the
-    most violating coordinates may join in the same step, which saves a solve). The
-    objective decreases at every step that moves, so the method cannot cycle. If coordinates that just joined
-    come out non-positive and the projection does not help, they leave again and that clip
-    adds one coordinate at a time (the classical rule, under which the new coordinate is
-    positive in exact arithmetic; if even that fails the violation is at rounding level and
-    the clip stops). Converged clips leave the batch.
+    Batched over clips; ``Hp`` is ``(n, k + 1, k + 1)``, the working-set Gram blocks with a
+    zero last row and column (see :func:`_solve_on`). ``x0 >= 0`` is a warm start whose
+    support is the first passive set (``at_min`` marks clips whose warm start already
+    minimises on its support: their violators join at once, which saves a solve). Each
+    step solves the problem on the passive set. A non-negative solution is accepted, and
+    then the most violating zero coordinates (up to ``max_add``) join the passive set;
+    otherwise the step is cut where the first coordinate reaches zero, or goes to the
+    projection of the solution when that lowers the objective more, and the coordinates at
+    zero leave (after a projection the most violating coordinates may join in the same
+    step, which saves a solve). The objective decreases at every step that moves, so the
+    method cannot cycle. If coordinates that just joined come out non-positive and the
+    projection does not help, they leave again, and a clip that had added them at a minimum
+    then adds one coordinate at a time (the classical rule, under which the new coordinate
+    is positive in exact arithmetic; if even that fails the violation is at rounding level
+    and the clip stops). Converged clips leave the batch.
     """
     n, k = p.shape
     x = x0.double().clone()
     if n == 0:
         return x
-    scale = H[:, :k, :k].diagonal(dim1=1, dim2=2).amax(1).double().clamp_min(1e-30)
-    rel = 1e-10 if H.dtype == torch.float64 else 50 * torch.finfo(H.dtype).eps  # rounding of H x
+    Hp = Hp.contiguous()
+    scale = Hp[:, :k, :k].diagonal(dim1=1, dim2=2).amax(1).double().clamp_min(1e-30)
+    rel = _rounding_level(Hp.dtype)
     act = torch.arange(n, device=p.device)
-    Hp = H.contiguous() if H.shape[-1] == k + 1 else F.pad(H, (0, 1, 0, 1))
     Ha, pa, sa, xa = Hp[:, :k, :k], p.double(), scale, x.clone()
     Fa = xa > 0
     added = torch.zeros_like(Fa)
@@ -276,7 +284,7 @@ def _active_set(H, p, x0, max_iter: int, ridge: float = 1e-9, max_add: int = 16,
         Fa = torch.where(regular[:, None], Fa & (xa > tol), Fa & ~new_bad)
         xa = xa * Fa
         # clips whose new coordinates came out non-positive drop those and re-solve; once
-        # none is left they are back at their subspace minimum and add one at a time
+        # none is left, clips that added them at a minimum are back there and add one at a time
         added = added & ~new_bad & failed[:, None]
         pending = added.any(1)
         back = failed & ~pending & from_min  # back at the minimum the additions started from
@@ -439,8 +447,7 @@ def nonneg_lasso(z, dictionary, l1_penalty, gram=None, init=None, tol: float = 1
     sizes = torch.full((batch,), min(working_set, n_concepts), dtype=torch.long, device=z.device)
     # the inner solves cannot resolve gradients below the rounding of their Gram blocks: a
     # stricter check here would send such clips round forever
-    rel = 1e-10 if inner_dtype == torch.float64 else 50 * torch.finfo(inner_dtype).eps
-    floor = rel * float(gram.diagonal().amax())
+    floor = _rounding_level(inner_dtype) * float(gram.diagonal().amax())
     moved = torch.ones(batch, dtype=torch.bool, device=z.device)
     for outer in range(max_outer):
         support = wt > 0
