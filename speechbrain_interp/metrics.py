@@ -25,6 +25,7 @@ import torch
 __all__ = [
     "average_increase",
     "average_drop",
+    "average_drop_speechbrain",
     "average_gain",
     "faithfulness",
     "input_fidelity",
@@ -37,7 +38,7 @@ __all__ = [
     "METRIC_NAMES",
 ]
 
-METRIC_NAMES = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
+METRIC_NAMES = ("AI", "AD", "AD (SB)", "AG", "FF", "Fid-In", "SPS", "COMP")
 _EPS = 1e-10
 
 
@@ -66,6 +67,35 @@ def average_drop(p_full: torch.Tensor, p_in: torch.Tensor) -> torch.Tensor:
     tensor([ 0., 20.])
     """
     return torch.relu(p_full - p_in) / (p_full + _EPS) * 100.0
+
+
+def average_drop_speechbrain(probs_full: torch.Tensor, probs_in: torch.Tensor, target=None) -> torch.Tensor:
+    """AD as SpeechBrain's ESC-50 interpretation recipe computes it: softmax applied to probabilities.
+
+    The recipe passes class probabilities through ``softmax`` once more before the AD
+    formula, which pulls every value towards ``1/C``. Reported beside :func:`average_drop`
+    only so that tables compare like for like with SpeechBrain's published numbers.
+
+    Arguments
+    ---------
+    probs_full, probs_in : torch.Tensor
+        ``(batch, classes)`` probabilities on the full and the masked-in input.
+    target : torch.Tensor, optional
+        ``(batch,)`` explained classes (default: the argmax of ``probs_full``).
+
+    Example
+    -------
+    >>> full, masked = torch.tensor([[0.9, 0.1]]), torch.tensor([[0.5, 0.5]])
+    >>> paper = average_drop(full[:, 0], masked[:, 0])
+    >>> paper.round(decimals=2), average_drop_speechbrain(full, masked).round(decimals=2)
+    (tensor([44.4400]), tensor([27.5300]))
+    """
+    if target is None:
+        target = probs_full.argmax(-1)
+    target = target.reshape(-1, 1)
+    p_full = torch.softmax(probs_full, -1).gather(1, target).squeeze(1)
+    p_in = torch.softmax(probs_in, -1).gather(1, target).squeeze(1)
+    return average_drop(p_full, p_in)
 
 
 def average_gain(p_full: torch.Tensor, p_in: torch.Tensor) -> torch.Tensor:
@@ -140,11 +170,13 @@ def complexity(mask: torch.Tensor) -> torch.Tensor:
     return ent.float()
 
 
-def _target_probability(adapter, magnitude, mask, target, phase):
+def _target_probability(adapter, magnitude, mask, target, phase, all_probs=False):
     masked = adapter.frontend.apply_mask(magnitude, mask)
     logits = adapter(masked, phase=phase)
-    probs = adapter.probabilities(logits)
-    return probs.gather(1, target[:, None]).squeeze(1), logits
+    # float64: probabilities near 1 round to exactly 1.0 in float32, which flips AI and AG
+    probs = adapter.probabilities(logits.double())
+    picked = probs.gather(1, target[:, None]).squeeze(1)
+    return (picked, logits, probs) if all_probs else (picked, logits)
 
 
 def _rank_curve(adapter, magnitude, saliency, target, steps, insert, phase):
@@ -192,10 +224,12 @@ def _default_target(adapter, magnitude, target, phase):
 
 @torch.no_grad()
 def evaluate_mask(adapter, magnitude, mask, target=None, phase=None) -> dict[str, torch.Tensor]:
-    """All mask metrics (AI, AD, AG, FF, Fid-In, SPS, COMP) for a batch, per sample.
+    """All mask metrics (AI, AD, AD (SB), AG, FF, Fid-In, SPS, COMP) for a batch, per sample.
 
     Three classifier passes: full input, masked-in ``M (.) X`` and masked-out
-    ``(1 - M) (.) X``, all through the adapter's front-end.
+    ``(1 - M) (.) X``, all through the adapter's front-end. Probabilities are computed in
+    float64. ``AD (SB)`` is :func:`average_drop_speechbrain` (single-label classifiers only;
+    NaN for multi-label ones).
 
     Arguments
     ---------
@@ -222,20 +256,23 @@ def evaluate_mask(adapter, magnitude, mask, target=None, phase=None) -> dict[str
     >>> adapter = TorchClassifier(net, frontend, input="magnitude")
     >>> mag = frontend(torch.randn(2, 512)).magnitude
     >>> scores = evaluate_mask(adapter, mag, torch.ones_like(mag))
-    >>> scores["Fid-In"], scores["AD"]
-    (tensor([1., 1.]), tensor([0., 0.]))
+    >>> scores["Fid-In"].tolist(), scores["AD"].tolist()
+    ([1.0, 1.0], [0.0, 0.0])
     """
     logits = adapter(magnitude, phase=phase)
-    probs = adapter.probabilities(logits)
+    probs = adapter.probabilities(logits.double())
     if target is None:
         target = logits.argmax(-1)
     target = torch.as_tensor(target, device=magnitude.device).long().reshape(-1)
     p_full = probs.gather(1, target[:, None]).squeeze(1)
-    p_in, logits_in = _target_probability(adapter, magnitude, mask, target, phase)
+    p_in, logits_in, probs_in = _target_probability(adapter, magnitude, mask, target, phase, all_probs=True)
     p_out, _ = _target_probability(adapter, magnitude, 1.0 - mask, target, phase)
+    ad_sb = (torch.full_like(p_full, float("nan")) if adapter.multilabel
+             else average_drop_speechbrain(probs, probs_in, target))
     return {
         "AI": average_increase(p_full, p_in),
         "AD": average_drop(p_full, p_in),
+        "AD (SB)": ad_sb,
         "AG": average_gain(p_full, p_in),
         "FF": faithfulness(p_full, p_out),
         "Fid-In": input_fidelity(logits.argmax(-1), logits_in.argmax(-1)),

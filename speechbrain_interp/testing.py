@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-__all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier"]
+__all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier",
+           "band_window_classifier"]
 
 _LABEL_ENCODER = """label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 """
@@ -260,3 +261,35 @@ def _place(event: torch.Tensor, seconds: float, sample_rate: int) -> torch.Tenso
     start = int(0.2 * len(out))
     out[start : start + len(event)] = event[: len(out) - start]
     return out
+
+
+def band_window_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64,
+                           band_hz=(1800.0, 2200.0), window_s=None, threshold: float = 0.5):
+    """A :class:`TorchClassifier` around :class:`BandWindowDetector`: the classifier of known evidence.
+
+    Class 1 (``"event"``) means energy in ``band_hz`` during ``window_s`` (seconds; default
+    the whole clip). The front-end masks in the log1p-magnitude domain, which is also the
+    detector's input. Its hidden layers ``features`` and ``pooled`` are captured.
+
+    Example
+    -------
+    >>> adapter = band_window_classifier(window_s=(0.25, 0.5))
+    >>> t = torch.arange(8000) / 8000
+    >>> tone = torch.sin(2 * torch.pi * 2000 * t) * ((t >= 0.25) & (t < 0.5))
+    >>> adapter.classify_wav(torch.stack([tone, tone.roll(4000)])).argmax(-1).tolist()
+    [1, 0]
+    """
+    from speechbrain_interp.adapters import TorchClassifier
+    from speechbrain_interp.lobes.band_window import BandWindowDetector
+    from speechbrain_interp.spectral import SpectralFrontEnd
+
+    frontend = SpectralFrontEnd(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                                mask_domain="log1p_magnitude")
+    hz_per_bin = sample_rate / n_fft
+    band = (int(band_hz[0] / hz_per_bin), int(band_hz[1] / hz_per_bin) + 1)
+    window = None
+    if window_s is not None:
+        window = tuple(int(round(s * sample_rate / hop_length)) for s in window_s)
+    net = BandWindowDetector(frontend.n_freqs, band, window, threshold=threshold)
+    return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features", "pooled"],
+                           labels=["background", "event"])

@@ -38,7 +38,7 @@ from speechbrain_interp.audio import validate_waveform
 from speechbrain_interp.interpreters.base import Interpreter
 from speechbrain_interp.lobes.mask_decoder import MaskDecoder, infer_layouts
 
-__all__ = ["LMAC", "total_variation", "mix_sources", "add_white_noise", "training_mixtures"]
+__all__ = ["LMAC", "total_variation", "mix_sources", "add_white_noise", "insert_events", "training_mixtures"]
 
 _EPS = 1e-8
 
@@ -109,39 +109,93 @@ def add_white_noise(wav: torch.Tensor, weight=0.5, generator=None) -> torch.Tens
     return mix_sources(wav, noise, 1.0, weight)
 
 
+def insert_events(wav: torch.Tensor, background: torch.Tensor, seconds, sample_rate: int,
+                  snr_range=(-5.0, 15.0), generator=None) -> torch.Tensor:
+    """Cut each clip's most active segment and insert it into a background at a random offset and SNR.
+
+    Clip ``i``'s loudest ``U(seconds)``-second window goes into ``background[i]`` at a
+    uniformly drawn offset, scaled so that its energy over the span is ``U(snr_range)`` dB
+    above the background's there; the mixture is peak-normalised. Training on such
+    mixtures, against the prediction on the clean clip, teaches a decoder that the evidence
+    is the inserted event and nothing around it.
+
+    Example
+    -------
+    >>> wav = torch.zeros(2, 16000)
+    >>> wav[:, 1000:3000] = 1.0
+    >>> out = insert_events(wav, 0.01 * torch.randn(2, 16000), (0.1, 0.1), 16000, snr_range=(20, 20),
+    ...                     generator=torch.Generator().manual_seed(0))
+    >>> out.shape, (out.abs() > 0.5).sum(-1).ge(1590).tolist()   # the 0.1 s event, loud
+    (torch.Size([2, 16000]), [True, True])
+    """
+    from speechbrain_interp.localization import most_active_segment
+
+    batch, total = wav.shape
+    lo, hi = (max(1, min(total, int(s * sample_rate))) for s in seconds)
+    lengths = torch.randint(lo, hi + 1, (batch,), generator=generator)
+    u_off = torch.rand(batch, generator=generator)
+    snr = snr_range[0] + (snr_range[1] - snr_range[0]) * torch.rand(batch, generator=generator)
+    out = []
+    for i in range(batch):
+        length = int(lengths[i])
+        start = int(most_active_segment(wav[i], length)[0])
+        off = int(u_off[i] * (total - length + 1))
+        seg = wav[i, start:start + length]
+        e_fg = seg.pow(2).sum()
+        e_bg = background[i, off:off + length].pow(2).sum()
+        gain = torch.sqrt(e_bg / e_fg.clamp_min(_EPS) * 10.0 ** (float(snr[i]) / 10.0))
+        gain = torch.where((e_bg > 0) & (e_fg > 0), gain, torch.ones_like(gain))
+        mix = background[i].clone()
+        mix[off:off + length] += gain * seg
+        out.append(mix)
+    return _peak_normalize(torch.stack(out))
+
+
 def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0.25,
-                      weight_range=(0.1, 0.4), generator=None):
+                      weight_range=(0.1, 0.4), generator=None, p_insert: float = 0.0,
+                      insert_seconds=(0.5, 2.0), snr_range=(-5.0, 15.0), sample_rate: int = 16000):
     """Randomly turn clips of a batch into mixtures, for training robust interpreters.
 
     Each clip independently becomes, with probability ``p_clip``, a mixture
     ``(1 - w) s + w s'`` with the next clip of the batch (rolled by one), with probability
-    ``p_noise`` a mixture with white noise, and otherwise stays as it is;
-    ``w ~ U(weight_range)``. Sources are energy-normalised and the mixture peak-normalised,
-    as in :func:`mix_sources`.
+    ``p_noise`` a mixture with white noise, with probability ``p_insert`` its most active
+    ``insert_seconds`` inserted into the next clip of the batch (or into white noise, for one
+    clip in four) at a random offset and an SNR in ``snr_range`` (:func:`insert_events`),
+    and otherwise stays as it is; ``w ~ U(weight_range)``. Sources are energy-normalised and
+    mixtures peak-normalised, as in :func:`mix_sources`.
 
     Returns
     -------
     mixed : torch.Tensor
         ``(batch, time)`` waveforms.
     kind : torch.Tensor
-        ``(batch,)``: 0 clean, 1 mixed with another clip, 2 mixed with noise.
+        ``(batch,)``: 0 clean, 1 mixed with another clip, 2 mixed with noise, 3 inserted event.
 
     Example
     -------
-    >>> mixed, kind = training_mixtures(torch.randn(8, 1600), generator=torch.Generator().manual_seed(0))
-    >>> mixed.shape, sorted(set(kind.tolist())) <= [0, 1, 2]
+    >>> mixed, kind = training_mixtures(torch.randn(8, 1600), p_insert=0.2,
+    ...                                 generator=torch.Generator().manual_seed(0))
+    >>> mixed.shape, set(kind.tolist()) <= {0, 1, 2, 3}
     (torch.Size([8, 1600]), True)
     """
     batch = wav.shape[0]
     u = torch.rand(batch, generator=generator)
     lo, hi = weight_range
     w = lo + (hi - lo) * torch.rand(batch, generator=generator)
-    p_clip = p_clip if batch > 1 else 0.0  # a batch of one has no other clip
-    kind = torch.where(u < p_clip, 1, torch.where(u < p_clip + p_noise, 2, 0)).to(wav.device)
+    if batch < 2:  # a batch of one has no other clip
+        p_clip = 0.0
+    kind = torch.where(u < p_clip, 1, torch.where(u < p_clip + p_noise, 2,
+                       torch.where(u < p_clip + p_noise + p_insert, 3, 0))).to(wav.device)
     w = w.to(wav.device, wav.dtype)
     noise = torch.randn(wav.shape, generator=generator, dtype=wav.dtype).to(wav.device)
     other = torch.where((kind == 1)[:, None], wav.roll(1, 0), noise)
     mixed = mix_sources(wav, other, 1.0 - w, w)
+    if p_insert > 0:
+        into_noise = (torch.rand(batch, generator=generator) < 0.25).to(wav.device) | (batch < 2)
+        scale = wav.abs().amax(-1, keepdim=True).clamp_min(_EPS)
+        background = torch.where(into_noise[:, None], 0.1 * scale * noise, wav.roll(1, 0))
+        inserted = insert_events(wav, background, insert_seconds, sample_rate, snr_range, generator)
+        mixed = torch.where((kind == 3)[:, None], inserted, mixed)
     return torch.where((kind == 0)[:, None], wav, mixed), kind
 
 
@@ -169,8 +223,24 @@ class LMAC(Interpreter):
         fusion stage (defaults 32, 8, 1).
     guide : bool
         Let the decoder sharpen masks with the input spectrogram (default True).
+    profile_bias : bool
+        Give the decoder a bias per frequency bin (default False; True is the original
+        decoder, which learns one fixed frequency profile, see :class:`MaskDecoder`).
+    freq_cells : int, optional
+        Frequency cells decoded per frame before interpolation to the STFT bins (default
+        32; None decodes every bin).
     lambda_in, lambda_out, lambda_l1, lambda_tv : float
-        Loss weights (defaults 4.0, 0.2, 0.4, 0.0, SpeechBrain's CNN14 recipe values).
+        Loss weights (defaults 4.0, 2.0, 1.5, 0.0). SpeechBrain's CNN14 recipe uses 4.0,
+        0.2, 0.4 with ``out_loss="neg_ce"`` and ``area_loss="mask"``.
+    out_loss : str
+        Masked-out term: ``"not_target"``, ``-log(1 - p_y)`` (default), or ``"neg_ce"``,
+        the paper's ``-CE`` (see :meth:`out_class_loss`).
+    area_loss : str
+        Sparsity term: ``"softplus"``, the mean of ``softplus(logit)`` (default), or
+        ``"mask"``, the mean mask.
+    temperature : float
+        > 0 trains on relaxed-Bernoulli samples of the mask (:meth:`sample_mask`); 0 (default)
+        on the mask itself.
     guidance_weight : float
         Weight of the fine-tuning guidance loss; 0 (default) trains without it.
     guidance_threshold : float
@@ -204,6 +274,7 @@ class LMAC(Interpreter):
 
     method = "L-MAC"
     needs_hidden = True
+    OUT_LOSSES = ("neg_ce", "not_target")
 
     DEFAULTS = {
         "layers": None,
@@ -212,10 +283,15 @@ class LMAC(Interpreter):
         "head_channels": 8,
         "n_convs": 1,
         "guide": True,
+        "profile_bias": False,
+        "freq_cells": 32,
         "lambda_in": 4.0,
-        "lambda_out": 0.2,
-        "lambda_l1": 0.4,
+        "lambda_out": 2.0,
+        "lambda_l1": 1.5,
         "lambda_tv": 0.0,
+        "out_loss": "not_target",
+        "area_loss": "softplus",
+        "temperature": 0.0,
         "guidance_weight": 0.0,
         "guidance_threshold": 0.6,
         "binarize_threshold": 0.35,
@@ -224,10 +300,11 @@ class LMAC(Interpreter):
     }
 
     def __init__(self, classifier, layers=None, config=None, layouts=None, channels=None,
-                 head_channels=None, n_convs=None, guide=None, lambda_in=None, lambda_out=None,
+                 head_channels=None, n_convs=None, guide=None, profile_bias=None, freq_cells=None,
+                 lambda_in=None, lambda_out=None,
                  lambda_l1=None, lambda_tv=None, guidance_weight=None, guidance_threshold=None,
                  binarize_threshold=None, multilabel_threshold=None, probe_seconds=None,
-                 decoder=None, pretrained_decoder=None):
+                 out_loss=None, temperature=None, area_loss=None, decoder=None, pretrained_decoder=None):
         super().__init__(classifier)
         config = dict(config or {})
         unknown = sorted(set(config) - set(self.DEFAULTS))
@@ -245,14 +322,21 @@ class LMAC(Interpreter):
                 f"layers {missing} are not captured by the classifier adapter (it captures "
                 f"{classifier.layers}); build the adapter with layers=[...] including them"
             )
-        for name in ("lambda_in", "lambda_out", "lambda_l1", "lambda_tv", "guidance_weight",
+        for name in ("lambda_in", "lambda_out", "lambda_l1", "lambda_tv", "guidance_weight", "temperature",
                      "guidance_threshold", "binarize_threshold", "multilabel_threshold"):
             setattr(self, name, float(opts[name]))
+        if opts["out_loss"] not in self.OUT_LOSSES:
+            raise ValueError(f"out_loss must be one of {self.OUT_LOSSES}, got '{opts['out_loss']}'")
+        self.out_loss = opts["out_loss"]
+        if opts["area_loss"] not in ("mask", "softplus"):
+            raise ValueError(f"area_loss must be 'mask' or 'softplus', got '{opts['area_loss']}'")
+        self.area_loss = opts["area_loss"]
         if decoder is None:
             specs = infer_layouts(classifier, self.layers, opts["probe_seconds"], opts["layouts"])
             decoder = MaskDecoder(specs, classifier.frontend.n_freqs, channels=opts["channels"],
                                   head_channels=opts["head_channels"], n_convs=opts["n_convs"],
-                                  guide=opts["guide"])
+                                  guide=opts["guide"], profile_bias=opts["profile_bias"],
+                                  freq_cells=opts["freq_cells"])
         self.decoder = decoder
         if pretrained_decoder is not None:
             self.load_decoder(pretrained_decoder)
@@ -327,6 +411,53 @@ class LMAC(Interpreter):
             target = F.one_hot(target.long(), logits.shape[-1]).float()
         return (F.softplus(-logits) * target).sum(-1) / target.sum(-1).clamp_min(1.0)
 
+    def sample_mask(self, mask_logits: torch.Tensor) -> torch.Tensor:
+        """A relaxed-Bernoulli (concrete) sample of the mask, ``sigmoid((logit + logistic noise) / T)``.
+
+        During training the classifier sees these near-binary samples instead of the soft
+        mask: every bin is either kept or removed, at random with the mask's probability, so
+        the decoder cannot satisfy both loss terms with a mask that hovers around 0.5 and
+        differs from it by a pattern the classifier happens to react to. Gradients flow
+        through the relaxation.
+
+        Example
+        -------
+        >>> from speechbrain_interp.testing import band_window_classifier
+        >>> lmac = LMAC(band_window_classifier(), temperature=0.1)
+        >>> m = lmac.sample_mask(torch.zeros(1, 2000))
+        >>> 0.3 < float((m > 0.5).float().mean()) < 0.7, float(((m > 0.05) & (m < 0.95)).float().mean()) < 0.4
+        (True, True)
+        """
+        u = torch.rand_like(mask_logits).clamp(1e-6, 1.0 - 1e-6)
+        return torch.sigmoid((mask_logits + torch.log(u) - torch.log1p(-u)) / self.temperature)
+
+    def out_class_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-clip term that rewards the masked-out input for losing ``target``.
+
+        ``"neg_ce"`` is the paper's ``-CE``, unbounded below: the decoder can lower it without
+        end by making the masked-out input ever more adversarial, and a uniform mask that
+        keeps the decision on both sides costs it almost nothing. ``"not_target"`` is
+        ``-log(1 - p_target)``, bounded below by 0 and steep while the masked-out input still
+        carries the class, so the only cheap way down is to take the evidence out.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from speechbrain_interp.testing import band_window_classifier
+        >>> lmac = LMAC(band_window_classifier(), out_loss="not_target")
+        >>> lmac.out_class_loss(torch.tensor([[0.0, 0.0]]), torch.tensor([1])).round(decimals=4)
+        tensor([0.6931])
+        """
+        if self.out_loss == "neg_ce":
+            return -self.class_loss(logits, target)
+        if self.classifier.multilabel:
+            chosen = target.float()
+            if chosen.dim() == 1:
+                chosen = F.one_hot(target.long(), logits.shape[-1]).float()
+            return (F.softplus(logits) * chosen).sum(-1) / chosen.sum(-1).clamp_min(1.0)
+        others = logits.scatter(-1, target.long()[:, None], float("-inf"))
+        return torch.logsumexp(logits, -1) - torch.logsumexp(others, -1)
+
     def loss(self, wav: torch.Tensor, clean_wav=None, target=None):
         """The L-MAC training objective for a batch of (possibly mixed) waveforms.
 
@@ -373,18 +504,22 @@ class LMAC(Interpreter):
         mask = torch.sigmoid(mask_logits)
         mag, phase = spec.magnitude, spec.phase
         # masked-in and masked-out inputs in one batched classifier pass
-        both = torch.cat([fe.apply_mask(mag, mask), fe.apply_mask(mag, 1.0 - mask)])
+        shown = self.sample_mask(mask_logits) if self.training and self.temperature > 0 else mask
+        both = torch.cat([fe.apply_mask(mag, shown), fe.apply_mask(mag, 1.0 - shown)])
         logits_in, logits_out = clf(both, phase=torch.cat([phase, phase])).chunk(2)
         ce_in = self.class_loss(logits_in, target)
         ce_out = self.class_loss(logits_out, target)
-        l1 = mask.abs().flatten(1).mean(1)
+        # softplus(logit) >= mask and its gradient, sigmoid(logit), never vanishes where the
+        # mask is saturated at 1: a bin kept without need keeps paying until it is dropped
+        l1 = (F.softplus(mask_logits) if self.area_loss == "softplus" else mask).flatten(1).mean(1)
         tv = total_variation(mask) if self.lambda_tv else mask.new_zeros(mask.shape[0])
         guidance = mask.new_zeros(mask.shape[0])
         passed = mask.new_zeros(mask.shape[0])
         if guided:
             guidance, passed = self._guidance(mask_logits, mask, mag, clean_spec)
         regular = (self.lambda_l1 * l1 + self.lambda_tv * tv) * (1.0 - passed)
-        per_clip = (self.lambda_in * ce_in - self.lambda_out * ce_out + regular
+        out_term = self.out_class_loss(logits_out, target)
+        per_clip = (self.lambda_in * ce_in + self.lambda_out * out_term + regular
                     + self.guidance_weight * guidance * passed)
         loss = per_clip.mean()
         stats = {

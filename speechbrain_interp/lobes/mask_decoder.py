@@ -229,6 +229,17 @@ class MaskDecoder(nn.Module):
         3x3 convolutions per fusion stage.
     guide : bool
         Add the spectrogram-guided term ``gain * z`` to the mask logits.
+    profile_bias : bool
+        Give the map to frequency bins a bias per bin (the original design). That bias is a
+        mask the decoder can output for every clip whatever the classifier's layers say: a
+        fixed frequency profile that L-MAC's loss rewards on its own. Without it (False)
+        one learned scalar sets the default logit, and every shape in time and frequency has
+        to come from the hidden layers or the input.
+    freq_cells : int, optional
+        Frequency resolution of the decoded offset and gain: ``freq_cells`` values per frame,
+        linearly interpolated to the ``n_freq`` bins. None (the original design) decodes every
+        bin separately, which lets the mask carry bin-to-bin patterns finer than any sound
+        event, patterns a classifier can react to without them pointing at anything.
 
     Example
     -------
@@ -241,7 +252,8 @@ class MaskDecoder(nn.Module):
     """
 
     def __init__(self, layers: dict, n_freq: int, channels: int = 32, head_channels: int = 8,
-                 n_convs: int = 1, guide: bool = True):
+                 n_convs: int = 1, guide: bool = True, profile_bias: bool = True,
+                 freq_cells: int | None = None):
         super().__init__()
         if not layers:
             raise ValueError("MaskDecoder needs at least one hidden layer")
@@ -276,9 +288,14 @@ class MaskDecoder(nn.Module):
         # the fused map takes the frequency size of the finest-in-time layer
         self.out_freq_cells = specs[self.map_names[-1]].freq if self.map_names else 1
         self.head = nn.Conv2d(channels, head_channels, 1)
-        n_out = 2 * self.n_freq if self.guide else self.n_freq
-        self.to_freq = nn.Linear(head_channels * self.out_freq_cells, n_out)
-        nn.init.zeros_(self.to_freq.bias)  # start from a mask of 0.5 everywhere
+        self.freq_cells = int(freq_cells) if freq_cells else self.n_freq
+        n_out = 2 * self.freq_cells if self.guide else self.freq_cells
+        self.profile_bias = bool(profile_bias)
+        self.to_freq = nn.Linear(head_channels * self.out_freq_cells, n_out, bias=self.profile_bias)
+        if self.profile_bias:
+            nn.init.zeros_(self.to_freq.bias)  # start from a mask of 0.5 everywhere
+        else:
+            self.logit_bias = nn.Parameter(torch.zeros(1))
 
     @staticmethod
     def _key(name: str) -> str:
@@ -322,9 +339,15 @@ class MaskDecoder(nn.Module):
                 f"{self.out_freq_cells}; was it built for another classifier?"
             )
         y = self.to_freq(y.permute(0, 2, 1, 3).flatten(2))  # (B, T', n_out)
+        if self.freq_cells != self.n_freq:  # (B, T', parts * cells) -> (B, T', parts * n_freq)
+            parts = y.shape[-1] // self.freq_cells
+            y = F.interpolate(y.reshape(-1, parts, self.freq_cells), size=self.n_freq, mode="linear",
+                              align_corners=True).reshape(batch, -1, parts * self.n_freq)
         y = F.interpolate(y.transpose(1, 2), size=frames, mode="linear", align_corners=False)
         y = y.transpose(1, 2)  # (B, frames, n_out)
         if not self.guide:
-            return y
+            return y if self.profile_bias else y + self.logit_bias
         offset, gain = y.split(self.n_freq, dim=-1)
+        if not self.profile_bias:
+            offset = offset + self.logit_bias
         return torch.addcmul(offset, gain, standardize(spectrogram))

@@ -51,13 +51,16 @@ from esc50_prepare import prepare_esc50  # noqa: E402
 from recipe_tools import parse_arguments, peek  # noqa: E402
 from train_lmac import synthesize_clips  # noqa: E402
 
+from speechbrain_interp import localization, sanity  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.interpreters.lmac import add_white_noise, mix_sources  # noqa: E402
 from speechbrain_interp.metrics import METRIC_NAMES, evaluate_mask  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("in_domain", "mixture", "white_noise", "speech")
+SETTINGS = ("in_domain", "mixture", "white_noise", "speech", "localization", "sanity")
+#: Reference rows that every table carries beside the bricks (see speechbrain_interp.localization).
+REFERENCE_ROWS = ("fixed profile", "energy mask", "all-ones")
 
 # Sentences for the speech setting, spoken by espeak-ng with several voices.
 SENTENCES = (
@@ -173,10 +176,22 @@ def contaminate(setting: str, wavs, hparams, labels=None, speech=None):
     raise ValueError(f"unknown setting '{setting}'; choose from {SETTINGS}")
 
 
-def evaluate_setting(interpreters: dict, wavs: torch.Tensor, batch_size: int) -> dict:
-    """Mean metrics, mean extra scores and seconds per clip of every interpreter on ``wavs``."""
-    rows = {}
-    for name, interp in interpreters.items():
+def _accumulate(sums, counts, scores):
+    for key, values in scores.items():
+        values = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+        finite = values[torch.isfinite(values)]
+        sums[key] = sums.get(key, 0.0) + float(finite.sum())
+        counts[key] = counts.get(key, 0) + int(finite.numel())
+
+
+def evaluate_setting(interpreters: dict, wavs: torch.Tensor, batch_size: int, references=True) -> dict:
+    """Mean metrics, mean extra scores and seconds per clip of every interpreter on ``wavs``.
+
+    With ``references``, the rows of :data:`REFERENCE_ROWS` follow: the first brick's mean
+    mask used for every clip, the clip's normalised log-magnitude, and all-ones.
+    """
+    rows, profile_sum = {}, None
+    for index, (name, interp) in enumerate(interpreters.items()):
         interp.eval()
         sums, counts, seconds = {}, {}, 0.0
         for start in range(0, wavs.shape[0], batch_size):
@@ -187,26 +202,97 @@ def evaluate_setting(interpreters: dict, wavs: torch.Tensor, batch_size: int) ->
             with torch.no_grad():
                 scores = evaluate_mask(interp.classifier, e.magnitude, e.mask, target=e.target)
             scores.update(e.scores)
-            for key, values in scores.items():
-                values = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
-                finite = values[torch.isfinite(values)]
-                sums[key] = sums.get(key, 0.0) + float(finite.sum())
-                counts[key] = counts.get(key, 0) + int(finite.numel())
+            _accumulate(sums, counts, scores)
+            if index == 0 and references:
+                total = e.mask.double().sum(0)
+                profile_sum = total if profile_sum is None else profile_sum + total
         row = {k: sums[k] / counts[k] if counts[k] else float("nan") for k in sums}
         row["s/clip"] = seconds / wavs.shape[0]
         rows[name] = row
         logger.info("%s: %s", name, {k: round(v, 4) for k, v in row.items()})
+    if references and profile_sum is not None:
+        adapter = next(iter(interpreters.values())).classifier
+        profile = (profile_sum / wavs.shape[0]).float()
+        ref_sums = {name: ({}, {}) for name in REFERENCE_ROWS}
+        for start in range(0, wavs.shape[0], batch_size):
+            spec = adapter.frontend(wavs[start : start + batch_size])
+            masks = localization.reference_masks(adapter.frontend, spec.magnitude, spec.magnitude)
+            masks["fixed profile"] = profile.expand_as(spec.magnitude)
+            with torch.no_grad():
+                for name in REFERENCE_ROWS:
+                    _accumulate(*ref_sums[name], evaluate_mask(adapter, spec.magnitude, masks[name],
+                                                               phase=spec.phase))
+        for name, (sums, counts) in ref_sums.items():
+            rows[name] = {k: sums[k] / counts[k] if counts[k] else float("nan") for k in sums}
     return rows
+
+
+def localization_backgrounds(kind: str, wavs, labels, hparams, speech=None):
+    """``(n, time)`` backgrounds of one kind for ``wavs``: ``clip``, ``white_noise`` or ``speech``."""
+    seed = int(hparams["seed"])
+    if kind == "clip":
+        return wavs[partner_indices(wavs.shape[0], labels, seed)]
+    if kind == "white_noise":
+        gen = torch.Generator().manual_seed(seed)
+        return 0.05 * torch.randn(wavs.shape, generator=gen)
+    if kind == "speech":
+        return speech_for_clips(speech, wavs.shape[0], wavs.shape[1], seed)
+    raise ValueError(f"unknown localization background '{kind}'; use clip, white_noise or speech")
+
+
+def evaluate_localization_setting(interpreters: dict, wavs, labels, hparams, speech=None) -> dict:
+    """Ground-truth localization of every brick, per SNR and per background kind.
+
+    Each test clip's most active 1-2 s go into each background kind at every SNR of
+    ``localization_snr_db``; only mixtures the classifier labels as the foreground's class
+    are kept (the foreground's class is its ESC-50 label, or the classifier's prediction on
+    the clean clip when labels are unknown).
+    """
+    adapter = next(iter(interpreters.values())).classifier
+    if labels is None:
+        with torch.no_grad():
+            labels = torch.cat([adapter.classify_wav(wavs[s:s + 16]).argmax(-1).cpu()
+                                for s in range(0, wavs.shape[0], 16)])
+    kinds = [k for k in hparams["localization_backgrounds"] if k != "speech" or speech is not None]
+    sets = [localization.make_localization_set(
+        wavs, localization_backgrounds(kind, wavs, labels, hparams, speech), hparams["sample_rate"],
+        snr_db=tuple(hparams["localization_snr_db"]), seconds=tuple(hparams["localization_seconds"]),
+        target=labels, background_kind=[kind] * wavs.shape[0], seed=int(hparams["seed"]) + k)
+        for k, kind in enumerate(kinds)]
+    bench = localization.LocalizationSet(
+        *(torch.cat([getattr(b, f) for b in sets]) for f in
+          ("mixture", "foreground", "background", "span", "target", "snr_db")),
+        [k for b in sets for k in b.background_kind], [i for b in sets for i in b.ids])
+    table = localization.evaluate_localization(interpreters, bench, int(hparams["batch_size"]))
+    block = {"clips": wavs.shape[0], "kept": table["kept"], "total": table["total"],
+             "backgrounds": kinds, "rows": table["rows"], "by_snr": {}, "by_background": {}}
+    groups = [("by_snr", f"{float(v):+g} dB", table["snr_db"] == v) for v in table["snr_db"].unique()]
+    kind_of = table["background_kind"]
+    groups += [("by_background", kind, torch.tensor([k == kind for k in kind_of])) for kind in kinds]
+    for key, label, select in groups:
+        if not bool(select.any()):
+            continue
+        block[key][label] = {"kept": int(select.sum()), "rows": {
+            name: {m: localization.nanmean(v[select]) for m, v in scores.items()}
+            for name, scores in table["per_mixture"].items()}}
+    return block
 
 
 def _fmt(key: str, value: float) -> str:
     if value != value:  # NaN
         return "n/a"
-    if key in ("AI", "AD", "AG"):
+    if key in ("AI", "AD", "AD (SB)", "AG"):
         return f"{value:.2f}"
     if key == "s/clip":
         return f"{value:.4f}"
     return f"{value:.3f}"
+
+
+def _table(rows: dict, cols) -> list:
+    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(c, row.get(c, float("nan"))) for c in cols) + " |")
+    return lines + [""]
 
 
 def markdown_tables(results: dict) -> str:
@@ -217,14 +303,23 @@ def markdown_tables(results: dict) -> str:
         if block.get("skipped"):
             out.append(f"Skipped: {block['skipped']}\n")
             continue
+        if setting == "localization":
+            cols = list(localization.LOCALIZATION_METRICS)
+            out.append(f"{block['kept']} of {block['total']} mixtures kept (labelled as the "
+                       f"foreground's class); backgrounds: {', '.join(block['backgrounds'])}.\n")
+            out += _table(block["rows"], cols)
+            for key in ("by_snr", "by_background"):
+                for label, sub in block[key].items():
+                    out.append(f"#### {label} ({sub['kept']} mixtures)\n")
+                    out += _table(sub["rows"], cols)
+            continue
+        if setting == "sanity":
+            cols = sorted({k for row in block["rows"].values() for k in row})
+            out += _table(block["rows"], cols)
+            continue
         extra = sorted({k for row in block["rows"].values() for k in row}
                        - set(METRIC_NAMES) - {"s/clip"})
-        cols = list(METRIC_NAMES) + extra + ["s/clip"]
-        out.append("| method | " + " | ".join(cols) + " |")
-        out.append("|---|" + "---:|" * len(cols))
-        for name, row in block["rows"].items():
-            out.append(f"| {name} | " + " | ".join(_fmt(c, row.get(c, float("nan"))) for c in cols) + " |")
-        out.append("")
+        out += _table(block["rows"], list(METRIC_NAMES) + extra + ["s/clip"])
     return "\n".join(out) + "\n"
 
 
@@ -280,9 +375,27 @@ def main(argv):
                "manifest": str(manifest), "settings": {}}
     speech = None
     for setting in hparams["settings"]:
-        if setting == "speech":
+        needs_speech = setting == "speech" or (
+            setting == "localization" and "speech" in hparams["localization_backgrounds"])
+        if needs_speech and speech is None:
             speech = synthesize_speech(hparams["speech_folder"], hparams["speech_voices"],
                                        hparams["sample_rate"])
+        if setting == "localization":
+            if speech is None and "speech" in hparams["localization_backgrounds"]:
+                logger.warning("espeak-ng not found: localization runs without speech backgrounds")
+            block = evaluate_localization_setting(hparams["interpreters"], wavs, labels, hparams, speech)
+            results["settings"][setting] = block
+            (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+            continue
+        if setting == "sanity":
+            n = min(int(hparams["sanity_clips"]), wavs.shape[0])
+            rows = sanity.sanity_checks(hparams["interpreters"], wavs[:n],
+                                        counts=tuple(hparams["sanity_randomize"]),
+                                        batch_size=int(hparams["batch_size"]), seed=int(hparams["seed"]))
+            results["settings"][setting] = {"clips": n, "rows": rows}
+            (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+            continue
+        if setting == "speech":
             if speech is None:
                 logger.warning("espeak-ng not found: the speech setting is skipped")
                 results["settings"][setting] = {"clips": 0, "rows": {},

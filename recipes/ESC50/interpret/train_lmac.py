@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
 from recipe_tools import parse_arguments, peek, start_experiment  # noqa: E402
 
+from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio, save_audio  # noqa: E402
 from speechbrain_interp.interpreters.lmac import mix_sources, training_mixtures  # noqa: E402
@@ -84,8 +85,12 @@ class LMACBrain(sb.Brain):
         hp = self.hparams
         if stage == sb.Stage.TRAIN:
             target = self.clean_targets(batch.id, wavs)
-            mixed, _ = training_mixtures(wavs, hp.mix_clip_prob, hp.mix_noise_prob,
-                                         tuple(hp.mix_weight_range), generator=self._generator)
+            mixed, _ = training_mixtures(
+                wavs, hp.mix_clip_prob, hp.mix_noise_prob, tuple(hp.mix_weight_range),
+                generator=self._generator, p_insert=getattr(hp, "mix_insert_prob", 0.0),
+                insert_seconds=tuple(getattr(hp, "insert_seconds", (0.5, 2.0))),
+                snr_range=tuple(getattr(hp, "insert_snr_range", (-5.0, 15.0))),
+                sample_rate=interp.frontend.sample_rate)
             return {"": interp.loss(mixed, clean_wav=wavs, target=target)}
         outputs = {"": interp.loss(wavs)}
         if hp.valid_mix_weight > 0:
@@ -126,9 +131,23 @@ class LMACBrain(sb.Brain):
         stats.update({k: float(torch.cat(v).mean()) for k, v in self._metrics.items()})
         return stats
 
+    def localization_stats(self) -> dict:
+        """T-F AUC and lift of the decoder on the held-out localization mixtures (if any)."""
+        bench = getattr(self, "localization_set", None)
+        if bench is None or len(bench) == 0:
+            return {}
+        table = localization.evaluate_localization({"L-MAC": self.modules.interpreter}, bench,
+                                                   batch_size=int(self.hparams.batch_size))
+        if table["kept"] == 0:
+            return {}
+        row = table["rows"]["L-MAC"]
+        return {"loc_auc": row["T-F AUC"], "loc_lift": row["lift"], "loc_kept": table["kept"]}
+
     def on_stage_end(self, stage, stage_loss, epoch=None):
         stats = self.summarize()
         hp = self.hparams
+        if stage == sb.Stage.VALID:
+            stats.update(self.localization_stats())
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
@@ -152,7 +171,7 @@ class LMACBrain(sb.Brain):
 
 
 def mask_metrics(adapter, stats) -> dict:
-    """AI, AD, AG, FF, Fid-In, SPS and COMP from the classifier passes the loss already made.
+    """AI, AD, AD (SB), AG, FF, Fid-In, SPS and COMP from the classifier passes the loss already made.
 
     Same definitions as :func:`speechbrain_interp.metrics.evaluate_mask` (the explained class
     is the prediction on the, possibly mixed, input, as in eval.py), without running the
@@ -160,15 +179,41 @@ def mask_metrics(adapter, stats) -> dict:
     """
     logits = stats["logits"]
     target = logits.argmax(-1, keepdim=True)
-    p_full, p_in, p_out = (adapter.probabilities(x).gather(1, target).squeeze(1)
-                           for x in (logits, stats["logits_in"], stats["logits_out"]))
+    probs, probs_in, probs_out = (adapter.probabilities(x.double())
+                                  for x in (logits, stats["logits_in"], stats["logits_out"]))
+    p_full, p_in, p_out = (p.gather(1, target).squeeze(1) for p in (probs, probs_in, probs_out))
     mask = stats["mask"]
+    ad_sb = (torch.full_like(p_full, float("nan")) if adapter.multilabel
+             else M.average_drop_speechbrain(probs, probs_in, target.squeeze(1)))
     return {
-        "AI": M.average_increase(p_full, p_in), "AD": M.average_drop(p_full, p_in),
+        "AI": M.average_increase(p_full, p_in), "AD": M.average_drop(p_full, p_in), "AD (SB)": ad_sb,
         "AG": M.average_gain(p_full, p_in), "FF": M.faithfulness(p_full, p_out),
         "Fid-In": M.input_fidelity(target.squeeze(1), stats["logits_in"].argmax(-1)),
         "SPS": M.sparseness(mask), "COMP": M.complexity(mask),
     }
+
+
+def validation_localization_set(hparams, dataset):
+    """Held-out localization mixtures from the validation clips (None when switched off).
+
+    Each validation clip's most active segment goes into the next clip (in manifest order)
+    at ``localization_snr_db``; the target is the classifier's prediction on the clean clip,
+    and only mixtures the classifier labels that way count (see
+    :func:`speechbrain_interp.localization.evaluate_localization`).
+    """
+    n = int(hparams.get("localization_clips", 0) or 0)
+    if n <= 0 or len(dataset) < 2:
+        return None
+    with dataset.output_keys_as(["sig"]):
+        wavs = [dataset[i]["sig"] for i in range(min(n, len(dataset)))]
+    length = min(w.shape[-1] for w in wavs)
+    wavs = torch.stack([w[:length] for w in wavs])
+    adapter = hparams["interpreter"].classifier
+    with torch.no_grad():
+        target = adapter.classify_wav(wavs).argmax(-1).cpu()
+    return localization.make_localization_set(
+        wavs, wavs.roll(1, 0), adapter.sample_rate, snr_db=tuple(hparams.get("localization_snr_db", [5.0])),
+        target=target, seed=int(hparams["seed"]))
 
 
 def dataio_prep(hparams, manifests, data_root):
@@ -274,6 +319,7 @@ def main(argv):
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts=run_opts, checkpointer=hparams["checkpointer"],
     )
+    brain.localization_set = validation_localization_set(hparams, datasets["valid"])
     brain.fit(
         brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
         train_loader_kwargs=hparams["dataloader_options"],
