@@ -350,6 +350,8 @@ def load_weights_into(module: torch.nn.Module, path, strict: bool = True, skip_p
     >>> load_weights_into(torch.nn.Linear(2, 1), path)
     """
     state = load_state_dict(path)
+    if hasattr(module, "prepare_state"):  # a module may adapt its shape to older weights
+        module.prepare_state(state)
     own = module.state_dict()
     if skip_prefix:
         own = {k: v for k, v in own.items() if not k.startswith(skip_prefix)}

@@ -122,13 +122,15 @@ def test_loss_trains_only_the_decoder(lmacs, arch):
 def test_loss_terms_have_the_documented_signs(adapters, compact_lmac):
     adapter = adapters["compact"]
     wav = torch.randn(2, 8000) * 0.1
-    base = LMAC(adapter, lambda_in=0.0, lambda_out=0.0, lambda_l1=0.0, decoder=compact_lmac.decoder)
+    base = LMAC(adapter, out_loss="neg_ce", area_loss="mask",
+                lambda_in=0.0, lambda_out=0.0, lambda_l1=0.0, decoder=compact_lmac.decoder)
     _, stats = base.loss(wav)
     ce_in, ce_out, l1 = stats["ce_in"], stats["ce_out"], stats["l1"]
     cases = [({"lambda_in": 1.5}, 1.5 * ce_in), ({"lambda_out": 0.7}, -0.7 * ce_out),
              ({"lambda_l1": 0.3}, 0.3 * l1)]
     for opts, expected in cases:
-        lmac = LMAC(adapter, **{"lambda_in": 0.0, "lambda_out": 0.0, "lambda_l1": 0.0, **opts},
+        lmac = LMAC(adapter, out_loss="neg_ce", area_loss="mask",
+                    **{"lambda_in": 0.0, "lambda_out": 0.0, "lambda_l1": 0.0, **opts},
                     decoder=base.decoder)
         loss, _ = lmac.loss(wav)
         assert torch.allclose(loss, expected, atol=1e-5), opts
@@ -190,16 +192,17 @@ def test_fine_tuning_guidance(adapters, compact_lmac):
     adapter = adapters["compact"]
     wav = torch.randn(2, 8000) * 0.1
     mixed = mix_sources(wav, torch.randn(2, 8000))
-    plain = LMAC(adapter, decoder=compact_lmac.decoder)
+    legacy = {"out_loss": "neg_ce", "area_loss": "mask", "lambda_out": 0.2, "lambda_l1": 0.4}
+    plain = LMAC(adapter, **legacy, decoder=compact_lmac.decoder)
     _, plain_stats = plain.loss(mixed, clean_wav=wav)
     # every clip passes a threshold of -1: guidance replaces the sparsity terms
-    guided = LMAC(adapter, guidance_weight=4.0, guidance_threshold=-1.0, decoder=plain.decoder)
+    guided = LMAC(adapter, **legacy, guidance_weight=4.0, guidance_threshold=-1.0, decoder=plain.decoder)
     loss, stats = guided.loss(mixed, clean_wav=wav)
     assert stats["guided"] == 1.0 and stats["guidance"] > 0
     expected = 4.0 * stats["ce_in"] - 0.2 * stats["ce_out"] + 4.0 * stats["guidance"]
     assert torch.allclose(loss, expected, atol=1e-5)
     # no clip passes a threshold above 1: the plain L-MAC loss
-    strict = LMAC(adapter, guidance_weight=4.0, guidance_threshold=1.01, decoder=plain.decoder)
+    strict = LMAC(adapter, **legacy, guidance_weight=4.0, guidance_threshold=1.01, decoder=plain.decoder)
     loss, stats = strict.loss(mixed, clean_wav=wav)
     assert stats["guided"] == 0.0
     assert torch.allclose(loss, plain_stats["loss"], atol=1e-5)

@@ -338,8 +338,31 @@ class LMAC(Interpreter):
                                   guide=opts["guide"], profile_bias=opts["profile_bias"],
                                   freq_cells=opts["freq_cells"])
         self.decoder = decoder
+        self._register_load_state_dict_pre_hook(self._match_legacy_decoder)
         if pretrained_decoder is not None:
             self.load_decoder(pretrained_decoder)
+
+    def prepare_state(self, state_dict) -> None:
+        """Adapt the decoder's shape to a state dict of this brick before it is loaded."""
+        self._match_legacy_decoder(state_dict, "")
+
+    def _match_legacy_decoder(self, state_dict, prefix, *args):
+        """Rebuild the decoder in the first release's shape when loading its weights.
+
+        Decoders trained before ``profile_bias`` and ``freq_cells`` existed have a bias per
+        frequency bin and decode every bin; they still load and behave exactly as before.
+        """
+        key = f"{prefix}decoder.to_freq.bias"
+        dec = self.decoder
+        if key not in state_dict or not isinstance(dec, MaskDecoder) or dec.profile_bias:
+            return
+        weight = state_dict[f"{prefix}decoder.to_freq.weight"]
+        if weight.shape[0] != (2 if dec.guide else 1) * dec.n_freq:
+            return
+        self.decoder = MaskDecoder(dec.specs, dec.n_freq, channels=dec.head.in_channels,
+                                   head_channels=dec.head.out_channels, n_convs=len(dec.stages[0]) // 2,
+                                   guide=dec.guide, profile_bias=True, freq_cells=None)
+        self.options.update(profile_bias=True, freq_cells=None)
 
     # --- persistence -----------------------------------------------------------------
     def load_decoder(self, path) -> LMAC:
@@ -350,6 +373,7 @@ class LMAC(Interpreter):
         if not path.exists():
             raise FileNotFoundError(f"no L-MAC decoder weights at '{path}'")
         state = torch.load(path, map_location="cpu", weights_only=True)
+        self.load_state_dict({f"decoder.{k}": v for k, v in state.items()}, strict=False)
         self.decoder.load_state_dict(state)
         return self
 
