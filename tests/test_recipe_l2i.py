@@ -94,7 +94,8 @@ def test_l2i_rows_of_the_evaluation_table(setup, dictionary_file):
          f"--l2i_paper_weights={weights}", f"--output_folder={out}", "--settings=[in_domain, mixture]")
     results = json.loads((out / "results.json").read_text())
     rows = results["settings"]["in_domain"]["rows"]
-    assert set(rows) == {"L2I (paper loss)", "L2I + masked-in fidelity", "fixed profile", "energy mask", "all-ones"}
+    assert set(rows) == {"L2I (paper loss)", "L2I + masked-in fidelity",
+                         "fixed profile", "energy mask", "all-ones"}
     for row in rows.values():
         assert {"Fid-In", "AI", "SPS", "fidelity_top1", "n_selected"} <= set(row)
         assert 0 <= row["fidelity_top1"] <= 1
