@@ -36,7 +36,9 @@ __all__ = [
     "make_localization_set",
     "ground_truth",
     "time_share",
+    "average_ranks",
     "tf_auc",
+    "predictions",
     "localization_scores",
     "energy_mask",
     "reference_masks",
@@ -248,6 +250,19 @@ def time_share(mask: torch.Tensor, in_span: torch.Tensor) -> torch.Tensor:
     return torch.where(total > 0, inside / total.clamp_min(_EPS), chance)
 
 
+def average_ranks(values: torch.Tensor) -> torch.Tensor:
+    """1-based ranks of a 1-D tensor, ties sharing the mean of their ranks.
+
+    Example
+    -------
+    >>> average_ranks(torch.tensor([0.3, 0.1, 0.3]))
+    tensor([2.5000, 1.0000, 2.5000], dtype=torch.float64)
+    """
+    _, inverse, counts = torch.unique(values, sorted=True, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0).double()
+    return (ends - (counts.double() - 1) / 2)[inverse]
+
+
 def tf_auc(mask: torch.Tensor, ideal: torch.Tensor) -> torch.Tensor:
     """ROC AUC of each mask's values against a binary ``ideal`` mask, ties counting one half.
 
@@ -266,11 +281,7 @@ def tf_auc(mask: torch.Tensor, ideal: torch.Tensor) -> torch.Tensor:
         if pos == 0 or pos == n:
             out.append(torch.tensor(float("nan"), dtype=torch.float64))
             continue
-        values, inverse, counts = torch.unique(m, sorted=True, return_inverse=True, return_counts=True)
-        # average rank of each distinct value (1-based), shared by its ties
-        ends = counts.cumsum(0).double()
-        avg_rank = ends - (counts.double() - 1) / 2
-        rank_sum = avg_rank[inverse][y].sum()
+        rank_sum = average_ranks(m)[y].sum()
         out.append((rank_sum - pos * (pos + 1) / 2) / (pos * (n - pos)))
     return torch.stack(out).to(mask.device)
 
@@ -333,7 +344,8 @@ def reference_masks(frontend, magnitude: torch.Tensor, brick_masks: torch.Tensor
 
 
 @torch.no_grad()
-def _predictions(adapter, wavs: torch.Tensor, batch_size: int) -> torch.Tensor:
+def predictions(adapter, wavs: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    """The classifier's predicted classes ``(n,)`` for ``(n, time)`` clips, ``batch_size`` at a time."""
     preds = []
     for start in range(0, wavs.shape[0], batch_size):
         spec = adapter.frontend(wavs[start:start + batch_size])
@@ -386,7 +398,7 @@ def evaluate_localization(interpreters: dict, bench: LocalizationSet, batch_size
     adapter = first.classifier
     total = len(bench)
     if keep_correct:
-        preds = _predictions(adapter, bench.mixture, batch_size)
+        preds = predictions(adapter, bench.mixture, batch_size)
         bench = bench.subset(preds == bench.target.cpu())
     result = {"kept": len(bench), "total": total, "rows": {}, "per_mixture": {},
               "snr_db": bench.snr_db, "background_kind": list(bench.background_kind)}

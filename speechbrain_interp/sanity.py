@@ -27,7 +27,7 @@ import contextlib
 import torch
 from torch import nn
 
-from speechbrain_interp.localization import nanmean
+from speechbrain_interp.localization import average_ranks, nanmean, predictions
 
 __all__ = [
     "top_layers",
@@ -89,13 +89,6 @@ def randomized_layers(model: nn.Module, names, seed: int = 0):
         model.load_state_dict(saved)
 
 
-def _ranks(values: torch.Tensor) -> torch.Tensor:
-    """Average ranks (ties share the mean of their ranks) of a 1-D tensor."""
-    _, inverse, counts = torch.unique(values, sorted=True, return_inverse=True, return_counts=True)
-    ends = counts.cumsum(0).double()
-    return (ends - (counts.double() - 1) / 2)[inverse]
-
-
 def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
     den = a.norm(dim=-1) * b.norm(dim=-1)
@@ -117,8 +110,8 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     [0.0]
     """
     a, b = a.detach().flatten(1).double(), b.detach().flatten(1).double()
-    ra = torch.stack([_ranks(x) for x in a])
-    rb = torch.stack([_ranks(x) for x in b])
+    ra = torch.stack([average_ranks(x) for x in a])
+    rb = torch.stack([average_ranks(x) for x in b])
     r = _pearson(ra, rb)
     flat_a, flat_b = ra.std(-1) == 0, rb.std(-1) == 0
     r = torch.where(flat_a | flat_b, torch.zeros_like(r), r)
@@ -173,7 +166,7 @@ def _masks(interpreter, wavs, batch_size, target=None):
 
 
 def randomization_check(interpreter, wavs: torch.Tensor, layers=None, count: int = 1,
-                        batch_size: int = 8, seed: int = 0, masks=None) -> torch.Tensor:
+                        batch_size: int = 8, seed: int = 0, masks=None, target=None) -> torch.Tensor:
     """Spearman correlation, per clip, of a brick's masks before and after randomizing top layers.
 
     Arguments
@@ -191,6 +184,8 @@ def randomization_check(interpreter, wavs: torch.Tensor, layers=None, count: int
         Clips per ``explain`` call; seed of the new parameters.
     masks : torch.Tensor, optional
         The brick's masks on ``wavs`` with the trained model, if already computed.
+    target : torch.Tensor, optional
+        The trained model's predictions on ``wavs``, if already computed.
 
     Returns
     -------
@@ -209,9 +204,8 @@ def randomization_check(interpreter, wavs: torch.Tensor, layers=None, count: int
     """
     model = interpreter.classifier.model
     names = list(layers) if layers is not None else top_layers(model, count)
-    with torch.no_grad():
-        target = torch.cat([interpreter.classifier.classify_wav(wavs[s:s + batch_size]).argmax(-1).cpu()
-                            for s in range(0, wavs.shape[0], batch_size)])
+    if target is None:
+        target = predictions(interpreter.classifier, wavs, batch_size)
     before = masks if masks is not None else _masks(interpreter, wavs, batch_size, target)
     with randomized_layers(model, names, seed):
         after = _masks(interpreter, wavs, batch_size, target)
@@ -242,13 +236,12 @@ def sanity_checks(interpreters: dict, wavs: torch.Tensor, counts=(1, 3), batch_s
     rows, profile_source = {}, fixed_profile_of or next(iter(interpreters))
     for name, interp in interpreters.items():
         interp.eval()
-        with torch.no_grad():
-            target = torch.cat([interp.classifier.classify_wav(wavs[s:s + batch_size]).argmax(-1).cpu()
-                                for s in range(0, wavs.shape[0], batch_size)])
+        target = predictions(interp.classifier, wavs, batch_size)
         masks = _masks(interp, wavs, batch_size, target)
         row = {}
         for k in counts:
-            r = randomization_check(interp, wavs, count=k, batch_size=batch_size, seed=seed, masks=masks)
+            r = randomization_check(interp, wavs, count=k, batch_size=batch_size, seed=seed, masks=masks,
+                                    target=target)
             row[f"rand r (top {k})"] = nanmean(r)
         row["cross-clip r"] = nanmean(input_specificity(masks))
         row["profile r"] = profile_correlation(masks)

@@ -250,9 +250,7 @@ def evaluate_localization_setting(interpreters: dict, wavs, labels, hparams, spe
     """
     adapter = next(iter(interpreters.values())).classifier
     if labels is None:
-        with torch.no_grad():
-            labels = torch.cat([adapter.classify_wav(wavs[s:s + 16]).argmax(-1).cpu()
-                                for s in range(0, wavs.shape[0], 16)])
+        labels = localization.predictions(adapter, wavs, int(hparams["batch_size"]))
     kinds = [k for k in hparams["localization_backgrounds"] if k != "speech" or speech is not None]
     sets = [localization.make_localization_set(
         wavs, localization_backgrounds(kind, wavs, labels, hparams, speech), hparams["sample_rate"],
