@@ -102,7 +102,7 @@ _SCRIPT = """
 
 @torch.no_grad()
 def add_metrics(explanation: Explanation, adapter) -> Explanation:
-    """Add AI, AD, AG, FF, Fid-In, SPS and COMP per clip to ``explanation.scores`` (kept if present).
+    """Add AI, AD, AD (SB), AG, FF, Fid-In, SPS and COMP per clip to ``explanation.scores`` (kept if present).
 
     Example
     -------
@@ -112,7 +112,7 @@ def add_metrics(explanation: Explanation, adapter) -> Explanation:
     >>> adapter = load_speechbrain_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector"))
     >>> e = add_metrics(Saliency(adapter).explain(torch.randn(1, 8000)), adapter)
     >>> sorted(e.scores)
-    ['AD', 'AG', 'AI', 'COMP', 'FF', 'Fid-In', 'SPS']
+    ['AD', 'AD (SB)', 'AG', 'AI', 'COMP', 'FF', 'Fid-In', 'SPS']
     """
     from speechbrain_interp.metrics import evaluate_mask
 
@@ -320,7 +320,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     >>> explainer = explain_classifier(make_speechbrain_classifier(root / "classifier", "xvector"))
     >>> result = explain_to_report(explainer, [root / "clips" / "demo.wav"], root / "out", progress=False)
     >>> result["report"].name, sorted(result["entries"][0]["scores"])[:3]
-    ('report.html', ['AD', 'AG', 'AI'])
+    ('report.html', ['AD', 'AD (SB)', 'AG'])
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

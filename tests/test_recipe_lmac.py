@@ -79,9 +79,11 @@ def test_debug_eval_writes_the_table(recipe_modules, tmp_path):
     results = json.loads((out / "results.json").read_text())
     table = (out / "results.md").read_text()
     rows = results["settings"]["mixture"]["rows"]
-    assert list(rows) == ["L-MAC", "L-MAC FT", "Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM"]
-    for row in rows.values():
-        assert {"AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP", "s/clip"} <= set(row)
+    assert list(rows) == ["L-MAC", "L-MAC FT", "Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM",
+                          "fixed profile", "energy mask", "all-ones"]
+    for name, row in rows.items():
+        assert {"AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP"} <= set(row)
+        assert ("s/clip" in row) == (name not in eval_module.REFERENCE_ROWS)
     assert "| L-MAC |" in table and "### mixture" in table
     speech = results["settings"]["speech"]
     if shutil.which("espeak-ng"):
