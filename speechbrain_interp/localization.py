@@ -36,6 +36,8 @@ __all__ = [
     "make_localization_set",
     "ground_truth",
     "time_share",
+    "span_frames",
+    "event_scores",
     "average_ranks",
     "tf_auc",
     "predictions",
@@ -248,6 +250,48 @@ def time_share(mask: torch.Tensor, in_span: torch.Tensor) -> torch.Tensor:
     inside = (per_frame * in_span.double()).sum(-1)
     chance = in_span.double().mean(-1)
     return torch.where(total > 0, inside / total.clamp_min(_EPS), chance)
+
+
+def span_frames(frames: int, hop_length: int, sample_rate: int, spans) -> torch.Tensor:
+    """``(frames,)`` indicator of the frames whose centre falls in any ``(start_s, end_s)`` span.
+
+    The same convention as :func:`ground_truth`, for events annotated in seconds.
+
+    Example
+    -------
+    >>> span_frames(10, 1600, 16000, [(0.2, 0.5), (0.8, 2.0)]).int().tolist()
+    [0, 0, 1, 1, 1, 0, 0, 0, 1, 1]
+    """
+    centres = torch.arange(frames, dtype=torch.float64) * hop_length / sample_rate
+    inside = torch.zeros(frames, dtype=torch.bool)
+    for start, end in spans:
+        if not end > start >= 0:
+            raise ValueError(f"an event span is (start_s, end_s) with 0 <= start < end, got {(start, end)}")
+        inside |= (centres >= start) & (centres < end)
+    return inside
+
+
+def event_scores(mask: torch.Tensor, hop_length: int, sample_rate: int, spans) -> dict:
+    """Time share and lift of one ``(frames, freq)`` mask for events annotated in seconds.
+
+    For a clip whose events are known (a synthesized scene, a labelled recording), this says
+    whether the explanation follows them in time: ``lift`` 1 means the mask is spread as
+    evenly as chance, ``1 / event share`` means all of it is inside the events.
+
+    Example
+    -------
+    >>> mask = torch.zeros(10, 4)
+    >>> mask[2:5] = 1.0
+    >>> s = event_scores(mask, 1600, 16000, [(0.2, 0.5)])
+    >>> s["time share"], s["event share"], s["lift"]
+    (1.0, 0.3, 3.333)
+    """
+    in_span = span_frames(mask.shape[-2], hop_length, sample_rate, spans)
+    if not bool(in_span.any()):
+        raise ValueError(f"no frame of the clip lies inside the events {list(spans)}")
+    share = float(time_share(mask[None], in_span[None])[0])
+    chance = float(in_span.double().mean())
+    return {"time share": round(share, 3), "event share": round(chance, 3), "lift": round(share / chance, 3)}
 
 
 def average_ranks(values: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,10 @@ _AUDIO_KINDS = (
     ("residual", "residual (the rest)"),
 )
 _METRIC_HELP = {
+    "mask share on the events": "share of the mask's mass in the frames where the explained event is",
+    "events' share of the clip": "share of the clip's frames the events cover (what an even mask gets)",
+    "lift over chance": "mask share on the events / events' share of the clip; 1 = the mask ignores where "
+                        "the event is",
     "AI": "average increase: 100 if the class is more likely on the interpretation alone",
     "AD": "average drop (%): confidence lost on the interpretation alone; lower is better",
     "AG": "average gain (%): confidence gained on the interpretation alone",
@@ -277,9 +281,20 @@ def _unique_names(paths) -> list[str]:
     return unique
 
 
+def _add_event_scores(entry: dict, mask, explainer, sample_rate: int, spans) -> None:
+    from speechbrain_interp.localization import event_scores
+
+    hop = explainer.interpreter.classifier.frontend.hop_length
+    scores = event_scores(mask, hop, sample_rate, spans)
+    entry["events"] = [list(span) for span in spans]
+    entry.setdefault("scores", {}).update(
+        {"mask share on the events": scores["time share"], "events' share of the clip": scores["event share"],
+         "lift over chance": scores["lift"]})
+
+
 def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool = True,
                       target=None, title: str | None = None, info: dict | None = None,
-                      metrics: bool = True) -> dict:
+                      metrics: bool = True, events: dict | None = None) -> dict:
     """Explain audio files and write WAVs, PNGs, ``summary.json`` and ``report.html`` into ``out``.
 
     Arguments
@@ -302,6 +317,10 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         Run details for the report header.
     metrics : bool
         Compute the faithfulness metrics of every clip.
+    events : dict, optional
+        ``{path: [(start_s, end_s), ...]}``: where the explained event is in a clip, when it is
+        known. Such clips also score the mask's share of mass inside the events and its lift
+        over chance (:func:`speechbrain_interp.localization.event_scores`).
 
     Returns
     -------
@@ -326,6 +345,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     out.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for p in paths]
     names = dict(zip(paths, _unique_names(paths)))
+    events = {Path(k): v for k, v in (events or {}).items()}
     failed: dict[str, str] = {}
     entries: list[dict] = []
 
@@ -338,8 +358,11 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         if metrics:
             add_metrics(explanation, explainer.interpreter.classifier)
         saved = explanation.save(out, names=[names[p] for p in batch_paths])
-        for entry, path in zip(saved, batch_paths):
+        for i, (entry, path) in enumerate(zip(saved, batch_paths)):
             entry["source"] = str(path)
+            if events and path in events:
+                _add_event_scores(entry, explanation.mask[i], explainer, explanation.sample_rate,
+                                  events[path])
         entries += saved
     summary = out / "summary.json"
     summary.write_text(json.dumps(entries, indent=2), encoding="utf-8")

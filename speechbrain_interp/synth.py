@@ -13,7 +13,10 @@ import math
 
 import torch
 
-__all__ = ["tone", "siren", "bark", "noise", "demo_clip"]
+__all__ = ["tone", "siren", "bark", "chirps", "noise", "demo_clip", "demo_scene", "DEMO_EVENTS"]
+
+#: Where the cricket-like chirps of :func:`demo_scene` are, in seconds.
+DEMO_EVENTS = ((0.8, 1.8), (3.0, 4.0))
 
 
 def _time(seconds: float, sample_rate: int) -> torch.Tensor:
@@ -68,6 +71,22 @@ def bark(seconds: float = 0.25, sample_rate: int = 16000, pitch: float = 450.0,
     return (amplitude * wav / wav.abs().max()).float()
 
 
+def chirps(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 5000.0, pulses: int = 4,
+           pulse: float = 0.02, every: float = 0.4, amplitude: float = 0.3):
+    """Cricket-like chirps: ``pulses`` short tone pulses at ``freq`` Hz, repeated every ``every`` s.
+
+    Example
+    -------
+    >>> c = chirps(0.4)
+    >>> c.shape, round(float((c != 0).float().mean()), 2)  # 4 pulses of 20 ms in 0.4 s
+    (torch.Size([6400]), 0.2)
+    """
+    t = _time(seconds, sample_rate)
+    phase_in_chirp = t % every
+    on = (phase_in_chirp < 2 * pulse * pulses) & ((phase_in_chirp % (2 * pulse)) < pulse)
+    return (amplitude * on * torch.sin(2 * math.pi * freq * t)).float()
+
+
 def noise(seconds: float = 1.0, sample_rate: int = 16000, amplitude: float = 0.05, seed: int = 0):
     """White Gaussian noise with standard deviation ``amplitude``.
 
@@ -95,3 +114,31 @@ def demo_clip(seconds: float = 5.0, sample_rate: int = 16000, seed: int = 0) -> 
         i = int(start * sample_rate)
         wav[i : i + len(b)] += b[: max(0, len(wav) - i)]
     return (wav / max(1.0, float(wav.abs().max()) / 0.95)).float()
+
+
+def demo_scene(seconds: float = 5.0, sample_rate: int = 16000, seed: int = 0):
+    """The offline demo scene: cricket-like chirps at :data:`DEMO_EVENTS` over background noise.
+
+    The events' positions are known, so the demo can say how much of the explanation lies on
+    them (:func:`speechbrain_interp.localization.event_scores`).
+
+    Returns
+    -------
+    wav : torch.Tensor
+        ``(samples,)`` waveform in [-1, 1].
+    events : list of tuple
+        ``(start_s, end_s)`` of each chirp burst.
+
+    Example
+    -------
+    >>> wav, events = demo_scene()
+    >>> wav.shape, events
+    (torch.Size([80000]), [(0.8, 1.8), (3.0, 4.0)])
+    """
+    wav = noise(seconds, sample_rate, 0.02, seed)
+    events = [(a, b) for a, b in DEMO_EVENTS if b <= seconds]
+    for start, end in events:
+        burst = chirps(end - start, sample_rate)
+        i = int(round(start * sample_rate))
+        wav[i : i + len(burst)] += burst
+    return (wav / max(1.0, float(wav.abs().max()) / 0.95)).float(), events

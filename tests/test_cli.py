@@ -101,10 +101,17 @@ def test_demo_writes_a_report(setup, tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--interpreter", str(setup["repo"])]) == 0
     text = capsys.readouterr().out
-    assert "siren with three dog-like barks" in text and "report.html" in text
-    assert (out / "inputs" / "siren_and_barks.wav").is_file()
+    assert "cricket-like chirps at 0.8-1.8 s and 3-4 s" in text and "report.html" in text
+    assert "of the mask lies on the events" in text
+    assert (out / "inputs" / "crickets_in_noise.wav").is_file()
     (entry,) = json.loads((out / "summary.json").read_text())
-    assert entry["name"] == "siren_and_barks" and (out / entry["files"]["figure"]).is_file()
+    assert entry["name"] == "crickets_in_noise" and (out / entry["files"]["figure"]).is_file()
+    assert entry["events"] == [[0.8, 1.8], [3.0, 4.0]]
+    scores = entry["scores"]
+    assert scores["events' share of the clip"] == pytest.approx(0.4, abs=0.02)
+    assert scores["lift over chance"] == pytest.approx(
+        scores["mask share on the events"] / scores["events' share of the clip"], rel=0.01)
+    assert "lift over chance" in (out / "report.html").read_text()
 
 
 def test_errors_are_one_clear_line(setup, tmp_path, capsys, monkeypatch):

@@ -91,7 +91,8 @@ def test_l2i_rows_of_the_evaluation_table(setup, dictionary_file):
     out = root / "eval"
     _run(RECIPE / "eval.py", RECIPE / "hparams" / "l2i_eval.yaml", "--debug", f"--data_folder={data}",
          f"--classifier_source={classifier}", f"--l2i_weights={weights}",
-         f"--l2i_paper_weights={weights}", f"--output_folder={out}", "--settings=[in_domain, mixture]")
+         f"--l2i_paper_weights={weights}", f"--output_folder={out}",
+         "--settings=[in_domain, mixture, localization]")
     results = json.loads((out / "results.json").read_text())
     rows = results["settings"]["in_domain"]["rows"]
     assert set(rows) == {"L2I (paper loss)", "L2I + masked-in fidelity",
@@ -102,6 +103,8 @@ def test_l2i_rows_of_the_evaluation_table(setup, dictionary_file):
             assert {"fidelity_top1", "n_selected"} <= set(row)
             assert 0 <= row["fidelity_top1"] <= 1
     assert "fidelity_top1" in (out / "results.md").read_text()
+    loc = results["settings"]["localization"]
+    assert set(loc["rows"]) >= {"L2I (paper loss)", "fixed profile", "energy mask"} or loc["kept"] == 0
 
 
 def test_l2i_resumes_from_its_checkpoint(setup, dictionary_file):

@@ -97,6 +97,14 @@ def eval_module(recipe_modules):
     return recipe_modules[1]
 
 
+def test_eval_rows_select_and_order_the_interpreters(eval_module):
+    bricks = {"L-MAC": 1, "Saliency": 2, "Grad-CAM": 3}
+    assert list(eval_module.select_rows(bricks, ["Grad-CAM", "L-MAC"])) == ["Grad-CAM", "L-MAC"]
+    assert eval_module.select_rows(bricks, None) == bricks
+    with pytest.raises(SystemExit, match="SmoothGrad"):
+        eval_module.select_rows(bricks, ["SmoothGrad"])
+
+
 def test_eval_is_generic_and_averages_extra_scores(eval_module, tiny_adapter, wav_batch):
     class Scored(Interpreter):
         """A toy brick that reports a per-clip score, as L2I reports its fidelity."""

@@ -321,6 +321,21 @@ def markdown_tables(results: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def select_rows(interpreters: dict, rows=None) -> dict:
+    """The interpreters named in ``rows`` (all when ``rows`` is empty), in the order given.
+
+    >>> select_rows({"a": 1, "b": 2, "c": 3}, ["c", "a"])
+    {'c': 3, 'a': 1}
+    """
+    if not rows:
+        return dict(interpreters)
+    unknown = [r for r in rows if r not in interpreters]
+    if unknown:
+        raise SystemExit(f"error: rows {unknown} are not in `interpreters` ({', '.join(interpreters)}); "
+                         "fix --rows")
+    return {r: interpreters[r] for r in rows}
+
+
 def prepare_debug(hparams_file, overrides: dict):
     """Random-weight classifier, synthesised clips and untrained decoders when nothing trained exists."""
     from speechbrain_interp.testing import make_speechbrain_classifier
@@ -369,6 +384,7 @@ def main(argv):
     ids, wavs, labels = load_clips(manifest, data_root, hparams["sample_rate"], hparams["max_clips"])
     logger.info("evaluating %d clips from %s", len(ids), manifest)
 
+    interpreters = select_rows(hparams["interpreters"], hparams.get("rows"))
     results = {"classifier_source": str(hparams["classifier_source"]), "debug": debug,
                "manifest": str(manifest), "settings": {}}
     speech = None
@@ -381,13 +397,13 @@ def main(argv):
         if setting == "localization":
             if speech is None and "speech" in hparams["localization_backgrounds"]:
                 logger.warning("espeak-ng not found: localization runs without speech backgrounds")
-            block = evaluate_localization_setting(hparams["interpreters"], wavs, labels, hparams, speech)
+            block = evaluate_localization_setting(interpreters, wavs, labels, hparams, speech)
             results["settings"][setting] = block
             (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
             continue
         if setting == "sanity":
             n = min(int(hparams["sanity_clips"]), wavs.shape[0])
-            rows = sanity.sanity_checks(hparams["interpreters"], wavs[:n],
+            rows = sanity.sanity_checks(interpreters, wavs[:n],
                                         counts=tuple(hparams["sanity_randomize"]),
                                         batch_size=int(hparams["batch_size"]), seed=int(hparams["seed"]))
             results["settings"][setting] = {"clips": n, "rows": rows}
@@ -400,7 +416,7 @@ def main(argv):
                                                 "skipped": "espeak-ng is not installed"}
                 continue
         noisy = contaminate(setting, wavs, hparams, labels, speech)
-        rows = evaluate_setting(hparams["interpreters"], noisy, int(hparams["batch_size"]))
+        rows = evaluate_setting(interpreters, noisy, int(hparams["batch_size"]))
         results["settings"][setting] = {"clips": len(ids), "rows": rows}
         (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
