@@ -48,7 +48,7 @@ def test_debug_training_logs_and_resumes(trained):
         assert key in log, key
     ckpts = list((out / "save").glob("CKPT+*"))
     assert ckpts and all((c / "decoder.ckpt").exists() for c in ckpts)
-    assert "mix_loss" in (ckpts[0] / "CKPT.yaml").read_text()  # the selection key is stored
+    assert "loc_lift" in (ckpts[0] / "CKPT.yaml").read_text()  # the selection key is stored
     assert (out / "decoder.ckpt").exists()
 
 
