@@ -7,9 +7,9 @@
 """
 
 from speechbrain_interp.interpreters.base import Interpreter
-from speechbrain_interp.interpreters.concepts import ConceptInterpreter
+from speechbrain_interp.interpreters.concept_bottleneck import ConceptInterpreter
 from speechbrain_interp.interpreters.l2i import L2I
 from speechbrain_interp.interpreters.lmac import LMAC
-from speechbrain_interp.interpreters.nmf import NMFDictionary, NMFEncoder
+from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary, NMFEncoder  # kept for old imports
 
 __all__ = ["ConceptInterpreter", "Interpreter", "L2I", "LMAC", "NMFDictionary", "NMFEncoder"]
