@@ -155,7 +155,7 @@ def _is_concept_brick(interpreter) -> bool:
 
 
 def _concept_spec(brick) -> tuple[str, dict]:
-    """Sizes and vocabulary that :func:`~speechbrain_interp.inference.build_concept_interpreter` needs."""
+    """Sizes and vocabulary that :func:`~speechbrain_interp.interfaces.build_concept_interpreter` needs."""
     embedder, bottleneck = brick.embedder, brick.bottleneck
     if not isinstance(embedder, TextAlignedEncoder) or embedder.classifier is not brick.classifier:
         raise TypeError(
@@ -167,6 +167,7 @@ def _concept_spec(brick) -> tuple[str, dict]:
     projection = embedder.projection
     hidden = projection[0].out_features if isinstance(projection, torch.nn.Sequential) else None
     text = embedder.text_encoder
+    # the old path (a re-export) keeps exported folders identical and loadable by older versions
     return "speechbrain_interp.inference.build_concept_interpreter", {
         "concepts": list(bottleneck.concepts), "embed_dim": int(embedder.embed_dim),
         "in_dim": int(embedder.in_dim), "layer": embedder.layer, "hidden_dim": hidden,

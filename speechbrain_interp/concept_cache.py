@@ -39,7 +39,7 @@ def concept_embeddings(embedder, vocabulary="sound_events", cache_dir=None, batc
 
     Arguments
     ---------
-    embedder : speechbrain_interp.clap.AudioTextEmbedder
+    embedder : speechbrain_interp.embedders.base.AudioTextEmbedder
         Anything with ``embed_text(list[str]) -> (V, dim)`` and a ``cache_key`` string.
     vocabulary : str, Path or list of str
         A shipped vocabulary's name, a ``.txt`` path, or the concepts themselves.
@@ -58,7 +58,7 @@ def concept_embeddings(embedder, vocabulary="sound_events", cache_dir=None, batc
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_interp.clap import HashingTextEncoder
+    >>> from speechbrain_interp.embedders.text import HashingTextEncoder
     >>> enc = HashingTextEncoder(dim=16)
     >>> concepts, emb = concept_embeddings(enc, ["dog bark", "rain"], cache_dir=tempfile.mkdtemp())
     >>> emb.shape

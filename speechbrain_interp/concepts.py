@@ -97,7 +97,7 @@ class ConceptBottleneck(nn.Module):
 
     Example
     -------
-    >>> from speechbrain_interp.clap import HashingTextEncoder
+    >>> from speechbrain_interp.embedders.text import HashingTextEncoder
     >>> enc = HashingTextEncoder(dim=32)
     >>> words = ["dog bark", "siren", "rain", "engine", "bird song", "speech"]
     >>> bottleneck = ConceptBottleneck(words, enc.embed_text(words), l1_penalty=0.05)
@@ -257,7 +257,7 @@ def load(embedder, vocabulary="sound_events", l1_penalty: float = 0.1, audio_mea
 
     Arguments
     ---------
-    embedder : speechbrain_interp.clap.AudioTextEmbedder
+    embedder : speechbrain_interp.embedders.base.AudioTextEmbedder
         Gives the concept text embeddings (cached) and, for ``encode``, audio embeddings.
     vocabulary : str, Path or list of str
         Shipped vocabulary name, ``.txt`` path or a list of concepts.
@@ -271,7 +271,7 @@ def load(embedder, vocabulary="sound_events", l1_penalty: float = 0.1, audio_mea
     Example
     -------
     >>> import tempfile
-    >>> from speechbrain_interp.clap import HashingTextEncoder
+    >>> from speechbrain_interp.embedders.text import HashingTextEncoder
     >>> bottleneck = load(HashingTextEncoder(dim=64), "sound_events", cache_dir=tempfile.mkdtemp())
     >>> len(bottleneck.get_vocabulary()) == len(get_vocabulary("sound_events"))
     True

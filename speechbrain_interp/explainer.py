@@ -111,7 +111,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
         The classifier object, or its folder / Hub id.
     interpreter : str, Path, Interpreter or PretrainedInterpreter, optional
         A trained interpreter for this classifier: a folder / Hub id written by
-        :func:`speechbrain_interp.hub.export_interpreter`, a loaded interface, or a brick.
+        :func:`speechbrain_interp.export.export_interpreter`, a loaded interface, or a brick.
         When None, a gradient baseline explains the classifier right away and every
         explanation's ``note`` says so.
     baseline : str
@@ -119,7 +119,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     layers : list of str, optional
         Hidden layers for the adapter (default: known per architecture).
     savedir, trust_code, offline
-        Loading options, see :func:`speechbrain_interp.hub.load_pretrained`.
+        Loading options, see :func:`speechbrain_interp.loading.load_pretrained`.
     **baseline_options
         Passed to the baseline brick, e.g. ``nt_samples`` for SmoothGrad or ``layer`` for Grad-CAM.
 
@@ -132,7 +132,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     -------
     >>> import tempfile
     >>> from speechbrain_interp.testing import make_speechbrain_classifier
-    >>> from speechbrain_interp.hub import load_classifier
+    >>> from speechbrain_interp.loading import load_classifier
     >>> classifier = load_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "ecapa"))
     >>> type(classifier).__name__
     'EncoderClassifier'

@@ -68,7 +68,8 @@ class PretrainedInterpreter(_Interpreting, Pretrained):
     >>> import tempfile
     >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
     >>> from speechbrain_interp.interpreters.baselines import Saliency
-    >>> from speechbrain_interp.hub import export_interpreter
+    >>> from speechbrain_interp.export import export_interpreter
+    >>> from pathlib import Path
     >>> root = Path(tempfile.mkdtemp())
     >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
     >>> repo = export_interpreter(Saliency(load_speechbrain_classifier(folder)), root / "repo",
@@ -176,7 +177,8 @@ class LMACInterpreter(PretrainedInterpreter):
     >>> import tempfile
     >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
     >>> from speechbrain_interp.interpreters.lmac import LMAC
-    >>> from speechbrain_interp.hub import export_interpreter
+    >>> from speechbrain_interp.export import export_interpreter
+    >>> from pathlib import Path
     >>> root = Path(tempfile.mkdtemp())
     >>> folder = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32)
     >>> lmac = LMAC(load_speechbrain_classifier(folder, "compact"), channels=8)  # train it first
@@ -201,8 +203,9 @@ class L2IInterpreter(PretrainedInterpreter):
     >>> import tempfile
     >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
     >>> from speechbrain_interp.interpreters.l2i import L2I
-    >>> from speechbrain_interp.interpreters.nmf import NMFDictionary
-    >>> from speechbrain_interp.hub import export_interpreter
+    >>> from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary
+    >>> from speechbrain_interp.export import export_interpreter
+    >>> from pathlib import Path
     >>> root = Path(tempfile.mkdtemp())
     >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
     >>> adapter = load_speechbrain_classifier(folder)
@@ -221,7 +224,7 @@ class ConceptBottleneckInterpreter(PretrainedInterpreter):
     """Pretrained concept-bottleneck interpreter; explanations carry top ``concepts``.
 
     Loaded like :class:`LMACInterpreter` from a folder whose ``interpreter`` builds a
-    :class:`speechbrain_interp.interpreters.concepts.ConceptInterpreter`; that brick can also
+    :class:`speechbrain_interp.interpreters.concept_bottleneck.ConceptInterpreter`; that brick can also
     be used directly around any classifier adapter (see its example).
 
     Example
@@ -233,7 +236,7 @@ class ConceptBottleneckInterpreter(PretrainedInterpreter):
     """
 
     FAMILY = "concepts"
-    BRICK = "speechbrain_interp.interpreters.concepts.ConceptInterpreter"
+    BRICK = "speechbrain_interp.interpreters.concept_bottleneck.ConceptInterpreter"
 
 
 class _VocabularyOnlyText(torch.nn.Module):
@@ -264,10 +267,10 @@ def build_concept_interpreter(classifier, concepts, embed_dim: int, in_dim: int,
     """Rebuild an exported concept-bottleneck interpreter around a classifier (weights come after).
 
     This is what the ``interpreter: !name:...`` entry of an exported concept folder calls
-    (:func:`speechbrain_interp.hub.export_interpreter` writes it): a
-    :class:`~speechbrain_interp.clap.TextAlignedEncoder` projection of the classifier's
+    (:func:`speechbrain_interp.export.export_interpreter` writes it): a
+    :class:`~speechbrain_interp.embedders.aligned.TextAlignedEncoder` projection of the classifier's
     ``layer``, a :class:`~speechbrain_interp.concepts.ConceptBottleneck` over ``concepts``,
-    and the :class:`~speechbrain_interp.interpreters.concepts.ConceptInterpreter` brick.
+    and the :class:`~speechbrain_interp.interpreters.concept_bottleneck.ConceptInterpreter` brick.
     The projection, the concept embeddings and the audio mean are placeholders until the
     folder's ``interpreter.safetensors`` is loaded into them. The text encoder does not
     travel (the vocabulary's embeddings do): embedding new text raises, naming it.
@@ -321,7 +324,7 @@ def build_concept_interpreter(classifier, concepts, embed_dim: int, in_dim: int,
     return ConceptInterpreter(classifier, bottleneck, embedder=embedder, top_k=top_k, mask=mask).eval()
 
 
-#: Interfaces :func:`speechbrain_interp.hub.load` may instantiate, by ``config.json`` name.
+#: Interfaces :func:`load` may instantiate, by ``config.json`` name.
 INTERFACES = {c.__name__: c for c in (PretrainedInterpreter, LMACInterpreter, L2IInterpreter,
                                        ConceptBottleneckInterpreter)}
 
@@ -330,7 +333,7 @@ def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None
          **kwargs):
     """Load any exported interpreter: ``config.json`` names its interface.
 
-    Only the interfaces of :mod:`speechbrain_interp.inference` are accepted, so a
+    Only the interfaces of this module (:data:`INTERFACES`) are accepted, so a
     ``config.json`` cannot make this import arbitrary code.
 
     Arguments
@@ -344,13 +347,15 @@ def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None
 
     Returns
     -------
-    speechbrain_interp.inference.PretrainedInterpreter
+    PretrainedInterpreter
 
     Example
     -------
     >>> import tempfile
     >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
     >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> from pathlib import Path
+    >>> from speechbrain_interp.export import export_interpreter
     >>> root = Path(tempfile.mkdtemp())
     >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
     >>> repo = export_interpreter(Saliency(load_speechbrain_classifier(folder)), root / "repo",

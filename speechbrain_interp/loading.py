@@ -21,7 +21,7 @@ from speechbrain_interp.adapters import ClassifierAdapter, SpeechBrainClassifier
 from speechbrain_interp.safety import SafePretrainer, load_hparams, safe_load_collected
 from speechbrain_interp.sources import resolve_source
 
-__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter"]
+__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "DEFAULT_LAYERS"]
 
 
 def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.yaml",
@@ -35,7 +35,7 @@ def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.
     Arguments
     ---------
     cls : type
-        E.g. :class:`~speechbrain_interp.inference.LMACInterpreter` or SpeechBrain's
+        E.g. :class:`~speechbrain_interp.interfaces.LMACInterpreter` or SpeechBrain's
         ``EncoderClassifier``.
     folder : str or Path
         Local repository folder (see :func:`resolve_source`).
@@ -139,15 +139,18 @@ def load_classifier(source, savedir=None, interface=None, trust_code: bool = Fal
                            run_opts=run_opts)
 
 
+#: Hidden layers a brick reads by default, by class name of the embedding model: its last blocks.
+DEFAULT_LAYERS = {
+    "CompactCNN": ["embedding_model.conv_block5", "embedding_model.conv_block4"],
+    "Cnn14": ["embedding_model.conv_block6", "embedding_model.conv_block5"],
+    "ECAPA_TDNN": ["embedding_model.blocks.3", "embedding_model.mfa"],
+    "Xvector": ["embedding_model.blocks.11", "embedding_model.blocks.14"],
+}
+
+
 def _default_layers(pretrained) -> list:
     """Hidden layers a brick can read: the last blocks of the embedding model."""
-    from speechbrain_interp.testing import ARCHITECTURES
-
-    name = type(pretrained.mods["embedding_model"]).__name__
-    known = {"CompactCNN": "compact", "Cnn14": "cnn14", "ECAPA_TDNN": "ecapa", "Xvector": "xvector"}
-    if name in known:
-        return list(ARCHITECTURES[known[name]][1])
-    return []
+    return list(DEFAULT_LAYERS.get(type(pretrained.mods["embedding_model"]).__name__, []))
 
 
 def _as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:

@@ -139,6 +139,7 @@ def bundled_interpreter(name: str = BUNDLED_INTERPRETER) -> Path:
 
     Example
     -------
+    >>> import json
     >>> json.loads((bundled_interpreter() / "config.json").read_text())["speechbrain_interface"]
     'LMACInterpreter'
     >>> bundled_interpreter("no-such-interpreter")

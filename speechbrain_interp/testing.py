@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_interp.loading import DEFAULT_LAYERS
+
 __all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier",
            "band_window_classifier", "write_random_laion_clap"]
 
@@ -105,11 +107,11 @@ classifier: !new:speechbrain.lobes.models.Xvector.Classifier
 """
 
 ARCHITECTURES = {
-    # name: (interface class, default hidden layers to capture)
-    "compact": ("EncoderClassifier", ["embedding_model.conv_block5", "embedding_model.conv_block4"]),
-    "cnn14": ("AudioClassifier", ["embedding_model.conv_block6", "embedding_model.conv_block5"]),
-    "ecapa": ("EncoderClassifier", ["embedding_model.blocks.3", "embedding_model.mfa"]),
-    "xvector": ("EncoderClassifier", ["embedding_model.blocks.11", "embedding_model.blocks.14"]),
+    # name: (interface class, default hidden layers to capture: the loader's, for that model)
+    "compact": ("EncoderClassifier", DEFAULT_LAYERS["CompactCNN"]),
+    "cnn14": ("AudioClassifier", DEFAULT_LAYERS["Cnn14"]),
+    "ecapa": ("EncoderClassifier", DEFAULT_LAYERS["ECAPA_TDNN"]),
+    "xvector": ("EncoderClassifier", DEFAULT_LAYERS["Xvector"]),
 }
 
 

@@ -62,6 +62,7 @@ class TextAlignedEncoder(AudioTextEmbedder):
     -------
     >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
     >>> import tempfile
+    >>> from speechbrain_interp.embedders.text import HashingTextEncoder
     >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "compact", n_mels=32, emb_dim=16)
     >>> adapter = load_speechbrain_classifier(folder, "compact", layers=["embedding_model"])
     >>> enc = TextAlignedEncoder(adapter, HashingTextEncoder(dim=24), layer="embedding_model")

@@ -31,6 +31,7 @@ class AudioTextEmbedder(nn.Module):
 
     Example
     -------
+    >>> import torch.nn.functional as F
     >>> class Toy(AudioTextEmbedder):
     ...     sample_rate, embed_dim, cache_key = 16000, 2, "toy"
     ...     def embed_audio(self, wav):

@@ -57,7 +57,7 @@ def check_tokenizer(tokenizer, source: str = "the tokenizer") -> None:
     >>> check_tokenizer(RobertaTokenizer())  # what from_pretrained gives when files are missing
     Traceback (most recent call last):
     ...
-    speechbrain_interp.clap.CLAPLoadError: the tokenizer has only 5 tokens ...
+    speechbrain_interp.embedders.laion_clap.CLAPLoadError: the tokenizer has only 5 tokens ...
     """
     size = len(tokenizer)
     specials = set(getattr(tokenizer, "all_special_ids", []))
@@ -239,6 +239,7 @@ class LaionCLAP(AudioTextEmbedder):
 
     Example
     -------
+    >>> from speechbrain_interp.testing import write_random_laion_clap
     >>> folder = write_random_laion_clap()      # random weights, tiny RoBERTa (cached folder)
     >>> clap = LaionCLAP.from_pretrained(folder / "clap.pt", text_encoder=folder / "roberta")
     >>> wav = (0.1 * torch.randn(1, 16000)).requires_grad_()
