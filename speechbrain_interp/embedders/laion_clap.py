@@ -24,6 +24,7 @@ from torch import nn
 
 from speechbrain_interp.audio import validate_waveform
 from speechbrain_interp.embedders.base import AudioTextEmbedder, _fingerprint_tensors
+from speechbrain_interp.safety import load_state_dict
 
 __all__ = ["CLAPLoadError", "LaionCLAP", "check_tokenizer"]
 
@@ -297,8 +298,6 @@ class LaionCLAP(AudioTextEmbedder):
             RoBERTa files, tokenizer or checkpoint missing (offline), or weights that do not
             match the architecture.
         """
-        from speechbrain_interp.safety import load_state_dict
-
         ckpt_path = _resolve_checkpoint(checkpoint)
         text_folder = _resolve_text_encoder(text_encoder)
         tokenizer = _load_tokenizer(text_folder)
