@@ -2,7 +2,7 @@
 
 :func:`brick_spec` returns ``(dotted class name, kwargs)`` that rebuild a trained brick around
 a classifier; module arguments become nested :class:`ModuleSpec` (their weights travel in
-``interpreter.safetensors``), and :func:`_render_kwargs` writes them as the body of the
+``interpreter.safetensors``), and :func:`render_kwargs` writes them as the body of the
 ``interpreter: !name:...`` entry of an exported ``hyperparams.yaml``. Concept-bottleneck bricks
 are written as a call of :func:`speechbrain_interp.interfaces.build_concept_interpreter`.
 
@@ -20,7 +20,7 @@ import torch
 from speechbrain_interp.embedders.aligned import TextAlignedEncoder
 from speechbrain_interp.interfaces import ConceptBottleneckInterpreter
 
-__all__ = ["brick_spec", "ModuleSpec"]
+__all__ = ["brick_spec", "ModuleSpec", "render_kwargs"]
 
 
 def _plain(value):
@@ -176,17 +176,23 @@ def _concept_spec(brick) -> tuple[str, dict]:
     }
 
 
-def _render_kwargs(kwargs: dict, indent: int = 4) -> str:
-    """YAML lines for constructor kwargs: JSON values (valid YAML), nested modules as ``!new:``."""
+def render_kwargs(kwargs: dict, indent: int = 4) -> str:
+    """YAML lines for constructor kwargs: JSON values (valid YAML), nested modules as ``!new:``.
+
+    Example
+    -------
+    >>> print(render_kwargs({"top_k": 2, "dictionary": ModuleSpec("torch.nn.Linear", {"in_features": 3})}))
+        top_k: 2
+        dictionary: !new:torch.nn.Linear
+            in_features: 3
+    <BLANKLINE>
+    """
     pad = " " * indent
     lines = []
     for key, value in kwargs.items():
         if isinstance(value, ModuleSpec):
-            lines.append(f"{pad}{key}: !new:{value.target}\n" + _render_kwargs(value.kwargs, indent + 4))
+            lines.append(f"{pad}{key}: !new:{value.target}\n" + render_kwargs(value.kwargs, indent + 4))
         else:
             lines.append(f"{pad}{key}: {json.dumps(value)}\n")
     return "".join(lines)
 
-
-def _indent(text: str, spaces: int = 4) -> str:
-    return "".join(" " * spaces + line if line.strip() else line for line in text.splitlines(True))

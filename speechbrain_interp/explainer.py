@@ -22,7 +22,7 @@ from speechbrain_interp.adapters import ClassifierAdapter
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.interfaces import PretrainedInterpreter, load
 from speechbrain_interp.interpreters.base import Interpreter
-from speechbrain_interp.interpreting import _Interpreting
+from speechbrain_interp.interpreting import InterpretingMixin
 from speechbrain_interp.loading import load_classifier, load_classifier_adapter
 
 __all__ = ["ClassifierExplainer", "explain_classifier", "gradient_baseline", "BASELINES"]
@@ -70,7 +70,7 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
     return getattr(baselines, BASELINES[name])(adapter, **kwargs)
 
 
-class ClassifierExplainer(_Interpreting, torch.nn.Module):
+class ClassifierExplainer(InterpretingMixin, torch.nn.Module):
     """An interpreter brick around an existing classifier, with the file helpers of the interfaces.
 
     Arguments

@@ -23,14 +23,23 @@ import torch
 from speechbrain_interp import synth
 from speechbrain_interp.adapters import SpeechBrainClassifier
 from speechbrain_interp.audio import load_audio, save_audio
-from speechbrain_interp.brick_spec import _indent, _render_kwargs, brick_spec
+from speechbrain_interp.brick_spec import brick_spec, render_kwargs
 from speechbrain_interp.interfaces import INTERFACES, load
 from speechbrain_interp.model_card import ModelCardInfo, model_card
-from speechbrain_interp.repository import _OUR_KEYS, check_hub_folder, classifier_fingerprint, shared_prefixes
+from speechbrain_interp.repository import (
+    INTERPRETER_KEYS,
+    check_hub_folder,
+    classifier_fingerprint,
+    shared_prefixes,
+)
 from speechbrain_interp.safety import save_state_dict
-from speechbrain_interp.sources import _REPO_ID, resolve_source
+from speechbrain_interp.sources import REPO_ID_PATTERN, resolve_source
 
 __all__ = ["export_interpreter", "push_to_hub"]
+
+
+def _indent(text: str, spaces: int = 4) -> str:
+    return "".join(" " * spaces + line if line.strip() else line for line in text.splitlines(True))
 
 
 def _classifier_yaml(path: Path) -> tuple[str, list]:
@@ -44,7 +53,7 @@ def _classifier_yaml(path: Path) -> tuple[str, list]:
     loadables = list((pretrainer or {}).get("loadables", {}) or {})
     if "interpreter" in loadables:
         loadables.remove("interpreter")
-    for key in _OUR_KEYS:
+    for key in INTERPRETER_KEYS:
         tree.pop(key, None)
     stream = StringIO()
     yaml.dump(tree, stream)
@@ -130,7 +139,7 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
     family, interface = _family_of(interpreter)
     if brick_yaml is None:
         target, kwargs = brick if brick is not None else brick_spec(interpreter)
-        brick_yaml = _render_kwargs(kwargs)
+        brick_yaml = render_kwargs(kwargs)
     else:
         target = brick[0] if brick is not None else (
             f"{type(interpreter).__module__}.{type(interpreter).__qualname__}")
@@ -315,7 +324,7 @@ def push_to_hub(folder, repo_id: str, token=None, private: bool | None = None,
     from huggingface_hub import HfApi
 
     config = check_hub_folder(folder)
-    if not _REPO_ID.match(repo_id) or "/" not in repo_id:
+    if not REPO_ID_PATTERN.match(repo_id) or "/" not in repo_id:
         raise ValueError(f"'{repo_id}' is not a Hub repository id of the form org/name")
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -29,8 +30,8 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain_interp.adapters import SpeechBrainClassifier
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.interpreters.base import Interpreter
-from speechbrain_interp.interpreting import _Interpreting
-from speechbrain_interp.loading import _as_adapter, _declares, load_pretrained
+from speechbrain_interp.interpreting import InterpretingMixin
+from speechbrain_interp.loading import as_adapter, load_pretrained
 from speechbrain_interp.repository import CLASSIFIER_MODULES, classifier_fingerprint, shared_prefixes
 from speechbrain_interp.safety import load_weights_into
 from speechbrain_interp.sources import resolve_source
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class PretrainedInterpreter(_Interpreting, Pretrained):
+class PretrainedInterpreter(InterpretingMixin, Pretrained):
     """A pretrained interpreter, loaded like any SpeechBrain model: the generic base of every family.
 
     The hparams YAML holds the classifier's modules (``compute_features`` or
@@ -95,7 +96,7 @@ class PretrainedInterpreter(_Interpreting, Pretrained):
             adapter = SpeechBrainClassifier(SimpleNamespace(mods=own, hparams=self.hparams),
                                             **adapter_spec)
         else:
-            adapter = _as_adapter(classifier, adapter_spec)
+            adapter = as_adapter(classifier, adapter_spec)
             expected = getattr(self.hparams, "classifier_sha256", None)
             if expected and classifier_fingerprint(adapter) != expected:
                 self.note = ("This interpreter was trained for a different classifier (weights "
@@ -327,6 +328,17 @@ def build_concept_interpreter(classifier, concepts, embed_dim: int, in_dim: int,
 #: Interfaces :func:`load` may instantiate, by ``config.json`` name.
 INTERFACES = {c.__name__: c for c in (PretrainedInterpreter, LMACInterpreter, L2IInterpreter,
                                        ConceptBottleneckInterpreter)}
+
+
+def _declares(hparams_path: Path, key: str) -> bool:
+    """Whether a YAML file has a top-level ``key`` (parsed without building anything)."""
+    from ruamel.yaml import YAML
+
+    try:
+        tree = YAML(typ="rt").load(hparams_path.read_text(encoding="utf-8"))
+    except Exception:
+        return True  # unreadable: let the loader report the real problem
+    return isinstance(tree, dict) and key in tree
 
 
 def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None, offline=None,

@@ -1,6 +1,6 @@
 """The file and batch front of every interpreter: ``interpret_batch``, ``interpret_file``, ...
 
-:class:`_Interpreting` is the mixin that both the SpeechBrain interfaces
+:class:`InterpretingMixin` is the mixin that both the SpeechBrain interfaces
 (:mod:`speechbrain_interp.interfaces`) and :class:`~speechbrain_interp.explainer.ClassifierExplainer`
 inherit: it reads audio files, resamples them to the classifier's rate, groups clips of equal
 length, runs the brick (``self.interpreter``) and stitches the per-group explanations back
@@ -22,7 +22,7 @@ from speechbrain_interp.audio import AudioError, load_audio
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.interpreters.base import Interpreter
 
-__all__ = ["audio_files", "AUDIO_SUFFIXES"]
+__all__ = ["audio_files", "AUDIO_SUFFIXES", "InterpretingMixin"]
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -94,8 +94,21 @@ def _add_note(explanation: Explanation, note: str | None) -> Explanation:
     return explanation
 
 
-class _Interpreting:
-    """``interpret_batch``/``interpret_file``/``interpret_files`` over ``self.interpreter`` (a brick)."""
+class InterpretingMixin:
+    """``interpret_batch``/``interpret_file``/``interpret_files`` over ``self.interpreter`` (a brick).
+
+    Example
+    -------
+    >>> from speechbrain_interp.testing import band_window_classifier
+    >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> class Explainer(InterpretingMixin):
+    ...     def __init__(self, brick):
+    ...         self.interpreter = brick
+    >>> explainer = Explainer(Saliency(band_window_classifier()))
+    >>> e = explainer.interpret_batch(torch.randn(2, 8000) * 0.1, wav_lens=torch.tensor([1.0, 0.5]))
+    >>> e.mask.shape[0], e.wav.shape
+    (2, torch.Size([2, 8000]))
+    """
 
     interpreter: Interpreter
     note: str | None = None

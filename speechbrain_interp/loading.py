@@ -21,7 +21,7 @@ from speechbrain_interp.adapters import ClassifierAdapter, SpeechBrainClassifier
 from speechbrain_interp.safety import SafePretrainer, load_hparams, safe_load_collected
 from speechbrain_interp.sources import resolve_source
 
-__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "DEFAULT_LAYERS"]
+__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "as_adapter", "DEFAULT_LAYERS"]
 
 
 def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.yaml",
@@ -83,17 +83,6 @@ def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.
     return cls(modules=hparams["modules"], hparams=hparams, run_opts=run_opts, **kwargs)
 
 
-def _declares(hparams_path: Path, key: str) -> bool:
-    """Whether a YAML file has a top-level ``key`` (parsed without building anything)."""
-    from ruamel.yaml import YAML
-
-    try:
-        tree = YAML(typ="rt").load(hparams_path.read_text(encoding="utf-8"))
-    except Exception:
-        return True  # unreadable: let the loader report the real problem
-    return isinstance(tree, dict) and key in tree
-
-
 def _classifier_interface(hparams_path: Path):
     """SpeechBrain interface class for a classifier folder, from the modules its YAML declares."""
     from ruamel.yaml import YAML
@@ -153,7 +142,24 @@ def _default_layers(pretrained) -> list:
     return list(DEFAULT_LAYERS.get(type(pretrained.mods["embedding_model"]).__name__, []))
 
 
-def _as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
+def as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
+    """The ``ClassifierAdapter`` of a loaded SpeechBrain classifier (an adapter is returned as is).
+
+    Arguments
+    ---------
+    classifier : ClassifierAdapter or speechbrain.inference.interfaces.Pretrained
+        The classifier.
+    adapter_spec : dict, optional
+        ``SpeechBrainClassifier`` options; ``layers`` defaults to :data:`DEFAULT_LAYERS`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> adapter = as_adapter(load_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector")))
+    >>> adapter.layers == DEFAULT_LAYERS["Xvector"]
+    True
+    """
     if isinstance(classifier, ClassifierAdapter):
         return classifier
     if isinstance(classifier, Pretrained):
@@ -180,4 +186,4 @@ def load_classifier_adapter(classifier, savedir=None, layers=None, trust_code=Fa
     if isinstance(classifier, (str, Path)):
         classifier = load_classifier(classifier, savedir=savedir, trust_code=trust_code, offline=offline)
     spec = {} if layers is None else {"layers": list(layers)}
-    return _as_adapter(classifier, spec)
+    return as_adapter(classifier, spec)

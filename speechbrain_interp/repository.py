@@ -32,8 +32,8 @@ __all__ = ["CLASSIFIER_MODULES", "classifier_fingerprint", "shared_prefixes", "c
 CLASSIFIER_MODULES = ("compute_stft", "compute_fbank", "compute_features", "mean_var_norm",
                       "embedding_model", "classifier")
 _PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
-#: Keys the export adds to the classifier's YAML (dropped when a folder is exported again).
-_OUR_KEYS = ("pretrainer", "adapter", "interpreter", "interpreter_family", "classifier_sha256")
+#: Top-level keys the export adds to the classifier's YAML (dropped when a folder is exported again).
+INTERPRETER_KEYS = ("pretrainer", "adapter", "interpreter", "interpreter_family", "classifier_sha256")
 
 
 def classifier_fingerprint(adapter) -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 __all__ = ["HubUnavailableError", "hub_cache_dir", "resolve_source", "bundled_interpreter",
            "BUNDLED_INTERPRETER"]
 
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
+#: What a Hugging Face Hub repository id looks like (``name`` or ``org/name``).
+REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
 
 
 class HubUnavailableError(OSError):
@@ -85,7 +86,7 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
     path = Path(text).expanduser()
     if path.is_dir():
         return path.resolve()
-    if isinstance(source, Path) or text.startswith((".", "/", "~")) or not _REPO_ID.match(text):
+    if isinstance(source, Path) or text.startswith((".", "/", "~")) or not REPO_ID_PATTERN.match(text):
         raise FileNotFoundError(
             f"'{text}' is not a folder, and does not look like a Hugging Face Hub id (org/name)"
         )

@@ -5,7 +5,7 @@ Every embedder follows :class:`AudioTextEmbedder`:
 * ``embed_audio(wav) -> (B, d)``: normalised, differentiable with respect to ``wav``;
 * ``embed_text(list[str]) -> (V, d)``: normalised;
 * ``sample_rate``, ``embed_dim`` and ``cache_key`` (what cached concept embeddings are
-  keyed by; :func:`_fingerprint_tensors` makes it depend on the weights).
+  keyed by; :func:`fingerprint_tensors` makes it depend on the weights).
 
 Authors
 * speechbrain_interp contributors 2026
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["AudioTextEmbedder"]
+__all__ = ["AudioTextEmbedder", "fingerprint_tensors"]
 
 
 class AudioTextEmbedder(nn.Module):
@@ -68,8 +68,14 @@ class AudioTextEmbedder(nn.Module):
         return self.embed_audio(wav)
 
 
-def _fingerprint_tensors(tensors) -> str:
-    """Cheap, content-dependent digest of weights: shapes, sums and a strided sample of values."""
+def fingerprint_tensors(tensors) -> str:
+    """Cheap, content-dependent digest of weights: shapes, sums and a strided sample of values.
+
+    Example
+    -------
+    >>> len(fingerprint_tensors(torch.nn.Linear(3, 2).named_parameters()))
+    16
+    """
     h = hashlib.sha256()
     for name, t in tensors:
         t = t.detach().float().cpu().reshape(-1)

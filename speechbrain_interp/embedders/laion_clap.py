@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from speechbrain_interp.audio import validate_waveform
-from speechbrain_interp.embedders.base import AudioTextEmbedder, _fingerprint_tensors
+from speechbrain_interp.embedders.base import AudioTextEmbedder, fingerprint_tensors
 from speechbrain_interp.safety import load_state_dict
 
 __all__ = ["CLAPLoadError", "LaionCLAP", "check_tokenizer"]
@@ -338,7 +338,7 @@ class LaionCLAP(AudioTextEmbedder):
         if self._key is None:
             text_params = [(n, p) for n, p in self.model.named_parameters()
                            if n.startswith(("text_branch", "text_projection"))]
-            self._key = f"{self.name}-{_fingerprint_tensors(text_params)}"
+            self._key = f"{self.name}-{fingerprint_tensors(text_params)}"
         return self._key
 
     def train(self, mode: bool = True):

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechbrain_interp.embedders.base import _fingerprint_tensors
+from speechbrain_interp.embedders.base import fingerprint_tensors
 
 __all__ = ["HashingTextEncoder", "SentenceTextEncoder", "text_encoder", "label_captions"]
 
@@ -130,7 +130,7 @@ class SentenceTextEncoder(nn.Module):
     @property
     def cache_key(self) -> str:
         if self._key is None:
-            digest = _fingerprint_tensors(self.model.named_parameters())
+            digest = fingerprint_tensors(self.model.named_parameters())
             self._key = f"sentence-{Path(self.name).name}-{digest}"
         return self._key
 
