@@ -167,7 +167,7 @@ def _concept_spec(brick) -> tuple[str, dict]:
     projection = embedder.projection
     hidden = projection[0].out_features if isinstance(projection, torch.nn.Sequential) else None
     text = embedder.text_encoder
-    # the old path (a re-export) keeps exported folders identical and loadable by older versions
+    # the old path (a re-export): concept folders read as before and load with older versions too
     return "speechbrain_interp.inference.build_concept_interpreter", {
         "concepts": list(bottleneck.concepts), "embed_dim": int(embedder.embed_dim),
         "in_dim": int(embedder.in_dim), "layer": embedder.layer, "hidden_dim": hidden,

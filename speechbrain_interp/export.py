@@ -148,8 +148,8 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
                     "output": adapter.output, "multilabel": adapter.multilabel}
     fingerprint = classifier_fingerprint(adapter)
     has_encoder = "label_encoder:" in body
-    # the paths written below (and in config.json, the card) are the old homes, re-exported by
-    # hub.py and inference.py: folders stay byte-identical and load with older versions too
+    # the interface paths written below (and in config.json, the card) are the old homes,
+    # re-exported by hub.py and inference.py, so that these files read as they always did
     lines = [
         body.rstrip("\n"),
         "",
