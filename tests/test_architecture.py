@@ -194,3 +194,68 @@ def test_bricks_never_read_audio_or_data_files():
                 continue
             wrong += [f"{module}: {n}" for n in names & readers]
     assert not wrong, wrong
+
+
+#: Dotted paths that exported folders, recipe YAMLs and users name at their old homes -> new home.
+OLD_PATHS = {
+    "speechbrain_interp.hub.load": "speechbrain_interp.interfaces.load",
+    "speechbrain_interp.hub.export_interpreter": "speechbrain_interp.export.export_interpreter",
+    "speechbrain_interp.hub.export_recipe": "speechbrain_interp.recipe_export.export_recipe",
+    "speechbrain_interp.hub.ModelCardInfo": "speechbrain_interp.model_card.ModelCardInfo",
+    "speechbrain_interp.hub.bundled_interpreter": "speechbrain_interp.sources.bundled_interpreter",
+    "speechbrain_interp.inference.build_concept_interpreter":
+        "speechbrain_interp.interfaces.build_concept_interpreter",
+    "speechbrain_interp.inference.LMACInterpreter": "speechbrain_interp.interfaces.LMACInterpreter",
+    "speechbrain_interp.inference.explain_classifier": "speechbrain_interp.explainer.explain_classifier",
+    "speechbrain_interp.inference.train_lmac": "speechbrain_interp.training.train_lmac",
+    "speechbrain_interp.clap.TextAlignedEncoder": "speechbrain_interp.embedders.aligned.TextAlignedEncoder",
+    "speechbrain_interp.clap.text_encoder": "speechbrain_interp.embedders.text.text_encoder",
+    "speechbrain_interp.clap.LaionCLAP": "speechbrain_interp.embedders.laion_clap.LaionCLAP",
+    "speechbrain_interp.interpreters.nmf.NMFDictionary":
+        "speechbrain_interp.solvers.nmf_dictionary.NMFDictionary",
+    "speechbrain_interp.interpreters.concepts.ConceptInterpreter":
+        "speechbrain_interp.interpreters.concept_bottleneck.ConceptInterpreter",
+    "speechbrain_interp.concepts.nonneg_lasso": "speechbrain_interp.solvers.lasso.nonneg_lasso",
+    "speechbrain_interp.concepts.LinearProbe": "speechbrain_interp.concept_metrics.LinearProbe",
+}
+
+
+@pytest.mark.parametrize("old", sorted(OLD_PATHS))
+def test_old_paths_still_resolve(old):
+    import pydoc
+
+    assert pydoc.locate(old) is pydoc.locate(OLD_PATHS[old]) is not None
+
+
+def test_yaml_targets_at_old_and_new_homes_are_allowed():
+    from speechbrain_interp.safety import DEFAULT_ALLOW, _check_target
+
+    yaml_targets = ("build_concept_interpreter", ".clap.", "NMFDictionary", "ConceptInterpreter")
+    for old, new in OLD_PATHS.items():
+        if not any(name in old for name in yaml_targets):
+            continue  # loaders, exporters and solvers are not YAML targets
+        for target in (old, new):
+            _check_target("!name:", target, DEFAULT_ALLOW, "test")
+
+
+def test_a_folder_naming_the_old_nmf_path_still_loads(tmp_path):
+    """L2I folders exported before the split name interpreters.nmf.NMFDictionary in their YAML."""
+    import torch
+
+    from speechbrain_interp.export import export_interpreter
+    from speechbrain_interp.interfaces import load
+    from speechbrain_interp.interpreters.l2i import L2I
+    from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary
+    from speechbrain_interp.testing import load_speechbrain_classifier, make_speechbrain_classifier
+
+    folder = make_speechbrain_classifier(tmp_path / "classifier", "xvector", n_mels=24)
+    adapter = load_speechbrain_classifier(folder)
+    brick = L2I(adapter, NMFDictionary(8, adapter.frontend.n_freqs), channels=8, top_k=2).eval()
+    repo = export_interpreter(brick, tmp_path / "repo", classifier_source=folder, examples=False)
+    yaml = repo / "hyperparams.yaml"
+    text = yaml.read_text(encoding="utf-8")
+    assert "!new:speechbrain_interp.solvers.nmf_dictionary.NMFDictionary" in text
+    yaml.write_text(text.replace("speechbrain_interp.solvers.nmf_dictionary.NMFDictionary",
+                                 "speechbrain_interp.interpreters.nmf.NMFDictionary"), encoding="utf-8")
+    wav = torch.randn(1, 16000) * 0.1
+    assert torch.equal(load(repo).interpret_batch(wav).mask, brick.explain(wav).mask)
