@@ -37,6 +37,8 @@ def _recipe_folder(save_dir: Path) -> Path:
 
 
 class _chdir:
+    """Run a block in another working directory (``contextlib.chdir`` needs Python 3.11)."""
+
     def __init__(self, path):
         self.path, self.old = path, None
 

@@ -1,8 +1,10 @@
 """Interpreter bricks: each turns a classifier adapter into ``explain(wav) -> Explanation``.
 
 * :class:`LMAC`: listenable masks from a decoder over the classifier's hidden layers;
-* :class:`L2I` (with :class:`NMFDictionary`, :class:`NMFEncoder`): relevant NMF components;
-* :class:`ConceptInterpreter`: the sparse concepts an audio-text embedding is made of;
+* :class:`L2I`: relevant NMF components (the dictionary, :class:`NMFDictionary`, and
+  :class:`NMFEncoder` live in :mod:`speechbrain_interp.solvers`; importable here as before);
+* :class:`ConceptInterpreter` (:mod:`~speechbrain_interp.interpreters.concept_bottleneck`): the
+  sparse concepts an audio-text embedding is made of;
 * :mod:`~speechbrain_interp.interpreters.baselines`: Captum gradient baselines as masks.
 """
 
