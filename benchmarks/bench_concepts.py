@@ -44,13 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from timing import machine_note  # noqa: E402
 
-from speechbrain_interp.concepts import (  # noqa: E402
-    center,
-    concept_embeddings,
-    lambda_for_l0,
-    lasso_objective,
-    nonneg_lasso,
-)
+from speechbrain_interp.concept_cache import concept_embeddings  # noqa: E402
+from speechbrain_interp.concepts import center  # noqa: E402
+from speechbrain_interp.solvers.lasso import lambda_for_l0, lasso_objective, nonneg_lasso  # noqa: E402
 from speechbrain_interp.vocabularies import load_vocabulary  # noqa: E402
 
 
@@ -92,7 +88,7 @@ def main(argv=None):
                         help="time sklearn on the first N embeddings only and scale (default: all)")
     args = parser.parse_args(argv)
 
-    from speechbrain_interp.clap import SentenceTextEncoder
+    from speechbrain_interp.embedders.text import SentenceTextEncoder
 
     encoder = SentenceTextEncoder()
     concepts, raw_c = concept_embeddings(encoder, args.vocabulary)

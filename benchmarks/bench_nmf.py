@@ -30,11 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import machine_note, time_call  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
-from speechbrain_interp.interpreters.nmf import (  # noqa: E402
-    NMFDictionary,
-    multiplicative_update,
-    reconstruction_error,
-)
+from speechbrain_interp.solvers.nmf import multiplicative_update, reconstruction_error  # noqa: E402
+from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary  # noqa: E402
 from speechbrain_interp.spectral import SpectralFrontEnd  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,16 +20,16 @@ Example
 from importlib import import_module
 
 _LAZY = {
-    "load": ("speechbrain_interp.hub", "load"),
-    "pretrained_default": ("speechbrain_interp.hub", "bundled_interpreter"),
-    "export_interpreter": ("speechbrain_interp.hub", "export_interpreter"),
-    "push_to_hub": ("speechbrain_interp.hub", "push_to_hub"),
-    "PretrainedInterpreter": ("speechbrain_interp.inference", "PretrainedInterpreter"),
-    "LMACInterpreter": ("speechbrain_interp.inference", "LMACInterpreter"),
-    "L2IInterpreter": ("speechbrain_interp.inference", "L2IInterpreter"),
-    "ConceptBottleneckInterpreter": ("speechbrain_interp.inference", "ConceptBottleneckInterpreter"),
-    "explain_classifier": ("speechbrain_interp.inference", "explain_classifier"),
-    "train_lmac": ("speechbrain_interp.inference", "train_lmac"),
+    "load": ("speechbrain_interp.interfaces", "load"),
+    "pretrained_default": ("speechbrain_interp.sources", "bundled_interpreter"),
+    "export_interpreter": ("speechbrain_interp.export", "export_interpreter"),
+    "push_to_hub": ("speechbrain_interp.export", "push_to_hub"),
+    "PretrainedInterpreter": ("speechbrain_interp.interfaces", "PretrainedInterpreter"),
+    "LMACInterpreter": ("speechbrain_interp.interfaces", "LMACInterpreter"),
+    "L2IInterpreter": ("speechbrain_interp.interfaces", "L2IInterpreter"),
+    "ConceptBottleneckInterpreter": ("speechbrain_interp.interfaces", "ConceptBottleneckInterpreter"),
+    "explain_classifier": ("speechbrain_interp.explainer", "explain_classifier"),
+    "train_lmac": ("speechbrain_interp.training", "train_lmac"),
     "Explanation": ("speechbrain_interp.explanation", "Explanation"),
 }
 

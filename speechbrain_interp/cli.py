@@ -193,24 +193,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_explainer(args):
     """The interpreter the flags ask for, and a sentence saying what it is."""
-    from speechbrain_interp import hub
-    from speechbrain_interp.inference import explain_classifier
+    from speechbrain_interp.explainer import explain_classifier
+    from speechbrain_interp.interfaces import load
+    from speechbrain_interp.loading import load_classifier
+    from speechbrain_interp.sources import bundled_interpreter
 
     common = {"savedir": args.savedir, "trust_code": args.trust_code, "offline": args.offline or None}
     run_opts = {"device": args.device}
     interpreter = getattr(args, "interpreter", None)
     classifier = getattr(args, "classifier", None)
     if classifier:
-        pretrained = hub.load_classifier(classifier, run_opts=run_opts, **common)
+        pretrained = load_classifier(classifier, run_opts=run_opts, **common)
         explainer = explain_classifier(pretrained, interpreter=interpreter,
                                        baseline=getattr(args, "baseline", "saliency"), **common)
         what = (f"interpreter {interpreter} on classifier {classifier}" if interpreter
                 else f"{args.baseline} gradient baseline on classifier {classifier}")
         return explainer.to(args.device), what
     if interpreter:
-        return hub.load(interpreter, run_opts=run_opts, **common), f"interpreter {interpreter}"
-    source = hub.bundled_interpreter()
-    return hub.load(source, run_opts=run_opts), f"bundled interpreter {source.name}"
+        return load(interpreter, run_opts=run_opts, **common), f"interpreter {interpreter}"
+    source = bundled_interpreter()
+    return load(source, run_opts=run_opts), f"bundled interpreter {source.name}"
 
 
 def _print(args, *text):
@@ -274,7 +276,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_explain(args) -> int:
-    from speechbrain_interp.inference import audio_files
+    from speechbrain_interp.interpreting import audio_files
 
     paths = audio_files(args.inputs)
     if not paths:
@@ -284,7 +286,8 @@ def _cmd_explain(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from speechbrain_interp.inference import audio_files, train_lmac
+    from speechbrain_interp.interpreting import audio_files
+    from speechbrain_interp.training import train_lmac
 
     paths = audio_files(args.audio)
     if not paths:
@@ -303,7 +306,8 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from speechbrain_interp.hub import ModelCardInfo, export_recipe
+    from speechbrain_interp.model_card import ModelCardInfo
+    from speechbrain_interp.recipe_export import export_recipe
 
     card = ModelCardInfo(title=args.title, training_data=args.training_data,
                          training_data_url=args.training_data_url,
@@ -321,7 +325,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_push(args) -> int:
-    from speechbrain_interp.hub import push_to_hub
+    from speechbrain_interp.export import push_to_hub
 
     info = push_to_hub(args.folder, args.repo_id, token=args.token, private=args.private or None,
                        commit_message=args.message)
@@ -381,8 +385,8 @@ def main(argv=None) -> int:
     if args.quiet:
         warnings.simplefilter("ignore")
     from speechbrain_interp.audio import AudioError
-    from speechbrain_interp.hub import HubUnavailableError
     from speechbrain_interp.safety import UnsafeHparamsError
+    from speechbrain_interp.sources import HubUnavailableError
 
     try:
         return _COMMANDS[args.command](args)

@@ -300,7 +300,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     Arguments
     ---------
     explainer : PretrainedInterpreter or ClassifierExplainer
-        Anything with ``interpret_files`` (see :mod:`speechbrain_interp.inference`).
+        Anything with ``interpret_files`` (see :mod:`speechbrain_interp.interpreting`).
     paths : list
         Audio files.
     out : str or Path
@@ -331,7 +331,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     -------
     >>> import tempfile
     >>> from speechbrain_interp.testing import make_speechbrain_classifier
-    >>> from speechbrain_interp.inference import explain_classifier
+    >>> from speechbrain_interp.explainer import explain_classifier
     >>> from speechbrain_interp.audio import save_audio
     >>> from speechbrain_interp.synth import demo_clip
     >>> root = Path(tempfile.mkdtemp())

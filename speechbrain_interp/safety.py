@@ -18,7 +18,7 @@ nodes, without constructing anything, and refuses:
 The allow-list (:data:`DEFAULT_ALLOW`) covers the model-building parts of this
 package, of SpeechBrain and ``torch.nn``. It names subpackages rather than whole
 libraries on purpose: ``speechbrain.utils.superpowers.run_shell`` runs a shell command
-and ``speechbrain_interp.hub.push_to_hub`` uploads files, so "all of speechbrain" or
+and ``speechbrain_interp.export.push_to_hub`` uploads files, so "all of speechbrain" or
 "all of this package" would not be safe. Anything else needs ``allow=[...]`` or an
 explicit ``trust_code=True``.
 
@@ -66,8 +66,12 @@ DEFAULT_ALLOW = (
     "speechbrain_interp.interpreters",
     "speechbrain_interp.adapters",
     "speechbrain_interp.spectral",
-    "speechbrain_interp.clap",
+    "speechbrain_interp.embedders",
+    "speechbrain_interp.solvers",
     "speechbrain_interp.safety.SafePretrainer",
+    "speechbrain_interp.interfaces.build_concept_interpreter",
+    # old homes, still named by folders exported before the package was split (re-exports)
+    "speechbrain_interp.clap",
     "speechbrain_interp.inference.build_concept_interpreter",
     "speechbrain.lobes.features",
     "speechbrain.lobes.models",

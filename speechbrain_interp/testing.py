@@ -5,7 +5,8 @@ benchmarks build the same architectures (Cnn14, ECAPA-TDNN, Xvector) at small
 sizes, save them as a SpeechBrain inference folder (``hyperparams.yaml`` with a
 ``pretrainer:`` key, ``*.ckpt`` files, ``label_encoder.ckpt``) and load them
 back through ``from_hparams(source=<folder>)``, exactly the code path a Hub
-model takes.
+model takes. :func:`write_random_laion_clap` does the same for a LAION-CLAP checkpoint
+and its RoBERTa folder.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -13,13 +14,18 @@ Authors
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_interp.loading import DEFAULT_LAYERS
+
 __all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier",
-           "band_window_classifier"]
+           "band_window_classifier", "write_random_laion_clap"]
 
 _LABEL_ENCODER = """label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 """
@@ -101,11 +107,11 @@ classifier: !new:speechbrain.lobes.models.Xvector.Classifier
 """
 
 ARCHITECTURES = {
-    # name: (interface class, default hidden layers to capture)
-    "compact": ("EncoderClassifier", ["embedding_model.conv_block5", "embedding_model.conv_block4"]),
-    "cnn14": ("AudioClassifier", ["embedding_model.conv_block6", "embedding_model.conv_block5"]),
-    "ecapa": ("EncoderClassifier", ["embedding_model.blocks.3", "embedding_model.mfa"]),
-    "xvector": ("EncoderClassifier", ["embedding_model.blocks.11", "embedding_model.blocks.14"]),
+    # name: (interface class, default hidden layers to capture: the loader's, for that model)
+    "compact": ("EncoderClassifier", DEFAULT_LAYERS["CompactCNN"]),
+    "cnn14": ("AudioClassifier", DEFAULT_LAYERS["Cnn14"]),
+    "ecapa": ("EncoderClassifier", DEFAULT_LAYERS["ECAPA_TDNN"]),
+    "xvector": ("EncoderClassifier", DEFAULT_LAYERS["Xvector"]),
 }
 
 
@@ -293,3 +299,86 @@ def band_window_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length
     net = BandWindowDetector(frontend.n_freqs, band, window, threshold=threshold)
     return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features", "pooled"],
                            labels=["background", "event"])
+
+
+# --------------------------------------------------------------------------------------
+# A random-weight LAION-CLAP folder (tests, examples), built like the real one
+# --------------------------------------------------------------------------------------
+def _byte_level_alphabet() -> list[str]:
+    """GPT-2's byte-to-unicode table: the 256 symbols of a byte-level BPE vocabulary."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + \
+        list(range(ord("\xae"), ord("\xff") + 1))
+    codes, extra = printable[:], 0
+    for b in range(256):
+        if b not in printable:
+            codes.append(256 + extra)
+            extra += 1
+    return [chr(c) for c in codes]
+
+
+def write_random_laion_clap(folder=None, amodel: str = "HTSAT-tiny", seed: int = 0,
+                            words: Sequence[str] = ("dog", "bark", "rain", "siren", "the", "sound")) -> Path:
+    """Write a LAION-CLAP checkpoint with random weights and a tiny RoBERTa folder.
+
+    The architecture is laion-clap's own (``amodel`` audio tower, RoBERTa text tower with
+    one layer and a small byte-level BPE vocabulary; the hidden size stays 768 because
+    laion-clap's text projection expects it). The checkpoint is saved as LAION ships its
+    files (``{"state_dict": {"module.<name>": tensor}}``) so that
+    :meth:`~speechbrain_interp.embedders.laion_clap.LaionCLAP.from_pretrained` takes the real
+    loading path.
+
+    Arguments
+    ---------
+    folder : str or Path, optional
+        Destination. By default a folder under the package cache
+        (``$SPEECHBRAIN_INTERP_CACHE`` or ``~/.cache/speechbrain_interp``) named after
+        ``amodel`` and ``seed``, reused when already complete (building takes a while).
+    amodel : str
+        laion-clap audio tower (``"HTSAT-tiny"``, ``"HTSAT-base"``, ``"PANN-14"``).
+    seed : int
+        Weight initialisation seed.
+    words : sequence of str
+        Words that get one BPE token each (everything else is spelled in bytes).
+
+    Returns
+    -------
+    Path
+        The folder, holding ``clap.pt``, ``clap.safetensors`` and ``roberta/``.
+    """
+    from transformers import RobertaConfig
+
+    from speechbrain_interp.embedders.laion_clap import _build_clap
+    from speechbrain_interp.safety import save_state_dict
+
+    if folder is None:
+        env = os.environ.get("SPEECHBRAIN_INTERP_CACHE")
+        root = Path(env) if env else Path.home() / ".cache" / "speechbrain_interp"
+        folder = root / f"random-laion-clap-{amodel}-{seed}"
+        if (folder / "COMPLETE").exists():
+            return folder
+    folder = Path(folder)
+    roberta = folder / "roberta"
+    roberta.mkdir(parents=True, exist_ok=True)
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for symbol in _byte_level_alphabet():
+        vocab[symbol] = len(vocab)
+    merges = []
+    for word in words:  # merge each word (with its leading space marker) into one token
+        pieces = ["\u0120"] + list(word)
+        while len(pieces) > 1:
+            merges.append(f"{pieces[0]} {pieces[1]}")
+            pieces = [pieces[0] + pieces[1]] + pieces[2:]
+            vocab.setdefault(pieces[0], len(vocab))
+    vocab["<mask>"] = len(vocab)
+    (roberta / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (roberta / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    RobertaConfig(vocab_size=len(vocab), hidden_size=768, num_hidden_layers=1, num_attention_heads=12,
+                  intermediate_size=128, max_position_embeddings=80, type_vocab_size=1, pad_token_id=1,
+                  bos_token_id=0, eos_token_id=2).save_pretrained(str(roberta))
+    torch.manual_seed(seed)
+    model, _ = _build_clap(amodel, False, roberta)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"epoch": 0, "state_dict": state}, folder / "clap.pt")
+    save_state_dict({k[len("module."):]: v for k, v in state.items()}, folder / "clap.safetensors")
+    (folder / "COMPLETE").write_text("random-weight LAION-CLAP written by speechbrain_interp\n")
+    return folder

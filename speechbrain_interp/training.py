@@ -6,7 +6,10 @@
 * :class:`WeightAveraging`: a uniform average of the weights of the last epochs
   (stochastic weight averaging), also checkpointed;
 * :class:`TrainingClock`: wall-clock and CPU seconds of the completed epochs, checkpointed
-  so that a resumed run reports its whole training time.
+  so that a resumed run reports its whole training time;
+* :func:`train_lmac`: a small, hand-written L-MAC training loop for a classifier you already
+  have, on a folder of your own audio (no labels, no recipe), returning a
+  :class:`TrainingResult`.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -17,6 +20,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from speechbrain.utils.checkpoints import (
@@ -26,7 +32,13 @@ from speechbrain.utils.checkpoints import (
 )
 from torch import nn
 
-__all__ = ["OneCycleLR", "TrainingClock", "WeightAveraging", "unwrap"]
+from speechbrain_interp.audio import load_audio
+from speechbrain_interp.sources import resolve_source
+
+if TYPE_CHECKING:
+    from speechbrain_interp.explainer import ClassifierExplainer
+
+__all__ = ["OneCycleLR", "TrainingClock", "WeightAveraging", "unwrap", "train_lmac", "TrainingResult"]
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -236,3 +248,220 @@ class TrainingClock:
         state = json.loads(path.read_text())
         self.wall_seconds, self.cpu_seconds = state["wall_seconds"], state["cpu_seconds"]
         self.restart()
+
+
+# --------------------------------------------------------------------------------------
+# Training an L-MAC interpreter for an existing classifier
+# --------------------------------------------------------------------------------------
+class _Crops(torch.utils.data.Dataset):
+    """Fixed-length crops of audio files at the classifier's sample rate (zero-padded if short)."""
+
+    def __init__(self, paths, sample_rate: int, samples: int, min_samples: int, random_crop: bool, seed=0):
+        self.paths, self.sample_rate, self.samples = list(paths), sample_rate, samples
+        self.min_samples, self.random_crop = min_samples, random_crop
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        wav = load_audio(self.paths[i], sample_rate=self.sample_rate, min_samples=self.min_samples)
+        extra = wav.shape[-1] - self.samples
+        if extra > 0:
+            start = int(torch.randint(extra + 1, (1,), generator=self.generator)) if self.random_crop \
+                else extra // 2
+            wav = wav[start:start + self.samples]
+        elif extra < 0:
+            wav = torch.nn.functional.pad(wav, (0, -extra))
+        return wav
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train_lmac` returns.
+
+    Attributes
+    ----------
+    explainer : ClassifierExplainer
+        The trained L-MAC brick around the classifier, ready to ``interpret_file``.
+    history : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``valid_loss`` (None without validation clips),
+        ``mask_mean``, ``seconds``; ``selected`` marks the epoch whose decoder was kept.
+    folder : Path or None
+        The repository folder written when ``out`` was given.
+    """
+
+    explainer: ClassifierExplainer
+    history: list
+    folder: Path | None
+
+
+def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 8, seconds: float = 5.0,
+               lr: float = 1e-3, layers=None, valid_fraction: float = 0.1, mixtures: bool = True,
+               progress: bool = True, overwrite: bool = False, seed: int = 0, trust_code: bool = False,
+               offline=None, device: str = "cpu", classifier_source=None, card=None,
+               **lmac_options) -> TrainingResult:
+    """Train an L-MAC interpreter for a classifier on a folder of your own audio.
+
+    No labels are needed: L-MAC explains the classifier's own predictions. Clips are
+    cropped to ``seconds``; with ``mixtures``, half of each batch is mixed with another
+    clip or with noise while the loss keeps the clean prediction as its target (the
+    L-MAC recipe's robustness trick). A tenth of the files (at least one, when there are
+    five or more) is held out, and the decoder of the epoch with the lowest validation
+    loss is kept.
+
+    Arguments
+    ---------
+    classifier : AudioClassifier, EncoderClassifier, ClassifierAdapter, str or Path
+        The classifier (object, folder or Hub id).
+    audio : str, Path or list
+        Audio files and/or folders (searched recursively).
+    out : str or Path, optional
+        Also export the trained interpreter to this repository folder.
+    epochs, batch_size, seconds, lr : training settings.
+    layers : list of str, optional
+        Hidden layers the decoder reads (default: known per architecture).
+    valid_fraction : float
+        Share of files held out for checkpoint selection.
+    mixtures : bool
+        Train on mixtures (recommended).
+    progress : bool
+        Show a tqdm progress bar.
+    overwrite : bool
+        Replace an existing ``out`` folder.
+    seed : int
+        Seed of the split, crops, mixtures and initialisation.
+    trust_code, offline : loading options for a classifier given as folder or Hub id.
+    device : str
+        Torch device.
+    classifier_source : str or Path, optional
+        The classifier's inference folder, needed for ``out`` when ``classifier`` is an object.
+    card : speechbrain_interp.model_card.ModelCardInfo, optional
+        Model card text for ``out``.
+    **lmac_options
+        Passed to :class:`~speechbrain_interp.interpreters.lmac.LMAC` (e.g. ``channels``,
+        ``lambda_in``).
+
+    Returns
+    -------
+    TrainingResult
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> from speechbrain_interp.audio import save_audio
+    >>> from speechbrain_interp.synth import demo_clip
+    >>> root = Path(tempfile.mkdtemp())
+    >>> folder = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32)
+    >>> for i in range(2):
+    ...     save_audio(root / "audio" / f"clip{i}.wav", demo_clip(1.0, seed=i), 16000)
+    >>> result = train_lmac(folder, root / "audio", epochs=1, batch_size=2, seconds=0.5,
+    ...                     progress=False, channels=4)
+    >>> result.history[0]["epoch"], result.explainer.interpret_file(root / "audio/clip0.wav").method
+    (1, 'L-MAC')
+    """
+    from tqdm.auto import tqdm
+
+    # lazy: recipes import this module for its schedules; the interpreter stack loads only here
+    from speechbrain_interp.explainer import ClassifierExplainer
+    from speechbrain_interp.interpreters.lmac import LMAC, training_mixtures
+    from speechbrain_interp.interpreting import audio_files
+    from speechbrain_interp.loading import load_classifier_adapter
+
+    if isinstance(classifier, (str, Path)) and classifier_source is None:
+        classifier_source = resolve_source(classifier, offline=offline)
+    adapter = load_classifier_adapter(classifier, layers=layers, trust_code=trust_code, offline=offline)
+    adapter.to(device)
+    files = audio_files([audio] if isinstance(audio, (str, Path)) else audio)
+    if not files:
+        raise ValueError(f"no audio files (wav, flac, ogg, mp3) in {audio}")
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(files), generator=generator).tolist()
+    n_valid = max(1, round(valid_fraction * len(files))) if len(files) >= 5 else 0
+    valid_files = [files[i] for i in order[:n_valid]]
+    train_files = [files[i] for i in order[n_valid:]]
+    samples = int(round(seconds * adapter.sample_rate))
+    min_samples = adapter.frontend.min_samples
+    train_set = _Crops(train_files, adapter.sample_rate, samples, min_samples, True, seed)
+    valid_set = _Crops(valid_files, adapter.sample_rate, samples, min_samples, False, seed)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(seed), drop_last=False)
+    torch.manual_seed(seed)
+    brick = LMAC(adapter, layers=layers, **lmac_options).to(device)
+    optimizer = torch.optim.Adam(brick.decoder.parameters(), lr=lr)
+    history, best, best_loss = [], None, float("inf")
+    bar = tqdm(total=epochs * len(loader), unit="batch", desc="training L-MAC", disable=not progress)
+    try:
+        for epoch in range(1, epochs + 1):
+            start, total, count, mask_mean = time.time(), 0.0, 0, 0.0
+            brick.train()
+            for wav in loader:
+                wav = wav.to(device)
+                if mixtures:
+                    mixed, _ = training_mixtures(wav, generator=generator)
+                    loss, stats = brick.loss(mixed, clean_wav=wav)
+                else:
+                    loss, stats = brick.loss(wav)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * wav.shape[0]
+                count += wav.shape[0]
+                mask_mean += float(stats["mask_mean"]) * wav.shape[0]
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{float(loss.detach()):.3f}")
+            valid_loss = _valid_loss(brick, valid_set, batch_size, seed, mixtures) if n_valid else None
+            record = {"epoch": epoch, "train_loss": total / max(count, 1), "valid_loss": valid_loss,
+                      "mask_mean": mask_mean / max(count, 1), "seconds": round(time.time() - start, 1)}
+            history.append(record)
+            score = valid_loss if valid_loss is not None else record["train_loss"]
+            if score < best_loss:
+                best_loss = score
+                best = {k: v.detach().clone() for k, v in brick.decoder.state_dict().items()}
+                for r in history:
+                    r["selected"] = r is record
+    finally:
+        bar.close()
+    brick.decoder.load_state_dict(best)
+    brick.eval()
+    folder = None
+    if out is not None:
+        from speechbrain_interp.export import export_interpreter
+        from speechbrain_interp.model_card import ModelCardInfo
+
+        if classifier_source is None:
+            raise ValueError("to export, pass classifier_source=<the classifier's inference folder>")
+        selected = next(r for r in history if r.get("selected"))
+        card = card or ModelCardInfo(
+            title="L-MAC interpreter trained with speechbrain_interp.inference.train_lmac",
+            training_data=f"{len(files)} audio files from {audio}",
+            evaluation=[{k: v for k, v in r.items() if k != "selected"} for r in history],
+            evaluation_note=f"Training history; the decoder of epoch {selected['epoch']} was kept "
+                            "(lowest validation loss).",
+        )
+        folder = export_interpreter(brick, out, classifier_source=classifier_source, card=card,
+                                    overwrite=overwrite)
+    return TrainingResult(ClassifierExplainer(brick), history, folder)
+
+
+@torch.no_grad()
+def _valid_loss(brick, dataset, batch_size, seed, mixtures) -> float:
+    """Mean L-MAC loss on held-out crops: clean, plus fixed mixtures when training on mixtures."""
+    from speechbrain_interp.interpreters.lmac import training_mixtures
+
+    brick.eval()
+    generator = torch.Generator().manual_seed(seed + 1)
+    device = next(brick.decoder.parameters()).device
+    total, count = 0.0, 0
+    for start in range(0, len(dataset), batch_size):
+        wav = torch.stack([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+        wav = wav.to(device)
+        inputs = [wav]
+        if mixtures:
+            inputs.append(training_mixtures(wav, generator=generator)[0])
+        for x in inputs:
+            loss, _ = brick.loss(x, clean_wav=wav)
+            total += float(loss) * wav.shape[0]
+            count += wav.shape[0]
+    return total / max(count, 1)

@@ -1,7 +1,7 @@
 """L2I, Listen to Interpret (Parekh, Parekh, Essid, Richard, NeurIPS 2022): explanations as audio objects.
 
 The classifier's hidden representations are decoded (Psi) into the activations
-``H`` of a fixed NMF dictionary ``W`` (:class:`~speechbrain_interp.interpreters.nmf.NMFDictionary`),
+``H`` of a fixed NMF dictionary ``W`` (:class:`~speechbrain_interp.solvers.nmf_dictionary.NMFDictionary`),
 and a linear classifier on pooled activations (Theta) is trained to reproduce the
 classifier's output. Because Theta is linear, each class logit splits into one
 contribution per component: the components with the largest contributions to the
@@ -48,8 +48,8 @@ import torch.nn.functional as F
 
 from speechbrain_interp.explanation import Component, Explanation
 from speechbrain_interp.interpreters.base import Interpreter
-from speechbrain_interp.interpreters.nmf import NMFDictionary
 from speechbrain_interp.lobes.l2i import ActivationDecoder, ComponentClassifier
+from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary
 
 __all__ = ["L2I"]
 
@@ -114,7 +114,7 @@ class L2I(Interpreter):
     -------
     >>> from speechbrain_interp.adapters import TorchClassifier
     >>> from speechbrain_interp.spectral import SpectralFrontEnd
-    >>> from speechbrain_interp.interpreters.nmf import NMFDictionary
+    >>> from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary
     >>> frontend = SpectralFrontEnd(n_fft=256, hop_length=128, n_mels=16)
     >>> net = torch.nn.Sequential(torch.nn.Conv1d(16, 8, 3), torch.nn.ReLU(),
     ...                           torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(1),

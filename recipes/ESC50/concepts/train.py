@@ -6,7 +6,7 @@ Stages:
 1. **Embeddings.** The frozen classifier's pooled embedding (``embedding_layer``) of every clip
    is computed once and cached (``<output_folder>/features.safetensors``).
 2. **Text alignment** (``train_projection: True``). A SpeechBrain ``Brain`` trains the
-   :class:`~speechbrain_interp.clap.TextAlignedEncoder` projection on folds 1-3: CLAP's
+   :class:`~speechbrain_interp.embedders.aligned.TextAlignedEncoder` projection on folds 1-3: CLAP's
    contrastive loss with the text side locked, each clip against a caption of its label made
    with a random template. Validation (fold 4) logs the loss and the zero-shot accuracy with
    the class prompts; the checkpoint with the best ``zero_shot_acc`` is kept. With a LAION-CLAP
@@ -17,16 +17,16 @@ Stages:
    training embeddings (:meth:`~speechbrain_interp.concepts.ConceptBottleneck.set_l0`) and
    the test embeddings are decomposed. Reported side by side:
 
-   * linear probe (:class:`~speechbrain_interp.concepts.LinearProbe` fitted on folds 1-3) on the
+   * linear probe (:class:`~speechbrain_interp.concept_metrics.LinearProbe` fitted on folds 1-3) on the
      dense embeddings and on the concept weights;
    * zero-shot accuracy (cosine with the mean caption embedding of each class) of the dense
      embeddings and of the recomposed ones;
-   * the fine-tuned projector (:class:`~speechbrain_interp.concepts.ConceptProjector`, fitted on
+   * the fine-tuned projector (:class:`~speechbrain_interp.concept_metrics.ConceptProjector`, fitted on
      folds 1-3 labels) before and after the bottleneck;
    * the recomposition cosine and the L0 actually reached on the test fold.
 
 4. **Per-clip explanations** of a few test clips with
-   :class:`~speechbrain_interp.interpreters.concepts.ConceptInterpreter` (top concepts in
+   :class:`~speechbrain_interp.interpreters.concept_bottleneck.ConceptInterpreter` (top concepts in
    ``summary.json`` and in each PNG).
 
 Outputs: ``results.json``, ``results.md`` (the tables), ``projection.safetensors`` (the trained
@@ -69,7 +69,8 @@ from esc50_prepare import prepare_esc50  # noqa: E402
 from recipe_tools import parse_arguments, peek, start_experiment, top_level  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
-from speechbrain_interp.concepts import ConceptProjector, LinearProbe, load, zero_shot_logits  # noqa: E402
+from speechbrain_interp.concept_metrics import ConceptProjector, LinearProbe, zero_shot_logits  # noqa: E402
+from speechbrain_interp.concepts import load  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
                                                        seconds=1.0))
     keys = top_level(hparams_file)
     if "clap_checkpoint" in keys and not peek(hparams_file, overrides, "clap_checkpoint"):
-        from speechbrain_interp.clap import write_random_laion_clap  # LAION-CLAP, random weights
+        from speechbrain_interp.testing import write_random_laion_clap  # LAION-CLAP, random weights
 
         clap = write_random_laion_clap()  # built once, then reused from the package cache
         overrides["clap_checkpoint"] = str(clap / "clap.safetensors")
@@ -192,7 +193,7 @@ def labels_of(items: dict, ids) -> torch.Tensor:
 
 # --- the Brain: contrastive text alignment on cached features ---------------------------------
 class TextAlignBrain(sb.Brain):
-    """Trains the projection of a :class:`~speechbrain_interp.clap.TextAlignedEncoder`."""
+    """Trains the projection of a :class:`~speechbrain_interp.embedders.aligned.TextAlignedEncoder`."""
 
     def compute_forward(self, batch, stage):
         feats = batch.feats.data.to(self.device)
@@ -217,7 +218,7 @@ class TextAlignBrain(sb.Brain):
         super().on_fit_start()
         embedder = self.modules.embedder
         with torch.no_grad():
-            from speechbrain_interp.clap import label_captions
+            from speechbrain_interp.embedders.text import label_captions
 
             bank = [embedder.embed_text(label_captions(lab)) for lab in self.class_labels]
             self.caption_bank = torch.stack(bank).cpu()  # (classes, templates, d)
@@ -284,7 +285,7 @@ def evaluate(hparams, embedder, emb: dict, y: dict, labels: list[str]) -> dict:
     brick = hparams  # the brick settings, as the recipe resolved them
     n_classes = len(labels)
     with torch.no_grad():
-        from speechbrain_interp.clap import label_captions
+        from speechbrain_interp.embedders.text import label_captions
 
         class_text = torch.stack([F.normalize(embedder.embed_text(label_captions(lab)).mean(0), dim=-1)
                                   for lab in labels]).cpu()
@@ -360,7 +361,7 @@ def results_markdown(results: dict) -> str:
 
 def explain_examples(hparams, embedder, emb_train, splits, n: int):
     """Concept explanations (top concepts, saliency mask, PNG, WAVs) of the first test clips."""
-    from speechbrain_interp.interpreters.concepts import ConceptInterpreter
+    from speechbrain_interp.interpreters.concept_bottleneck import ConceptInterpreter
 
     classifier = getattr(embedder, "classifier", None) or hparams.get("classifier")
     if classifier is None or n <= 0:
@@ -386,8 +387,8 @@ def export(hparams, interpreter) -> Path | None:
     """A pretrained-interpreter folder (``ConceptBottleneckInterpreter.from_hparams``) for the
     text-aligned encoder: projection, vocabulary embeddings, audio mean and lambda travel; the
     classifier's files are copied from ``classifier_source``."""
-    from speechbrain_interp.clap import TextAlignedEncoder
-    from speechbrain_interp.hub import export_interpreter
+    from speechbrain_interp.embedders.aligned import TextAlignedEncoder
+    from speechbrain_interp.export import export_interpreter
 
     if interpreter is None or not isinstance(interpreter.embedder, TextAlignedEncoder):
         return None  # LAION-CLAP interpreters are rebuilt from the checkpoint instead

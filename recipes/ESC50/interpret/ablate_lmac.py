@@ -43,8 +43,9 @@ from esc50_prepare import find_audio  # noqa: E402
 from speechbrain_interp import localization as L  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
-from speechbrain_interp.hub import bundled_interpreter, load  # noqa: E402
+from speechbrain_interp.interfaces import load  # noqa: E402
 from speechbrain_interp.interpreters.lmac import LMAC, training_mixtures  # noqa: E402
+from speechbrain_interp.sources import bundled_interpreter  # noqa: E402
 
 #: name -> (LMAC options, training-mixture options, mask domain)
 BOUNDED = {"out_loss": "not_target", "lambda_out": 2.0}

@@ -3,10 +3,10 @@
 
 During the first ``dictionary_epochs`` epochs, each training batch moves the dictionary
 by one online multiplicative update
-(:meth:`speechbrain_interp.interpreters.nmf.NMFDictionary.partial_fit`: activations
+(:meth:`speechbrain_interp.solvers.nmf_dictionary.NMFDictionary.partial_fit`: activations
 fitted with the dictionary fixed, then running sums of the update's numerator and
 denominator); every batch trains the amortised encoder
-(:class:`~speechbrain_interp.interpreters.nmf.NMFEncoder`) by gradient descent against
+(:class:`~speechbrain_interp.solvers.nmf_dictionary.NMFEncoder`) by gradient descent against
 the current dictionary, which stays fixed in the remaining epochs. Validation logs the
 relative reconstruction error ``||X - W H|| / ||X||`` of both (``error``: multiplicative
 updates with the dictionary fixed; ``encoder_error``: one encoder pass) and their mean

@@ -1,0 +1,215 @@
+"""The file and batch front of every interpreter: ``interpret_batch``, ``interpret_file``, ...
+
+:class:`InterpretingMixin` is the mixin that both the SpeechBrain interfaces
+(:mod:`speechbrain_interp.interfaces`) and :class:`~speechbrain_interp.explainer.ClassifierExplainer`
+inherit: it reads audio files, resamples them to the classifier's rate, groups clips of equal
+length, runs the brick (``self.interpreter``) and stitches the per-group explanations back
+together in input order. :func:`audio_files` expands files and folders into a list of audio
+files. Bricks themselves never read files; this layer does it for them.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from speechbrain_interp.audio import AudioError, load_audio
+from speechbrain_interp.explanation import Explanation
+from speechbrain_interp.interpreters.base import Interpreter
+
+__all__ = ["audio_files", "AUDIO_SUFFIXES", "InterpretingMixin"]
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def audio_files(inputs: Sequence) -> list[Path]:
+    """Expand files and folders (recursively) into a sorted list of audio files.
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b.wav", "a.flac", "notes.txt"):
+    ...     _ = (folder / name).write_bytes(b"")
+    >>> [p.name for p in audio_files([folder])]
+    ['a.flac', 'b.wav']
+    """
+    files = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            files.append(path)  # a missing file fails later with AudioFileNotFoundError
+    return files
+
+
+def _pad_last(t: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    if t.shape[dim] == size:
+        return t
+    shape = list(t.shape)
+    shape[dim] = size - t.shape[dim]
+    return torch.cat([t, t.new_zeros(shape)], dim=dim)
+
+
+def _concat(parts: list[Explanation], order: list[int], num_samples: int) -> Explanation:
+    """One batched Explanation from per-group ones, zero-padded to the longest clip, in input order."""
+    frames = max(p.mask.shape[1] for p in parts)
+    flat = [p[i] for p in parts for i in range(len(p))]
+    flat = [flat[order.index(k)] for k in range(len(order))]
+    first = flat[0]
+
+    def cat(name, dim=None, size=None):
+        values = [getattr(e, name) for e in flat]
+        if values[0] is None:
+            return None
+        if dim is not None:
+            values = [_pad_last(v, size, dim) for v in values]
+        return torch.cat(values)
+
+    scores = {k: torch.cat([e.scores[k] for e in flat]) for k in first.scores
+              if all(k in e.scores for e in flat)}
+    return Explanation(
+        method=first.method, sample_rate=first.sample_rate,
+        wav=cat("wav", 1, num_samples), magnitude=cat("magnitude", 1, frames),
+        mask=cat("mask", 1, frames), interpretation=cat("interpretation", 1, num_samples),
+        residual=cat("residual", 1, num_samples), target=cat("target"),
+        probability=cat("probability"), probability_in=cat("probability_in"),
+        labels=first.labels, probability_out=cat("probability_out"), scores=scores,
+        components=[e.components[0] for e in flat] if first.components is not None else None,
+        concepts=[e.concepts[0] for e in flat] if first.concepts is not None else None,
+        note=first.note,
+    )
+
+
+def _add_note(explanation: Explanation, note: str | None) -> Explanation:
+    if note and note not in (explanation.note or ""):
+        explanation.note = f"{explanation.note} {note}".strip() if explanation.note else note
+    return explanation
+
+
+class InterpretingMixin:
+    """``interpret_batch``/``interpret_file``/``interpret_files`` over ``self.interpreter`` (a brick).
+
+    Example
+    -------
+    >>> from speechbrain_interp.testing import band_window_classifier
+    >>> from speechbrain_interp.interpreters.baselines import Saliency
+    >>> class Explainer(InterpretingMixin):
+    ...     def __init__(self, brick):
+    ...         self.interpreter = brick
+    >>> explainer = Explainer(Saliency(band_window_classifier()))
+    >>> e = explainer.interpret_batch(torch.randn(2, 8000) * 0.1, wav_lens=torch.tensor([1.0, 0.5]))
+    >>> e.mask.shape[0], e.wav.shape
+    (2, torch.Size([2, 8000]))
+    """
+
+    interpreter: Interpreter
+    note: str | None = None
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate the classifier expects; files are resampled to it."""
+        return self.interpreter.classifier.sample_rate
+
+    @property
+    def labels(self):
+        """Class names of the explained classifier."""
+        return self.interpreter.classifier.labels
+
+    def _device(self):
+        return next(self.interpreter.classifier.parameters(), torch.empty(0)).device
+
+    def _explain(self, wavs: torch.Tensor, target) -> Explanation:
+        with torch.enable_grad():  # gradient-based bricks need autograd even under no_grad()
+            return self.interpreter.explain(wavs.to(self._device()), target=target)
+
+    def interpret_batch(self, wavs, wav_lens=None, target=None) -> Explanation:
+        """Explain a batch of waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``(batch, time)`` (or ``(time,)``) audio at :attr:`sample_rate`, zero-padded.
+        wav_lens : torch.Tensor, optional
+            ``(batch,)`` relative lengths, SpeechBrain style. Clips shorter than the batch are
+            explained at their own length (padding would change the prediction), and the
+            result is zero-padded back to the batch length.
+        target : int, str or list, optional
+            Class to explain (default: the prediction).
+
+        Returns
+        -------
+        Explanation
+        """
+        wavs = torch.as_tensor(wavs)
+        if wavs.dim() == 1:
+            wavs = wavs[None]
+        if wav_lens is None or bool((torch.as_tensor(wav_lens) >= 1.0 - 1e-6).all()):
+            return _add_note(self._explain(wavs, target), self.note)
+        total = wavs.shape[-1]
+        lengths = (torch.as_tensor(wav_lens, dtype=torch.float64).cpu() * total).round().long()
+        lengths = lengths.clamp(1, total).tolist()
+        targets = target if isinstance(target, (list, tuple, torch.Tensor)) else [target] * len(lengths)
+        groups: dict[int, list[int]] = {}
+        for i, n in enumerate(lengths):
+            groups.setdefault(n, []).append(i)
+        parts, order = [], []
+        for n, idx in groups.items():
+            group_target = [targets[i] for i in idx]
+            group_target = None if all(t is None for t in group_target) else group_target
+            parts.append(self._explain(wavs[idx, :n], group_target))
+            order += idx
+        return _add_note(_concat(parts, order, total), self.note)
+
+    def interpret_file(self, path, target=None) -> Explanation:
+        """Explain one audio file (wav, flac, ogg, mp3), resampled to the classifier's rate.
+
+        Raises
+        ------
+        speechbrain_interp.audio.AudioError
+            A specific subclass naming the file and the problem (missing, corrupt, empty, ...).
+        """
+        wav = load_audio(path, sample_rate=self.sample_rate,
+                         min_samples=self.interpreter.frontend.min_samples)
+        return self.interpret_batch(wav[None], target=target)
+
+    def interpret_files(self, paths: Sequence, batch_size: int = 8, progress: bool = True,
+                        on_error: Callable | None = None, target=None) -> Iterator:
+        """Explain many files in batches; yields ``(paths, Explanation)`` per batch.
+
+        Clips of equal length share a batch. A file that cannot be read raises its
+        :class:`~speechbrain_interp.audio.AudioError`, or is passed to ``on_error(path, error)``
+        and skipped. A tqdm progress bar counts files when ``progress``.
+        """
+        from tqdm.auto import tqdm
+
+        paths = [Path(p) for p in paths]
+        bar = tqdm(total=len(paths), unit="file", desc="explaining", disable=not progress)
+        min_samples = self.interpreter.frontend.min_samples
+        try:
+            for start in range(0, len(paths), batch_size):
+                loaded: dict[int, list] = {}
+                for path in paths[start:start + batch_size]:
+                    try:
+                        wav = load_audio(path, sample_rate=self.sample_rate, min_samples=min_samples)
+                    except AudioError as err:
+                        if on_error is None:
+                            raise
+                        on_error(path, err)
+                        bar.update(1)
+                        continue
+                    loaded.setdefault(wav.shape[-1], []).append((path, wav))
+                for items in loaded.values():
+                    batch = torch.stack([w for _, w in items])
+                    explanation = self.interpret_batch(batch, target=target)
+                    yield [p for p, _ in items], explanation
+                    bar.update(len(items))  # after the caller's work too (saving, figures)
+        finally:
+            bar.close()

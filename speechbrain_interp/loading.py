@@ -1,0 +1,189 @@
+"""Safe loading of SpeechBrain folders: ``Pretrained`` interfaces, classifiers, classifier adapters.
+
+:func:`load_pretrained` is SpeechBrain's ``from_hparams`` with the YAML checked against the
+allow-list of :mod:`speechbrain_interp.safety` before anything in it is built, and weights
+read without unpickling. :func:`load_classifier` loads an existing SpeechBrain classifier
+(folder or Hub id) that way, and :func:`load_classifier_adapter` wraps one (object, folder or
+Hub id) in the :class:`~speechbrain_interp.adapters.ClassifierAdapter` the bricks read.
+Loading an exported *interpreter* is :func:`speechbrain_interp.interfaces.load`.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from speechbrain.inference.interfaces import Pretrained
+
+from speechbrain_interp.adapters import ClassifierAdapter, SpeechBrainClassifier
+from speechbrain_interp.safety import SafePretrainer, load_hparams, safe_load_collected
+from speechbrain_interp.sources import resolve_source
+
+__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "as_adapter", "DEFAULT_LAYERS"]
+
+
+def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.yaml",
+                    overrides=None, run_opts=None, trust_code: bool = False, allow=(), **kwargs):
+    """Build a SpeechBrain ``Pretrained`` subclass from a local folder, safely.
+
+    SpeechBrain's ``pretrained_from_hparams``, with two changes: the YAML is checked
+    against the allow-list before anything in it is built (unless ``trust_code``), and
+    weights are read with safetensors or ``torch.load(weights_only=True)``.
+
+    Arguments
+    ---------
+    cls : type
+        E.g. :class:`~speechbrain_interp.interfaces.LMACInterpreter` or SpeechBrain's
+        ``EncoderClassifier``.
+    folder : str or Path
+        Local repository folder (see :func:`resolve_source`).
+    savedir : str or Path, optional
+        Where links to the files are collected (SpeechBrain convention); None uses the
+        folder in place.
+    hparams_file, overrides, run_opts
+        As for SpeechBrain's ``from_hparams``.
+    trust_code : bool
+        Allow the YAML to build anything (only for repositories you trust).
+    allow : iterable of str
+        Extra allowed dotted prefixes.
+    **kwargs
+        Passed to ``cls``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.inference.classifiers import EncoderClassifier
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "xvector", n_mels=24)
+    >>> model = load_pretrained(EncoderClassifier, folder)
+    >>> sorted(model.mods.keys())
+    ['classifier', 'compute_features', 'embedding_model', 'mean_var_norm']
+    """
+    from speechbrain.utils.fetching import FetchConfig
+
+    folder = Path(folder).resolve()
+    path = folder / hparams_file
+    if not path.is_file():
+        raise FileNotFoundError(f"'{folder}' has no {hparams_file}; is it a SpeechBrain model folder?")
+    hparams = load_hparams(path, overrides=overrides, trust_code=trust_code, allow=allow)
+    if "pretrainer" not in hparams or "modules" not in hparams:
+        raise ValueError(f"{path} needs 'modules:' and 'pretrainer:' keys (SpeechBrain inference YAML)")
+    hparams["savedir"] = savedir
+    pretrainer = hparams["pretrainer"]
+    pretrainer.set_collect_in(savedir)
+    # overwrite=True: links left in savedir by another model are replaced, never reused
+    pretrainer.collect_files(default_source=str(folder),
+                             fetch_config=FetchConfig(overwrite=True, allow_network=False))
+    if isinstance(pretrainer, SafePretrainer):
+        pretrainer.load_collected()
+    else:
+        safe_load_collected(pretrainer)
+    return cls(modules=hparams["modules"], hparams=hparams, run_opts=run_opts, **kwargs)
+
+
+def _classifier_interface(hparams_path: Path):
+    """SpeechBrain interface class for a classifier folder, from the modules its YAML declares."""
+    from ruamel.yaml import YAML
+    from speechbrain.inference import classifiers
+
+    tree = YAML(typ="rt").load(hparams_path.read_text(encoding="utf-8"))
+    modules = tree.get("modules") or {}
+    if "compute_stft" in modules:
+        return classifiers.AudioClassifier
+    return classifiers.EncoderClassifier
+
+
+def load_classifier(source, savedir=None, interface=None, trust_code: bool = False, allow=(),
+                    revision=None, offline=None, run_opts=None):
+    """Load an existing SpeechBrain classifier (folder or Hub id) safely.
+
+    Arguments
+    ---------
+    source : str or Path
+        Folder or Hub id of an ``AudioClassifier`` / ``EncoderClassifier``.
+    interface : str or type, optional
+        Interface class or its name in ``speechbrain.inference.classifiers``; guessed from
+        the modules (``compute_stft`` means ``AudioClassifier``) when not given.
+    savedir, trust_code, allow, revision, offline, run_opts
+        See :func:`resolve_source` and :func:`load_pretrained`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "cnn14", n_mels=32)
+    >>> type(load_classifier(folder)).__name__
+    'AudioClassifier'
+    """
+    from speechbrain.inference import classifiers
+
+    folder = resolve_source(source, revision=revision, offline=offline)
+    if interface is None:
+        interface = _classifier_interface(folder / "hyperparams.yaml")
+    elif isinstance(interface, str):
+        interface = getattr(classifiers, interface)
+    return load_pretrained(interface, folder, savedir=savedir, trust_code=trust_code, allow=allow,
+                           run_opts=run_opts)
+
+
+#: Hidden layers a brick reads by default, by class name of the embedding model: its last blocks.
+DEFAULT_LAYERS = {
+    "CompactCNN": ["embedding_model.conv_block5", "embedding_model.conv_block4"],
+    "Cnn14": ["embedding_model.conv_block6", "embedding_model.conv_block5"],
+    "ECAPA_TDNN": ["embedding_model.blocks.3", "embedding_model.mfa"],
+    "Xvector": ["embedding_model.blocks.11", "embedding_model.blocks.14"],
+}
+
+
+def _default_layers(pretrained) -> list:
+    """Hidden layers a brick can read: the last blocks of the embedding model."""
+    return list(DEFAULT_LAYERS.get(type(pretrained.mods["embedding_model"]).__name__, []))
+
+
+def as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
+    """The ``ClassifierAdapter`` of a loaded SpeechBrain classifier (an adapter is returned as is).
+
+    Arguments
+    ---------
+    classifier : ClassifierAdapter or speechbrain.inference.interfaces.Pretrained
+        The classifier.
+    adapter_spec : dict, optional
+        ``SpeechBrainClassifier`` options; ``layers`` defaults to :data:`DEFAULT_LAYERS`.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> adapter = as_adapter(load_classifier(make_speechbrain_classifier(tempfile.mkdtemp(), "xvector")))
+    >>> adapter.layers == DEFAULT_LAYERS["Xvector"]
+    True
+    """
+    if isinstance(classifier, ClassifierAdapter):
+        return classifier
+    if isinstance(classifier, Pretrained):
+        spec = dict(adapter_spec or {})
+        spec.setdefault("layers", _default_layers(classifier))
+        return SpeechBrainClassifier(classifier, **spec)
+    raise TypeError(
+        "classifier must be a SpeechBrain AudioClassifier/EncoderClassifier, a ClassifierAdapter, "
+        f"or a folder / Hub id of one; got {type(classifier).__name__}"
+    )
+
+
+def load_classifier_adapter(classifier, savedir=None, layers=None, trust_code=False, offline=None):
+    """A ``ClassifierAdapter`` from a SpeechBrain classifier object, adapter, folder or Hub id.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain_interp.testing import make_speechbrain_classifier
+    >>> folder = make_speechbrain_classifier(tempfile.mkdtemp(), "ecapa", n_mels=24)
+    >>> load_classifier_adapter(folder).labels
+    ['dog_bark', 'siren', 'rain']
+    """
+    if isinstance(classifier, (str, Path)):
+        classifier = load_classifier(classifier, savedir=savedir, trust_code=trust_code, offline=offline)
+    spec = {} if layers is None else {"layers": list(layers)}
+    return as_adapter(classifier, spec)
