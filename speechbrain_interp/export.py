@@ -254,7 +254,8 @@ def _version() -> str:
 
 def _write_examples(out: Path, sample_rate: int) -> list:
     (out / "examples").mkdir()
-    clips = {
+    clips = {  # the demo scene first: its events are known (synth.DEMO_EVENTS)
+        "crickets_in_noise.wav": synth.demo_scene(5.0, sample_rate=sample_rate)[0],
         "siren_and_barks.wav": synth.demo_clip(seconds=5.0, sample_rate=sample_rate),
         "barks_in_noise.wav": _barks(sample_rate),
     }

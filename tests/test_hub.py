@@ -83,7 +83,8 @@ def test_export_writes_a_complete_safetensors_folder(lmac_repo):
     repo = lmac_repo["repo"]
     files = sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file())
     assert files == ["README.md", "classifier.safetensors", "config.json", "embedding_model.safetensors",
-                     "examples/barks_in_noise.wav", "examples/siren_and_barks.wav", "hyperparams.yaml",
+                     "examples/barks_in_noise.wav", "examples/crickets_in_noise.wav",
+                     "examples/siren_and_barks.wav", "hyperparams.yaml",
                      "interpreter.safetensors", "label_encoder.txt"]
     config = json.loads((repo / "config.json").read_text())
     assert config["speechbrain_interface"] == "LMACInterpreter" and config["family"] == "lmac"
