@@ -238,10 +238,12 @@ def _run_explain(args, paths, out: Path, title: str, events: dict | None = None)
                      f"on the interpretation {entry['probability_in']:.2f})")
         if "events" in entry:
             sc = entry["scores"]
-            share, cover, lift = (sc["mask share on the events"], sc["events' share of the clip"],
-                                  sc["lift over chance"])
-            _print(args, f"  {share:.0%} of the mask lies on the events, which cover {cover:.0%} of the "
-                         f"clip (lift {lift:.2f}; 1 = no localization)")
+            cover, on, off = (sc["events' share of the clip"], sc["energy kept on the events"],
+                              sc["energy kept elsewhere"])
+            _print(args, f"  the interpretation keeps {on:.0%} of the energy on the events and {off:.0%} of "
+                         "the rest; "
+                         f"{sc['mask share on the events']:.0%} of the mask's mass lies on the events, which "
+                         f"cover {cover:.0%} of the clip")
     for path, message in result["failed"].items():
         print(f"skipped {path}: {message}", file=sys.stderr)
     notes = {e.get("note") for e in result["entries"] if e.get("note")}

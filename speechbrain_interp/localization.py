@@ -38,6 +38,7 @@ __all__ = [
     "time_share",
     "span_frames",
     "event_scores",
+    "event_energy",
     "average_ranks",
     "tf_auc",
     "predictions",
@@ -292,6 +293,32 @@ def event_scores(mask: torch.Tensor, hop_length: int, sample_rate: int, spans) -
     share = float(time_share(mask[None], in_span[None])[0])
     chance = float(in_span.double().mean())
     return {"time share": round(share, 3), "event share": round(chance, 3), "lift": round(share / chance, 3)}
+
+
+def event_energy(original: torch.Tensor, interpretation: torch.Tensor, sample_rate: int, spans) -> dict:
+    """Share of the original's energy the interpretation keeps on the events and elsewhere.
+
+    What a listener hears: an interpretation that follows the events keeps much more of
+    their energy than of the rest (a fixed filter keeps about the same share of both).
+
+    Example
+    -------
+    >>> wav = torch.ones(100)
+    >>> kept = torch.cat([torch.ones(50), 0.1 * torch.ones(50)])
+    >>> event_energy(wav, kept, 100, [(0.0, 0.5)])
+    {'kept on the events': 1.0, 'kept elsewhere': 0.01}
+    """
+    inside = torch.zeros(original.shape[-1], dtype=torch.bool)
+    for start, end in spans:
+        inside[int(round(start * sample_rate)):int(round(end * sample_rate))] = True
+    if bool(inside.all()) or not bool(inside.any()):
+        raise ValueError(f"the events {list(spans)} must cover part of the clip, not none or all of it")
+    o, i = original.double() ** 2, interpretation[..., : original.shape[-1]].double() ** 2
+
+    def kept(sel):
+        return round(float(i[..., sel].sum() / o[..., sel].sum().clamp_min(_EPS)), 3)
+
+    return {"kept on the events": kept(inside), "kept elsewhere": kept(~inside)}
 
 
 def average_ranks(values: torch.Tensor) -> torch.Tensor:

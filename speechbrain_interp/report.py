@@ -45,6 +45,8 @@ _AUDIO_KINDS = (
 _METRIC_HELP = {
     "mask share on the events": "share of the mask's mass in the frames where the explained event is",
     "events' share of the clip": "share of the clip's frames the events cover (what an even mask gets)",
+    "energy kept on the events": "share of the original's energy on the events that the interpretation keeps",
+    "energy kept elsewhere": "share of the original's energy off the events that the interpretation keeps",
     "lift over chance": "mask share on the events / events' share of the clip; 1 = the mask ignores where "
                         "the event is",
     "AI": "average increase: 100 if the class is more likely on the interpretation alone",
@@ -281,15 +283,17 @@ def _unique_names(paths) -> list[str]:
     return unique
 
 
-def _add_event_scores(entry: dict, mask, explainer, sample_rate: int, spans) -> None:
-    from speechbrain_interp.localization import event_scores
+def _add_event_scores(entry: dict, explanation, i: int, explainer, spans) -> None:
+    from speechbrain_interp.localization import event_energy, event_scores
 
     hop = explainer.interpreter.classifier.frontend.hop_length
-    scores = event_scores(mask, hop, sample_rate, spans)
+    scores = event_scores(explanation.mask[i], hop, explanation.sample_rate, spans)
+    energy = event_energy(explanation.wav[i], explanation.interpretation[i], explanation.sample_rate, spans)
     entry["events"] = [list(span) for span in spans]
     entry.setdefault("scores", {}).update(
         {"mask share on the events": scores["time share"], "events' share of the clip": scores["event share"],
-         "lift over chance": scores["lift"]})
+         "lift over chance": scores["lift"], "energy kept on the events": energy["kept on the events"],
+         "energy kept elsewhere": energy["kept elsewhere"]})
 
 
 def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool = True,
@@ -361,8 +365,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         for i, (entry, path) in enumerate(zip(saved, batch_paths)):
             entry["source"] = str(path)
             if events and path in events:
-                _add_event_scores(entry, explanation.mask[i], explainer, explanation.sample_rate,
-                                  events[path])
+                _add_event_scores(entry, explanation, i, explainer, events[path])
         entries += saved
     summary = out / "summary.json"
     summary.write_text(json.dumps(entries, indent=2), encoding="utf-8")

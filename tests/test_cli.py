@@ -102,7 +102,7 @@ def test_demo_writes_a_report(setup, tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--interpreter", str(setup["repo"])]) == 0
     text = capsys.readouterr().out
     assert "cricket-like chirps at 0.8-1.8 s and 3-4 s" in text and "report.html" in text
-    assert "of the mask lies on the events" in text
+    assert "of the energy on the events" in text and "of the mask's mass lies on the events" in text
     assert (out / "inputs" / "crickets_in_noise.wav").is_file()
     (entry,) = json.loads((out / "summary.json").read_text())
     assert entry["name"] == "crickets_in_noise" and (out / entry["files"]["figure"]).is_file()
@@ -111,6 +111,7 @@ def test_demo_writes_a_report(setup, tmp_path, capsys):
     assert scores["events' share of the clip"] == pytest.approx(0.4, abs=0.02)
     assert scores["lift over chance"] == pytest.approx(
         scores["mask share on the events"] / scores["events' share of the clip"], rel=0.01)
+    assert 0 <= scores["energy kept elsewhere"] and 0 <= scores["energy kept on the events"]
     assert "lift over chance" in (out / "report.html").read_text()
 
 
