@@ -26,6 +26,7 @@ __all__ = [
     "EmptyAudioError",
     "NonFiniteAudioError",
     "AudioTooShortError",
+    "declared_wav_frames",
     "AudioFormatError",
     "load_audio",
     "save_audio",
@@ -183,6 +184,48 @@ def validate_waveform(
     return wav.float()
 
 
+def declared_wav_frames(path) -> tuple[int, int] | None:
+    """``(frames the WAV header declares, frames the file holds)``, or None if it is not a WAV.
+
+    libsndfile quietly reads what is there when a WAV file is cut short (a failed copy or
+    download): the header's ``data`` chunk size still says how long it should be. Streamed
+    WAVs that leave the size unset (0 or 0xFFFFFFFF) give None.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> save_audio(path, torch.zeros(800), 8000)
+    >>> declared_wav_frames(path)
+    (800, 800)
+    >>> _ = open(path, "r+b").truncate(44 + 2 * 300)
+    >>> declared_wav_frames(path)
+    (800, 300)
+    """
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, length = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if cid == b"fmt ":
+                fmt = f.read(length)
+                block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                f.seek(length % 2, 1)
+            elif cid == b"data":
+                if not block_align or length in (0, 0xFFFFFFFF):
+                    return None
+                held = max(0, size - f.tell())
+                return length // block_align, min(length, held) // block_align
+            else:
+                f.seek(length + length % 2, 1)
+
+
 def load_audio(path, sample_rate: int = 16000, min_samples: int = 1) -> torch.Tensor:
     """Read an audio file as a mono float waveform at ``sample_rate``.
 
@@ -218,6 +261,13 @@ def load_audio(path, sample_rate: int = 16000, min_samples: int = 1) -> torch.Te
         raise AudioFileNotFoundError(f"audio file '{path}' does not exist")
     if path.is_dir():
         raise AudioFileNotFoundError(f"'{path}' is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise EmptyAudioError(f"audio file '{path}' is empty (0 bytes); copy or export it again")
+    frames = declared_wav_frames(path)
+    if frames is not None and frames[1] < frames[0]:
+        raise CorruptAudioError(
+            f"audio file '{path}' is truncated: its header declares {frames[0]} samples, the file "
+            f"holds {frames[1]}; copy or export it again")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as err:  # libsndfile raises several types for bad files

@@ -140,3 +140,19 @@ def test_save_round_trip_clips_peaks(tmp_path):
     out = load_audio(path, sample_rate=16000)
     assert out.abs().max() <= 1.0
     assert out[3].item() == pytest.approx(0.5, abs=1e-3)
+
+
+def test_a_truncated_wav_is_refused_naming_both_lengths(tmp_path):
+    path = tmp_path / "cut.wav"
+    save_audio(path, 0.1 * torch.randn(80000), 16000)
+    with open(path, "r+b") as f:
+        f.truncate(44 + 2 * 39989)
+    with pytest.raises(CorruptAudioError, match=r"cut\.wav.*truncated.*declares 80000 samples.*holds 39989"):
+        load_audio(path, 16000)
+
+
+def test_a_zero_byte_file_says_it_is_empty(tmp_path):
+    path = tmp_path / "nothing.wav"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyAudioError, match=r"nothing\.wav.*empty \(0 bytes\)"):
+        load_audio(path, 16000)
