@@ -46,6 +46,10 @@ SOURCE is a local folder or a Hugging Face Hub id (org/name). Hub repositories a
 cached, and load offline from the cache afterwards (HF_HUB_OFFLINE=1 forbids the
 network). Downloaded hyperparams.yaml files may only build allow-listed classes unless
 you pass --trust-code.
+
+Exit status: 0 every input explained; 1 an error (nothing written, earlier results in
+--out kept); 2 bad usage or no audio input; 3 some inputs explained, others skipped
+(each skipped file is named on stderr).
 """
 
 
@@ -250,10 +254,15 @@ def _run_explain(args, paths, out: Path, title: str, events: dict | None = None)
     for note in notes:
         _print(args, f"note: {note}")
     if not result["entries"]:
-        print("error: no file could be explained", file=sys.stderr)
+        print("error: no file could be explained; nothing was written, earlier results in "
+              f"{out}/ are kept", file=sys.stderr)
         return 1
     _print(args, f"wrote {len(result['entries'])} explanation(s) to {out}/")
     _print(args, f"open the report in a browser: {result['report'].resolve()}")
+    if result["failed"]:
+        print(f"explained {len(result['entries'])} of {len(paths)} file(s); {len(result['failed'])} "
+              "skipped (named above)", file=sys.stderr)
+        return 3
     return 0
 
 

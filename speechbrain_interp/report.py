@@ -329,7 +329,8 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     Returns
     -------
     dict
-        ``{"report": Path, "summary": Path, "entries": [...], "failed": {path: message}}``.
+        ``{"report": Path, "summary": Path, "entries": [...], "failed": {path: message}}``;
+        ``report`` and ``summary`` are None, and nothing is written, when no file was explained.
 
     Example
     -------
@@ -368,6 +369,8 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
                 _add_event_scores(entry, explanation, i, explainer, events[path])
         entries += saved
     summary = out / "summary.json"
+    if not entries:  # a run that explained nothing leaves an earlier run's results as they were
+        return {"report": None, "summary": None, "entries": entries, "failed": failed}
     summary.write_text(json.dumps(entries, indent=2), encoding="utf-8")
     info = dict(info or {})
     if failed:

@@ -70,8 +70,9 @@ def test_explain_a_classifier_without_interpreter_uses_a_gradient_baseline(setup
     code = main(["explain", str(setup["clips"]), str(broken), "--classifier", str(setup["classifier"]),
                  "--out", str(out), "--batch-size", "2"])
     captured = capsys.readouterr()
-    assert code == 0
+    assert code == 3  # some inputs were skipped: scripts can see the partial failure
     assert "saliency gradient baseline" in captured.out and "skipped" in captured.err
+    assert "explained 3 of 4 file(s); 1 skipped" in captured.err
     assert "explaining" in captured.err and "4/4" in captured.err  # tqdm counts every file
     summary = json.loads((out / "summary.json").read_text())
     assert sorted(e["name"] for e in summary) == ["a_dog", "b_dog", "siren"]
@@ -218,3 +219,15 @@ def test_parser_defaults_are_documented():
     parser = build_parser()
     args = parser.parse_args(["explain", "x.wav"])
     assert args.out == "explanations" and args.batch_size == 8 and args.interpreter is None
+
+
+def test_a_failed_run_into_an_existing_out_keeps_the_earlier_results(setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["explain", str(setup["clips"] / "siren.flac"), "--classifier", str(setup["classifier"]),
+                 "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....")
+    assert main(["explain", str(broken), "--classifier", str(setup["classifier"]), "--out", str(out)]) == 1
+    assert "earlier results" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
