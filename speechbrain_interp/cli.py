@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -119,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--interpreter", metavar="SOURCE", help="pretrained interpreter (folder or Hub id)")
     explain.add_argument("--classifier", metavar="SOURCE",
                          help="a SpeechBrain AudioClassifier/EncoderClassifier (folder or Hub id) to explain")
-    explain.add_argument("--baseline", default="saliency",
+    explain.add_argument("--baseline", default=None,
                          choices=["saliency", "integrated_gradients", "smoothgrad", "gradcam"],
                          help="gradient baseline used with --classifier and no --interpreter "
-                              "(default: %(default)s)")
+                              "(default: saliency)")
     explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
     explain.add_argument("--batch-size", type=int, default=8, help="files per batch (default: %(default)s)")
     explain.add_argument("--target", help="class name or index to explain instead of the prediction")
@@ -208,10 +209,10 @@ def _load_explainer(args):
     classifier = getattr(args, "classifier", None)
     if classifier:
         pretrained = load_classifier(classifier, run_opts=run_opts, **common)
-        explainer = explain_classifier(pretrained, interpreter=interpreter,
-                                       baseline=getattr(args, "baseline", "saliency"), **common)
+        baseline = getattr(args, "baseline", None) or "saliency"
+        explainer = explain_classifier(pretrained, interpreter=interpreter, baseline=baseline, **common)
         what = (f"interpreter {interpreter} on classifier {classifier}" if interpreter
-                else f"{args.baseline} gradient baseline on classifier {classifier}")
+                else f"{baseline} gradient baseline on classifier {classifier}")
         return explainer.to(args.device), what
     if interpreter:
         return load(interpreter, run_opts=run_opts, **common), f"interpreter {interpreter}"
@@ -289,6 +290,14 @@ def _cmd_demo(args) -> int:
 def _cmd_explain(args) -> int:
     from speechbrain_interp.interpreting import audio_files
 
+    if args.baseline and not args.classifier:
+        print("error: --baseline explains the classifier given with --classifier; pass --classifier "
+              "SOURCE too (without it, the bundled L-MAC interpreter runs)", file=sys.stderr)
+        return 2
+    if args.baseline and args.interpreter:
+        print("error: --baseline stands in for a trained interpreter; pass --baseline or --interpreter, "
+              "not both", file=sys.stderr)
+        return 2
     paths = audio_files(args.inputs)
     if not paths:
         print(f"error: no audio files (wav, flac, ogg, mp3) in {' '.join(args.inputs)}", file=sys.stderr)
@@ -300,6 +309,11 @@ def _cmd_train(args) -> int:
     from speechbrain_interp.interpreting import audio_files
     from speechbrain_interp.training import train_lmac
 
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        print(f"error: --out {out} already exists; pass --overwrite to replace it, or choose another "
+              "folder (checked before training, so nothing was trained)", file=sys.stderr)
+        return 2
     paths = audio_files(args.audio)
     if not paths:
         print(f"error: no audio files in {' '.join(args.audio)}", file=sys.stderr)
@@ -365,6 +379,10 @@ def _check(report, screenshot, args) -> int:
 
 
 def _cmd_check(args) -> int:
+    if not Path(args.report).is_file():
+        print(f"error: no report at {args.report}; give the report.html that `explain` or `demo` wrote",
+              file=sys.stderr)
+        return 2
     return _check(args.report, args.screenshot, args)
 
 
@@ -399,12 +417,38 @@ def main(argv=None) -> int:
     from speechbrain_interp.safety import UnsafeHparamsError
     from speechbrain_interp.sources import HubUnavailableError
 
+    device = str(getattr(args, "device", "cpu"))
+    if device.startswith("cuda") and not torch_cuda_available():
+        print(f"error: --device {device} asks for a GPU, but torch sees none on this machine; "
+              "use --device cpu", file=sys.stderr)
+        return 2
     try:
         return _COMMANDS[args.command](args)
     except (HubUnavailableError, UnsafeHparamsError, AudioError, FileNotFoundError, FileExistsError,
             ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as err:
+        print(f"error: this needs the optional package '{err.name}', which is not installed: "
+              f"pip install {err.name}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # no traceback reaches a CLI user: one line, the first of the message
+        if os.environ.get("SPEECHBRAIN_INTERP_TRACEBACK"):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"error: {type(err).__name__}: {first} (set SPEECHBRAIN_INTERP_TRACEBACK=1 to see where)",
+              file=sys.stderr)
+        return 1
+
+
+def torch_cuda_available() -> bool:
+    """Whether torch sees a CUDA device (imported late: the CLI starts fast)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

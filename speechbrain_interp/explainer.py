@@ -158,7 +158,9 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     if interpreter is not None:
         raise TypeError(f"interpreter must be a folder, Hub id or Interpreter, got {type(interpreter)}")
     brick = gradient_baseline(adapter, baseline, **baseline_options)
-    note = (f"No trained interpreter was given, so this is a {baseline} gradient baseline: "
+    readable = {"saliency": "saliency", "integrated_gradients": "Integrated Gradients",
+                "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}.get(baseline, baseline)
+    note = (f"No trained interpreter was given, so this is the {readable} gradient baseline: "
             "faster to get but usually less faithful than L-MAC. Train one with "
             "speechbrain_interp.inference.train_lmac or `speechbrain-interp train`.")
     return ClassifierExplainer(brick, note=note)

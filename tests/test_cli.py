@@ -231,3 +231,41 @@ def test_a_failed_run_into_an_existing_out_keeps_the_earlier_results(setup, tmp_
     assert main(["explain", str(broken), "--classifier", str(setup["classifier"]), "--out", str(out)]) == 1
     assert "earlier results" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_usage_mistakes_are_one_line_and_train_checks_out_first(setup, tmp_path, capsys, monkeypatch):
+    clip = str(setup["clips"] / "siren.flac")
+    assert main(["explain", clip, "--baseline", "gradcam", "--out", str(tmp_path / "x")]) == 2
+    assert "--baseline explains the classifier given with --classifier" in capsys.readouterr().err
+    assert main(["check-report", str(tmp_path / "nosuch.html")]) == 2
+    assert capsys.readouterr().err.startswith("error: no report at")
+    monkeypatch.setattr("speechbrain_interp.cli.torch_cuda_available", lambda: False)
+    assert main(["explain", clip, "--device", "cuda:0", "--out", str(tmp_path / "y")]) == 2
+    assert "asks for a GPU" in capsys.readouterr().err
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("earlier work")
+    assert main(["train", clip, "--classifier", str(setup["classifier"]), "--out", str(existing)]) == 2
+    err = capsys.readouterr().err
+    assert "pass --overwrite" in err and "nothing was trained" in err
+    assert (existing / "keep.txt").read_text() == "earlier work"
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_unexpected_errors_and_missing_packages_are_one_line(setup, tmp_path, capsys, monkeypatch):
+    def boom(args):
+        raise RuntimeError("size mismatch for decoder.head.weight\nsecond line of detail")
+
+    from speechbrain_interp import cli
+
+    monkeypatch.setitem(cli._COMMANDS, "explain", boom)
+    assert main(["explain", "x.wav"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: size mismatch for decoder.head.weight" in err
+
+    def missing(args):
+        raise ModuleNotFoundError("No module named 'captum'", name="captum")
+
+    monkeypatch.setitem(cli._COMMANDS, "explain", missing)
+    assert main(["explain", "x.wav"]) == 1
+    assert "pip install captum" in capsys.readouterr().err
