@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,7 +301,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                lr: float = 1e-3, layers=None, valid_fraction: float = 0.1, mixtures: bool = True,
                progress: bool = True, overwrite: bool = False, seed: int = 0, trust_code: bool = False,
                offline=None, device: str = "cpu", classifier_source=None, card=None,
-               **lmac_options) -> TrainingResult:
+               checkpoint=None, **lmac_options) -> TrainingResult:
     """Train an L-MAC interpreter for a classifier on a folder of your own audio.
 
     No labels are needed: L-MAC explains the classifier's own predictions. Clips are
@@ -338,6 +339,11 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
         The classifier's inference folder, needed for ``out`` when ``classifier`` is an object.
     card : speechbrain_interp.model_card.ModelCardInfo, optional
         Model card text for ``out``.
+    checkpoint : str or Path, optional
+        File written atomically after every epoch (decoder, optimizer, selection, history and
+        every random state); a run that finds it resumes after its last epoch, with the same
+        result as an uninterrupted run. Default with ``out``: ``<out>.training.pt`` next to
+        ``out``, removed once ``out`` is written.
     **lmac_options
         Passed to :class:`~speechbrain_interp.interpreters.lmac.LMAC` (e.g. ``channels``,
         ``lambda_in``).
@@ -369,6 +375,11 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     from speechbrain_interp.interpreting import audio_files
     from speechbrain_interp.loading import load_classifier_adapter
 
+    if out is not None and Path(out).exists() and not overwrite:
+        raise FileExistsError(f"'{out}' already exists; pass overwrite=True (CLI: --overwrite) to replace "
+                              "it, or choose another folder (checked before training)")
+    if checkpoint is None and out is not None:
+        checkpoint = Path(out).with_name(Path(out).name + ".training.pt")
     if isinstance(classifier, (str, Path)) and classifier_source is None:
         classifier_source = resolve_source(classifier, offline=offline)
     adapter = load_classifier_adapter(classifier, layers=layers, trust_code=trust_code, offline=offline)
@@ -391,9 +402,22 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     brick = LMAC(adapter, layers=layers, **lmac_options).to(device)
     optimizer = torch.optim.Adam(brick.decoder.parameters(), lr=lr)
     history, best, best_loss = [], None, float("inf")
-    bar = tqdm(total=epochs * len(loader), unit="batch", desc="training L-MAC", disable=not progress)
+    generators = {"mixtures": generator, "order": loader.generator, "crops": train_set.generator}
+    settings = {"files": [str(f) for f in files], "batch_size": batch_size, "seconds": seconds, "lr": lr,
+                "seed": seed, "mixtures": mixtures, "layers": list(brick.layers)}
+    done = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = _read_checkpoint(checkpoint, settings)
+        brick.decoder.load_state_dict(state["decoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, best, best_loss, done = state["history"], state["best"], state["best_loss"], state["epoch"]
+        torch.set_rng_state(state["rng"])
+        for name, gen in generators.items():
+            gen.set_state(state["generators"][name])
+    bar = tqdm(total=epochs * len(loader), initial=done * len(loader), unit="batch", desc="training L-MAC",
+               disable=not progress)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(done + 1, epochs + 1):
             start, total, count, mask_mean = time.time(), 0.0, 0, 0.0
             brick.train()
             for wav in loader:
@@ -421,6 +445,12 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                 best = {k: v.detach().clone() for k, v in brick.decoder.state_dict().items()}
                 for r in history:
                     r["selected"] = r is record
+            if checkpoint is not None:
+                _write_checkpoint(checkpoint, {
+                    "epoch": epoch, "settings": settings, "decoder": brick.decoder.state_dict(),
+                    "optimizer": optimizer.state_dict(), "history": history, "best": best,
+                    "best_loss": best_loss, "rng": torch.get_rng_state(),
+                    "generators": {name: gen.get_state() for name, gen in generators.items()}})
     finally:
         bar.close()
     brick.decoder.load_state_dict(best)
@@ -442,7 +472,32 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
         )
         folder = export_interpreter(brick, out, classifier_source=classifier_source, card=card,
                                     overwrite=overwrite)
+        if checkpoint is not None:  # the folder holds the result now
+            Path(checkpoint).unlink(missing_ok=True)
     return TrainingResult(ClassifierExplainer(brick), history, folder)
+
+
+def _write_checkpoint(path, state: dict) -> None:
+    """Write to a temporary file, then rename: a kill mid-write leaves the previous checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _read_checkpoint(path, settings: dict) -> dict:
+    """A checkpoint of the same training set-up, or a one-line error that says what to do."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read the training checkpoint '{path}' ({type(err).__name__}); "
+                         "delete it to start over") from err
+    if state.get("settings") != settings:
+        changed = sorted(k for k in settings if state.get("settings", {}).get(k) != settings[k])
+        raise ValueError(f"the training checkpoint '{path}' was made with other settings "
+                         f"({', '.join(changed)}); use the same ones to resume, or delete it to start over")
+    return state
 
 
 @torch.no_grad()

@@ -173,6 +173,39 @@ def test_train_lmac_on_a_folder_of_audio(setup, tmp_path, capsys):
     assert "Training history" in (result.folder / "README.md").read_text()
 
 
+def test_train_lmac_resumes_after_a_kill_with_the_uninterrupted_result(setup, tmp_path, monkeypatch):
+    audio = tmp_path / "my_audio"
+    for i in range(5):
+        save_audio(audio / f"clip{i}.wav", demo_clip(0.8, seed=20 + i), 16000)
+    opts = {"batch_size": 4, "seconds": 0.5, "progress": False, "channels": 4}
+    straight = train_lmac(str(setup["classifier"]), audio, epochs=2, **opts)
+    ckpt = tmp_path / "run" / "training.pt"
+    import speechbrain_interp.training as training
+
+    real_write = training._write_checkpoint
+
+    def killed_after_epoch_one(path, state):
+        real_write(path, state)
+        raise KeyboardInterrupt  # as if killed right after the checkpoint of epoch 1
+
+    monkeypatch.setattr(training, "_write_checkpoint", killed_after_epoch_one)
+    with pytest.raises(KeyboardInterrupt):
+        train_lmac(str(setup["classifier"]), audio, epochs=2, checkpoint=ckpt, **opts)
+    monkeypatch.setattr(training, "_write_checkpoint", real_write)
+    (ckpt.parent / "training.pt.tmp").write_bytes(b"half a write")  # a kill during a write
+    resumed = train_lmac(str(setup["classifier"]), audio, epochs=2, checkpoint=ckpt, **opts)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    for a, b in zip(straight.history, resumed.history):
+        assert a["train_loss"] == b["train_loss"] and a["valid_loss"] == b["valid_loss"]
+    dec_a = straight.explainer.interpreter.decoder.state_dict()
+    dec_b = resumed.explainer.interpreter.decoder.state_dict()
+    assert all(torch.equal(dec_a[k], dec_b[k]) for k in dec_a)
+    with pytest.raises(ValueError, match="other settings .*lr"):
+        train_lmac(str(setup["classifier"]), audio, epochs=3, checkpoint=ckpt, lr=0.5, **opts)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        train_lmac(str(setup["classifier"]), audio, out=audio, epochs=1, **opts)
+
+
 def test_audio_files_expands_folders(setup, tmp_path):
     (tmp_path / "sub").mkdir()
     save_audio(tmp_path / "sub" / "a.flac", demo_clip(0.5), 16000)
