@@ -14,6 +14,7 @@ Authors
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from io import StringIO
 from pathlib import Path
@@ -57,7 +58,11 @@ def _classifier_yaml(path: Path) -> tuple[str, list]:
         tree.pop(key, None)
     stream = StringIO()
     yaml.dump(tree, stream)
-    return stream.getvalue(), loadables
+    # a classifier taken from an exported folder keeps that folder's interpreter banner as a
+    # comment; the export writes its own
+    text = re.sub(r"\n*# -{20,}\n# Interpreter \(speechbrain_interp\).*?# -{20,}\n", "\n", stream.getvalue(),
+                  flags=re.S)
+    return text, loadables
 
 
 def _family_of(interpreter) -> tuple[str, str]:
