@@ -61,10 +61,13 @@ def _classifier_yaml(path: Path) -> tuple[str, list]:
 
 
 def _family_of(interpreter) -> tuple[str, str]:
-    for interface in INTERFACES.values():
-        if interface.brick_class() is not None and isinstance(interpreter, interface.brick_class()):
-            return interface.FAMILY, interface.__name__
-    return "generic", "PretrainedInterpreter"
+    """The family and interface a brick declares (``Interpreter.family`` / ``interface``)."""
+    family = getattr(interpreter, "family", "generic")
+    interface = getattr(interpreter, "interface", "PretrainedInterpreter")
+    if interface not in INTERFACES:
+        raise ValueError(f"{type(interpreter).__name__} declares the interface '{interface}', which is not "
+                         f"one of {sorted(INTERFACES)}")
+    return family, interface
 
 
 def export_interpreter(interpreter, out, classifier_source=None, brick=None, brick_yaml=None,
