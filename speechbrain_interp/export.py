@@ -286,11 +286,16 @@ def _verify_round_trip(interpreter, out: Path, example_files, allow=()) -> None:
     device = next(interpreter.parameters(), torch.empty(0)).device
     was_training = interpreter.training
     interpreter.eval()
+    # same random draws on both sides: stochastic bricks (SmoothGrad's noise) must compare too
     try:
-        expected = interpreter.explain(wav.to(device)).mask.cpu()
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            expected = interpreter.explain(wav.to(device)).mask.cpu()
     finally:
         interpreter.train(was_training)
-    got = loaded.interpret_batch(wav).mask.cpu()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        got = loaded.interpret_batch(wav).mask.cpu()
     err = float((expected - got).abs().max())
     if err > 1e-6:
         raise RuntimeError(

@@ -178,7 +178,7 @@ def main(argv):
     brain.evaluate(datasets["test"], max_key=hparams["ckpt_key"],
                    test_loader_kwargs=hparams["eval_dataloader_opts"])
     test = brain.last_stats
-    interpreter.save(hparams["weights_file"])
+    interpreter.save_weights(hparams["weights_file"])
     examples = save_examples(hparams, interpreter, datasets["test"], int(hparams["n_examples"]))
     results = {
         "test_fidelity_top1": test["fidelity_top1"], "test_fid_in": test["fid_in"],

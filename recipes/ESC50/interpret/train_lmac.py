@@ -337,7 +337,7 @@ def main(argv):
         "max_key": hparams["ckpt_key"]}
     brain.evaluate(datasets["test"], test_loader_kwargs=hparams["eval_dataloader_options"], **selection)
     if sb.utils.distributed.if_main_process():
-        path = hparams["interpreter"].save_decoder(Path(hparams["output_folder"]) / "decoder.ckpt")
+        path = hparams["interpreter"].save_weights(Path(hparams["output_folder"]) / "decoder.ckpt")
         logger.info("best decoder exported to %s", path)
     return brain
 
