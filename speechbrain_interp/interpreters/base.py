@@ -270,8 +270,8 @@ class Interpreter(nn.Module):
         mask = torch.nan_to_num(mask.float(), nan=0.0).clamp(0.0, 1.0)
         mag, phase = spectrum.magnitude, spectrum.phase
         mag_in, mag_out = fe.apply_mask(mag, mask), fe.apply_mask(mag, 1.0 - mask)
-        both = clf.probabilities(clf(torch.cat([mag_in, mag_out]), phase=torch.cat([phase, phase])))
-        p_in, p_out = both.chunk(2)
+        logits_in, logits_out = clf(torch.cat([mag_in, mag_out]), phase=torch.cat([phase, phase])).chunk(2)
+        p_in, p_out = clf.probabilities(torch.cat([logits_in, logits_out])).chunk(2)
         probs = clf.probabilities(logits)
         pick = target[:, None]
         return Explanation(
@@ -287,5 +287,8 @@ class Interpreter(nn.Module):
             probability_in=p_in.gather(1, pick).squeeze(1),
             probability_out=p_out.gather(1, pick).squeeze(1),
             labels=clf.labels,
+            logits=logits,
+            logits_in=logits_in,
+            logits_out=logits_out,
             **extra,
         )
