@@ -35,6 +35,7 @@ __all__ = [
     "insertion_auc",
     "evaluate_mask",
     "evaluate_explanation",
+    "scores_from_logits",
     "summarize",
     "METRIC_NAMES",
 ]
@@ -266,7 +267,7 @@ def evaluate_mask(adapter, magnitude, mask, target=None, phase=None) -> dict[str
     target = torch.as_tensor(target, device=magnitude.device).long().reshape(-1)
     _, logits_in = _target_probability(adapter, magnitude, mask, target, phase)
     _, logits_out = _target_probability(adapter, magnitude, 1.0 - mask, target, phase)
-    return _scores(adapter, logits, logits_in, logits_out, target, mask)
+    return scores_from_logits(adapter, logits, logits_in, logits_out, target, mask)
 
 
 def evaluate_explanation(explanation, adapter) -> dict[str, torch.Tensor]:
@@ -295,12 +296,25 @@ def evaluate_explanation(explanation, adapter) -> dict[str, torch.Tensor]:
     if explanation.logits is None or explanation.logits_in is None or explanation.logits_out is None:
         raise ValueError("this Explanation carries no logits (build it with Interpreter.build_explanation); "
                          "use evaluate_mask(adapter, magnitude, mask) instead")
-    return _scores(adapter, explanation.logits, explanation.logits_in, explanation.logits_out,
+    return scores_from_logits(adapter, explanation.logits, explanation.logits_in, explanation.logits_out,
                    explanation.target.to(explanation.logits.device), explanation.mask)
 
 
-def _scores(adapter, logits, logits_in, logits_out, target, mask) -> dict[str, torch.Tensor]:
-    """Every metric of :data:`METRIC_NAMES` from the logits on the input, masked-in and masked-out."""
+def scores_from_logits(adapter, logits, logits_in, logits_out, target, mask) -> dict[str, torch.Tensor]:
+    """Every metric of :data:`METRIC_NAMES` from the logits on the input, masked-in and masked-out.
+
+    What :func:`evaluate_mask` and :func:`evaluate_explanation` compute once the classifier has
+    run; a training loop that already holds the three outputs calls it directly.
+
+    Example
+    -------
+    >>> from speechbrain_interp.testing import band_window_classifier
+    >>> logits = torch.tensor([[2.0, 0.0]])
+    >>> s = scores_from_logits(band_window_classifier(), logits, logits, logits, torch.tensor([0]),
+    ...                        torch.ones(1, 3, 4))
+    >>> s["AD"].tolist(), s["Fid-In"].tolist()
+    ([0.0], [1.0])
+    """
     # float64: probabilities near 1 round to exactly 1.0 in float32, which flips AI and AG
     probs, probs_in, probs_out = (adapter.probabilities(x.double()) for x in (logits, logits_in, logits_out))
     pick = target[:, None]
