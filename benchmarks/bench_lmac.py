@@ -95,7 +95,7 @@ def bench_compact(args, wav):
     torch.manual_seed(0)
     lmac = LMAC(adapter)
     if args.decoder and Path(args.decoder).exists():
-        lmac.load_decoder(args.decoder)
+        lmac.load_weights(args.decoder)
     params = sum(p.numel() for p in lmac.decoder.parameters())
     clf_params = sum(p.numel() for p in adapter.parameters())
     print(f"classifier parameters: {clf_params / 1e6:.2f}M, L-MAC decoder parameters: {params / 1e6:.3f}M")

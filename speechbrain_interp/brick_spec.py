@@ -4,7 +4,8 @@
 a classifier; module arguments become nested :class:`ModuleSpec` (their weights travel in
 ``interpreter.safetensors``), and :func:`render_kwargs` writes them as the body of the
 ``interpreter: !name:...`` entry of an exported ``hyperparams.yaml``. Concept-bottleneck bricks
-are written as a call of :func:`speechbrain_interp.interfaces.build_concept_interpreter`.
+are written as a call of :func:`speechbrain_interp.interfaces.build_concept_interpreter` (their
+``export_target``).
 
 Authors
 * speechbrain_interp contributors 2026
@@ -16,9 +17,6 @@ import inspect
 import json
 
 import torch
-
-from speechbrain_interp.embedders.aligned import TextAlignedEncoder
-from speechbrain_interp.interfaces import ConceptBottleneckInterpreter
 
 __all__ = ["brick_spec", "ModuleSpec", "render_kwargs"]
 
@@ -71,7 +69,8 @@ def _spec_value(value):
 def brick_spec(interpreter) -> tuple[str, dict]:
     """``(dotted class name, constructor kwargs)`` that rebuild ``interpreter`` around a classifier.
 
-    Looked up in this order: the brick's ``export_config()`` if it has one; its
+    Looked up in this order: the brick's ``export_target`` and ``export_config()`` if that is
+    not None; its
     ``options`` dict when that holds constructor arguments only (L-MAC keeps its resolved
     options there); else each ``__init__`` argument is read back from the attribute of the
     same name or from a ``config`` / ``options`` dict. Module arguments (e.g. L2I's NMF
@@ -95,11 +94,12 @@ def brick_spec(interpreter) -> tuple[str, dict]:
     ('torch.nn.modules.linear.Linear', {'in_features': 3, 'out_features': 2})
     """
     cls = type(interpreter)
-    target = f"{cls.__module__}.{cls.__qualname__}"
-    if _is_concept_brick(interpreter):
-        return _concept_spec(interpreter)
-    if hasattr(interpreter, "export_config"):
-        return target, {k: _spec_value(v) for k, v in interpreter.export_config().items()}
+    # a brick declares how it exports (Interpreter.export_target / export_config); other modules
+    # (an NMF dictionary, torch layers) are read back from their constructor arguments
+    target = getattr(cls, "export_target", None) or f"{cls.__module__}.{cls.__qualname__}"
+    exported = interpreter.export_config() if callable(getattr(interpreter, "export_config", None)) else None
+    if exported is not None:
+        return target, {k: _spec_value(v) for k, v in exported.items()}
     params = inspect.signature(cls.__init__).parameters
     options = getattr(interpreter, "options", None)
     resolved = getattr(interpreter, "config", None)
@@ -147,33 +147,6 @@ def brick_spec(interpreter) -> tuple[str, dict]:
             continue  # e.g. an initial tensor: the default rebuilds it, the weights overwrite it
         kwargs[name] = value  # written even when default: defaults may change between versions
     return target, kwargs
-
-
-def _is_concept_brick(interpreter) -> bool:
-    brick_class = ConceptBottleneckInterpreter.brick_class()
-    return brick_class is not None and isinstance(interpreter, brick_class)
-
-
-def _concept_spec(brick) -> tuple[str, dict]:
-    """Sizes and vocabulary that :func:`~speechbrain_interp.interfaces.build_concept_interpreter` needs."""
-    embedder, bottleneck = brick.embedder, brick.bottleneck
-    if not isinstance(embedder, TextAlignedEncoder) or embedder.classifier is not brick.classifier:
-        raise TypeError(
-            "export writes concept interpreters whose embedder is a TextAlignedEncoder on the explained "
-            f"classifier (the embedder ships as a projection of its layer); got {type(embedder).__name__}"
-        )
-    if not bottleneck.has_audio_mean:
-        raise ValueError("the concept bottleneck has no audio mean yet: call fit_audio_mean(...) first")
-    projection = embedder.projection
-    hidden = projection[0].out_features if isinstance(projection, torch.nn.Sequential) else None
-    text = embedder.text_encoder
-    # the old path (a re-export): concept folders read as before and load with older versions too
-    return "speechbrain_interp.inference.build_concept_interpreter", {
-        "concepts": list(bottleneck.concepts), "embed_dim": int(embedder.embed_dim),
-        "in_dim": int(embedder.in_dim), "layer": embedder.layer, "hidden_dim": hidden,
-        "l1_penalty": float(bottleneck.l1_penalty), "top_k": int(brick.top_k), "mask": brick.mask_kind,
-        "text_encoder": getattr(text, "name", type(text).__name__), "text_cache_key": embedder.cache_key,
-    }
 
 
 def render_kwargs(kwargs: dict, indent: int = 4) -> str:

@@ -85,6 +85,10 @@ class Explanation:
         Per clip, a list of ``(concept, weight)`` pairs, largest weight first.
     note : str, optional
         Anything the reader must know, e.g. that a gradient baseline stood in.
+    logits, logits_in, logits_out : torch.Tensor, optional
+        ``(batch, classes)`` classifier outputs on the input, the masked-in and the masked-out
+        spectrogram (set by ``Interpreter.build_explanation``): metrics read them instead of
+        running the classifier again.
 
     Example
     -------
@@ -115,6 +119,14 @@ class Explanation:
     components: list | None = None
     concepts: list | None = None
     note: str | None = None
+    logits: torch.Tensor | None = None
+    logits_in: torch.Tensor | None = None
+    logits_out: torch.Tensor | None = None
+
+    @property
+    def predicted_in(self) -> torch.Tensor | None:
+        """``(batch,)`` the classifier's top class on the masked-in spectrogram (None if unknown)."""
+        return None if self.logits_in is None else self.logits_in.argmax(-1)
 
     def __len__(self) -> int:
         return self.wav.shape[0]

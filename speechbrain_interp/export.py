@@ -66,10 +66,13 @@ def _classifier_yaml(path: Path) -> tuple[str, list]:
 
 
 def _family_of(interpreter) -> tuple[str, str]:
-    for interface in INTERFACES.values():
-        if interface.brick_class() is not None and isinstance(interpreter, interface.brick_class()):
-            return interface.FAMILY, interface.__name__
-    return "generic", "PretrainedInterpreter"
+    """The family and interface a brick declares (``Interpreter.family`` / ``interface``)."""
+    family = getattr(interpreter, "family", "generic")
+    interface = getattr(interpreter, "interface", "PretrainedInterpreter")
+    if interface not in INTERFACES:
+        raise ValueError(f"{type(interpreter).__name__} declares the interface '{interface}', which is not "
+                         f"one of {sorted(INTERFACES)}")
+    return family, interface
 
 
 def export_interpreter(interpreter, out, classifier_source=None, brick=None, brick_yaml=None,
@@ -288,11 +291,16 @@ def _verify_round_trip(interpreter, out: Path, example_files, allow=()) -> None:
     device = next(interpreter.parameters(), torch.empty(0)).device
     was_training = interpreter.training
     interpreter.eval()
+    # same random draws on both sides: stochastic bricks (SmoothGrad's noise) must compare too
     try:
-        expected = interpreter.explain(wav.to(device)).mask.cpu()
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            expected = interpreter.explain(wav.to(device)).mask.cpu()
     finally:
         interpreter.train(was_training)
-    got = loaded.interpret_batch(wav).mask.cpu()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        got = loaded.interpret_batch(wav).mask.cpu()
     err = float((expected - got).abs().max())
     if err > 1e-6:
         raise RuntimeError(

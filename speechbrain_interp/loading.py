@@ -120,6 +120,8 @@ def load_classifier(source, savedir=None, interface=None, trust_code: bool = Fal
     from speechbrain.inference import classifiers
 
     folder = resolve_source(source, revision=revision, offline=offline)
+    if savedir is not None:  # as SpeechBrain's from_hparams: a recipe's <output_folder>/classifier
+        Path(savedir).mkdir(parents=True, exist_ok=True)
     if interface is None:
         interface = _classifier_interface(folder / "hyperparams.yaml")
     elif isinstance(interface, str):
@@ -172,8 +174,13 @@ def as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
     )
 
 
-def load_classifier_adapter(classifier, savedir=None, layers=None, trust_code=False, offline=None):
+def load_classifier_adapter(classifier=None, savedir=None, layers=None, trust_code=False, offline=None,
+                            interface=None, source=None, run_opts=None):
     """A ``ClassifierAdapter`` from a SpeechBrain classifier object, adapter, folder or Hub id.
+
+    A folder or Hub id is loaded with :func:`load_classifier` (the allow-list check of its
+    YAML, safe weight loading); recipes call it from YAML with ``source``, ``savedir``,
+    ``interface`` and ``layers``, like ``SpeechBrainClassifier.from_hparams``.
 
     Example
     -------
@@ -183,7 +190,9 @@ def load_classifier_adapter(classifier, savedir=None, layers=None, trust_code=Fa
     >>> load_classifier_adapter(folder).labels
     ['dog_bark', 'siren', 'rain']
     """
+    classifier = source if classifier is None else classifier
     if isinstance(classifier, (str, Path)):
-        classifier = load_classifier(classifier, savedir=savedir, trust_code=trust_code, offline=offline)
+        classifier = load_classifier(classifier, savedir=savedir, interface=interface, trust_code=trust_code,
+                                     offline=offline, run_opts=run_opts)
     spec = {} if layers is None else {"layers": list(layers)}
     return as_adapter(classifier, spec)

@@ -34,6 +34,8 @@ __all__ = [
     "deletion_auc",
     "insertion_auc",
     "evaluate_mask",
+    "evaluate_explanation",
+    "scores_from_logits",
     "summarize",
     "METRIC_NAMES",
 ]
@@ -260,13 +262,64 @@ def evaluate_mask(adapter, magnitude, mask, target=None, phase=None) -> dict[str
     ([1.0, 1.0], [0.0, 0.0])
     """
     logits = adapter(magnitude, phase=phase)
-    probs = adapter.probabilities(logits.double())
     if target is None:
         target = logits.argmax(-1)
     target = torch.as_tensor(target, device=magnitude.device).long().reshape(-1)
-    p_full = probs.gather(1, target[:, None]).squeeze(1)
-    p_in, logits_in, probs_in = _target_probability(adapter, magnitude, mask, target, phase, all_probs=True)
-    p_out, _ = _target_probability(adapter, magnitude, 1.0 - mask, target, phase)
+    _, logits_in = _target_probability(adapter, magnitude, mask, target, phase)
+    _, logits_out = _target_probability(adapter, magnitude, 1.0 - mask, target, phase)
+    return scores_from_logits(adapter, logits, logits_in, logits_out, target, mask)
+
+
+def evaluate_explanation(explanation, adapter) -> dict[str, torch.Tensor]:
+    """:func:`evaluate_mask` from what an ``Explanation`` already holds: no classifier pass.
+
+    ``Interpreter.build_explanation`` keeps the classifier's logits on the input, the
+    masked-in and the masked-out spectrogram; the adapter only says how logits become
+    probabilities (softmax, or sigmoid if multi-label).
+
+    Example
+    -------
+    >>> from speechbrain_interp.spectral import SpectralFrontEnd
+    >>> from speechbrain_interp.adapters import TorchClassifier
+    >>> from speechbrain_interp.interpreters.base import Interpreter
+    >>> frontend = SpectralFrontEnd(n_fft=64, hop_length=16, mask_domain="magnitude")
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(33 * 33, 4))
+    >>> adapter = TorchClassifier(net, frontend, input="magnitude")
+    >>> class Half(Interpreter):
+    ...     def compute_mask(self, spectrum, target, logits, hidden):
+    ...         return torch.full_like(spectrum.magnitude, 0.5)
+    >>> e = Half(adapter).explain(torch.randn(2, 512))
+    >>> again = evaluate_mask(adapter, e.magnitude, e.mask, target=e.target)
+    >>> all(torch.allclose(v, again[k], equal_nan=True) for k, v in evaluate_explanation(e, adapter).items())
+    True
+    """
+    if explanation.logits is None or explanation.logits_in is None or explanation.logits_out is None:
+        raise ValueError("this Explanation carries no logits (build it with Interpreter.build_explanation); "
+                         "use evaluate_mask(adapter, magnitude, mask) instead")
+    return scores_from_logits(adapter, explanation.logits, explanation.logits_in, explanation.logits_out,
+                   explanation.target.to(explanation.logits.device), explanation.mask)
+
+
+def scores_from_logits(adapter, logits, logits_in, logits_out, target, mask) -> dict[str, torch.Tensor]:
+    """Every metric of :data:`METRIC_NAMES` from the logits on the input, masked-in and masked-out.
+
+    What :func:`evaluate_mask` and :func:`evaluate_explanation` compute once the classifier has
+    run; a training loop that already holds the three outputs calls it directly.
+
+    Example
+    -------
+    >>> from speechbrain_interp.testing import band_window_classifier
+    >>> logits = torch.tensor([[2.0, 0.0]])
+    >>> s = scores_from_logits(band_window_classifier(), logits, logits, logits, torch.tensor([0]),
+    ...                        torch.ones(1, 3, 4))
+    >>> s["AD"].tolist(), s["Fid-In"].tolist()
+    ([0.0], [1.0])
+    """
+    # float64: probabilities near 1 round to exactly 1.0 in float32, which flips AI and AG
+    probs, probs_in, probs_out = (adapter.probabilities(x.double()) for x in (logits, logits_in, logits_out))
+    pick = target[:, None]
+    p_full, p_in = probs.gather(1, pick).squeeze(1), probs_in.gather(1, pick).squeeze(1)
+    p_out = probs_out.gather(1, pick).squeeze(1)
     ad_sb = (torch.full_like(p_full, float("nan")) if adapter.multilabel
              else average_drop_speechbrain(probs, probs_in, target))
     return {

@@ -136,14 +136,16 @@ def logged_test_table(train_log) -> tuple:
 
 def _load_exported_weights(interpreter, hparams: dict, folder: Path):
     """Load the weights a recipe exports next to its checkpoints; returns a note, or None."""
+    if not getattr(interpreter, "trainable", False):
+        return None
     weights_file = hparams.get("weights_file")
-    if weights_file and Path(str(weights_file)).is_file() and hasattr(interpreter, "load_weights"):
-        interpreter.load_weights(weights_file)  # L2I recipe: Psi, Theta and dictionary (safetensors)
+    if weights_file and Path(str(weights_file)).is_file():
+        interpreter.load_weights(weights_file)  # e.g. L2I recipe: Psi, Theta and dictionary (safetensors)
         return f"exported weights {Path(str(weights_file)).name}"
-    decoder = folder / "decoder.ckpt"
-    if decoder.is_file() and hasattr(interpreter, "load_decoder"):
-        interpreter.load_decoder(decoder)  # L-MAC recipe: the best decoder (weights_only loading)
-        return "exported best decoder decoder.ckpt"
+    own = type(interpreter).weights_file  # e.g. L-MAC recipe: the best decoder, decoder.ckpt
+    if own and (folder / own).is_file():
+        interpreter.load_weights(folder / own)
+        return f"exported best {Path(own).stem} {own}"
     return None
 
 

@@ -233,7 +233,9 @@ def test_concept_interpreter_explanation_and_png(tmp_path):
     b = load(embedder, words, l1_penalty=0.02, cache_dir=tmp_path / "cache")
     b.fit_audio_mean(embedder.embed_audio(0.1 * torch.randn(6, 16000)).detach())
     wav = 0.1 * torch.randn(2, 16000)
-    brick = ConceptInterpreter(adapter, b, config={"top_k": 4, "unrelated": 1})
+    with pytest.raises(TypeError, match="unrelated"):  # one policy for every brick: unknown keys raise
+        ConceptInterpreter(adapter, b, config={"top_k": 4, "unrelated": 1})
+    brick = ConceptInterpreter(adapter, b, config={"top_k": 4})
     e = brick.explain(wav)
     assert e.method == "concept bottleneck"
     assert len(e.concepts) == 2 and all(0 < len(c) <= 4 for c in e.concepts)

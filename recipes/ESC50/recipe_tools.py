@@ -6,10 +6,17 @@ Authors
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
 import speechbrain as sb
 import torch
 import yaml
+from esc50_prepare import prepare_esc50
 from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_interp.audio import load_audio, save_audio
 
 
 class _PeekLoader(yaml.SafeLoader):
@@ -62,3 +69,93 @@ def start_experiment(hparams_file, overrides: dict) -> dict:
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"],
                                    hyperparams_to_save=hparams_file, overrides=overrides)
     return hparams
+
+
+# --- shared by the interpretation recipes (train_nmf, train_l2i, train_lmac, eval) -----------
+def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=()):
+    """Overrides that make ``--debug`` self-contained and quick.
+
+    A random-weight compact classifier when ``classifier_source`` holds none, a synthesised
+    data set in ESC-50's layout when ``data_folder`` holds none, and the keys in
+    ``extra_none`` set to None when the files they name do not exist.
+    """
+    from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
+
+    overrides = dict(overrides)
+    scratch = Path(tempfile.mkdtemp(prefix="l2i_debug_"))
+    labels = ["dog", "siren", "rain", "engine"]
+    source = peek(hparams_file, overrides, "classifier_source")
+    if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
+        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
+        overrides["classifier_source"] = str(folder)
+        overrides["classifier_interface"] = "EncoderClassifier"
+    data = peek(hparams_file, overrides, "data_folder")
+    if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
+        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, seconds=1.0))
+    for key in extra_none:
+        path = peek(hparams_file, overrides, key)
+        if path and not Path(str(path)).exists():
+            overrides[key] = None
+    overrides.setdefault("output_folder", str(scratch / "output"))
+    return overrides
+
+
+def esc50_datasets(hparams, debug: bool = False):
+    """ESC-50 manifests (train/valid/test folds) and DynamicItemDatasets yielding ``id`` and ``sig``."""
+    manifests = prepare_esc50(
+        hparams["data_folder"], hparams["manifest_folder"], train_folds=hparams["train_folds"],
+        valid_folds=hparams["valid_folds"], test_folds=hparams["test_folds"],
+        max_per_split=8 if debug else None,
+    )
+    sample_rate = int(hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(path):
+        return load_audio(path, sample_rate=sample_rate)
+
+    root = str(Path(hparams["data_folder"]).resolve())
+    return {
+        split: sb.dataio.dataset.DynamicItemDataset.from_json(
+            str(path), replacements={"data_root": root}, dynamic_items=[audio_pipeline],
+            output_keys=["id", "sig"],
+        )
+        for split, path in manifests.items()
+    }
+
+
+class RunningMeans:
+    """Per-key means over a stage, weighted by batch size."""
+
+    def __init__(self):
+        self.sums, self.count = {}, 0
+
+    def update(self, stats: dict, n: int):
+        for key, value in stats.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
+        self.count += n
+
+    def means(self) -> dict:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+def synthesize_clips(folder, n_per_split: int = 4, seconds: float = 1.5, sample_rate: int = 16000):
+    """Write a few synthesised clips per split and their manifests; returns ``{split: json}``."""
+    from speechbrain_interp import synth
+
+    folder = Path(folder)
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+    manifests = {}
+    for s, split in enumerate(("train", "valid", "test")):
+        items = {}
+        for k in range(n_per_split):
+            seed = 10 * s + k
+            wav = synth.demo_clip(seconds, sample_rate, seed=seed) * (0.5 + 0.1 * k)
+            if k % 2:
+                wav = wav + synth.tone(300.0 + 100 * k, seconds, sample_rate, 0.2)
+            path = folder / "audio" / f"{split}{k}.wav"
+            save_audio(path, wav, sample_rate)
+            items[f"{split}{k}"] = {"wav": str(path.resolve())}
+        manifests[split] = folder / f"{split}.json"
+        manifests[split].write_text(json.dumps(items, indent=1), encoding="utf-8")
+    return manifests

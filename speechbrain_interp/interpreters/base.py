@@ -1,16 +1,32 @@
-"""The interpreter base class: one uniform ``explain(wav, target=None) -> Explanation`` call.
+"""The interpreter base class: the one contract every brick follows.
 
-A brick only implements :meth:`Interpreter.compute_mask`; the base class does the
-rest the same way for every family: validate the audio, analyse it with the
-classifier's own front-end, pick the target, apply the mask in the declared mask
-domain, resynthesise the interpretation and residual with the original phase
-and measure the classifier on both.
+A brick implements :meth:`Interpreter.compute_mask` (or, to add components, concepts or
+scores to the explanation, :meth:`Interpreter.compute_explanation`); it never overrides
+:meth:`Interpreter.explain`, which does the rest the same way for every family: validate
+the audio, analyse it with the classifier's own front-end, pick the target, apply the
+mask in the declared mask domain, resynthesise the interpretation and residual with the
+original phase and measure the classifier on both.
+
+The rest of the contract is declared, not probed:
+
+* options: ``DEFAULTS`` lists every option and its default, once; :meth:`resolve_options`
+  merges defaults, a ``config`` dict (a brick fragment of ``hparams/``) and explicit
+  arguments, and rejects unknown keys with a ``TypeError`` naming the known ones;
+* family and export: ``family`` and ``interface`` (the SpeechBrain interface that loads
+  an exported folder), ``export_target`` and :meth:`export_config` when the class and
+  its options do not rebuild the brick by themselves;
+* training and persistence: ``trainable``, :meth:`trainable_parameters`,
+  :meth:`loss` ``-> (loss, stats)``, :meth:`save_weights` / :meth:`load_weights` (the
+  file a recipe writes, ``weights_file`` when it has a fixed name) and ``state_dict``.
 
 Authors
 * speechbrain_interp contributors 2026
 """
 
 from __future__ import annotations
+
+import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -20,7 +36,33 @@ from speechbrain_interp.audio import validate_waveform
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.spectral import Spectrum
 
-__all__ = ["Interpreter"]
+__all__ = ["Interpreter", "deprecated_alias"]
+
+
+def deprecated_alias(new_name: str, old_name: str):
+    """A method ``old_name`` that warns and calls ``new_name`` (kept so old code keeps working).
+
+    Example
+    -------
+    >>> class A:
+    ...     def new(self):
+    ...         return 1
+    ...     old = deprecated_alias("new", "old")
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     A().old(), caught[0].category.__name__
+    (1, 'DeprecationWarning')
+    """
+
+    def alias(self, *args, **kwargs):
+        warnings.warn(f"{type(self).__name__}.{old_name} is deprecated; use {new_name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new_name)(*args, **kwargs)
+
+    alias.__name__ = old_name
+    alias.__doc__ = f"Deprecated alias of :meth:`{new_name}`."
+    return alias
 
 
 class Interpreter(nn.Module):
@@ -51,6 +93,19 @@ class Interpreter(nn.Module):
 
     method = "interpreter"
     needs_hidden = False  # set True when compute_mask reads the classifier's hidden layers
+    #: every option with its default, written once here (``hparams/*.yaml`` must agree)
+    DEFAULTS: dict = {}
+    #: family name written to exported folders, and the SpeechBrain interface that loads them
+    family = "generic"
+    interface = "PretrainedInterpreter"
+    #: dotted name that rebuilds the brick in exported YAML (default: the class itself)
+    export_target: str | None = None
+    #: whether the brick has weights to train (then it implements ``loss`` and ``save_weights``)
+    trainable = False
+    #: fixed file name of the weights a recipe saves next to its checkpoints, if any
+    weights_file: str | None = None
+    #: explain in eval mode even while training (for bricks with dropout)
+    explains_in_eval = False
 
     def __init__(self, classifier: ClassifierAdapter):
         super().__init__()
@@ -60,6 +115,53 @@ class Interpreter(nn.Module):
                 "wrap it with SpeechBrainClassifier or TorchClassifier"
             )
         self.classifier = classifier
+
+    # --- options -----------------------------------------------------------------------
+    def resolve_options(self, config=None, **given) -> dict:
+        """``DEFAULTS``, then ``config``, then the explicit arguments that are not None.
+
+        Unknown keys, in ``config`` or ``given``, raise a ``TypeError`` naming them and the
+        known ones. The result is stored as ``self.options`` (what export writes back).
+
+        Example
+        -------
+        >>> from speechbrain_interp.testing import band_window_classifier
+        >>> class Gain(Interpreter):
+        ...     DEFAULTS = {"gain": 1.0, "floor": 0.0}
+        >>> Gain(band_window_classifier()).resolve_options({"gain": 2.0}, floor=None)
+        {'gain': 2.0, 'floor': 0.0}
+        >>> Gain(band_window_classifier()).resolve_options({"gian": 2.0})
+        Traceback (most recent call last):
+        TypeError: unknown Gain options ['gian']; known: ['floor', 'gain']
+        """
+        config = dict(config or {})
+        unknown = sorted((set(config) | set(given)) - set(self.DEFAULTS))
+        if unknown:
+            known = sorted(self.DEFAULTS)
+            raise TypeError(f"unknown {type(self).__name__} options {unknown}; known: {known}")
+        self.options = {**self.DEFAULTS, **config, **{k: v for k, v in given.items() if v is not None}}
+        return self.options
+
+    # --- training and persistence --------------------------------------------------------
+    def trainable_parameters(self) -> list:
+        """Parameters a recipe optimises (none for bricks that are not ``trainable``)."""
+        return []
+
+    def loss(self, wav, *args, **kwargs):
+        """Training objective ``(loss, stats)`` of a ``trainable`` brick on a batch of waveforms."""
+        raise NotImplementedError(f"{type(self).__name__} is not trainable")
+
+    def save_weights(self, path) -> Path:
+        """Write the trained weights to ``path``; returns the path."""
+        raise NotImplementedError(f"{type(self).__name__} has no weights of its own to save")
+
+    def load_weights(self, path):
+        """Load weights written by :meth:`save_weights`; returns ``self``."""
+        raise NotImplementedError(f"{type(self).__name__} has no weights of its own to load")
+
+    def export_config(self) -> dict | None:
+        """Constructor arguments for ``export_target``, or None to read them back from the brick."""
+        return None
 
     @property
     def frontend(self):
@@ -81,6 +183,15 @@ class Interpreter(nn.Module):
             Hidden representations at the adapter's layers (empty unless ``needs_hidden``).
         """
         raise NotImplementedError(f"{type(self).__name__} must implement compute_mask")
+
+    def compute_explanation(self, spectrum: Spectrum, target: torch.Tensor, logits, hidden):
+        """``(mask, extras)``: the hook through which a brick adds to its :class:`Explanation`.
+
+        ``extras`` are keyword arguments of :class:`Explanation` (``components``,
+        ``concepts``, ``scores``). The default is :meth:`compute_mask` and no extras;
+        override this instead when the extras share work with the mask.
+        """
+        return self.compute_mask(spectrum, target, logits, hidden), {}
 
     def analyse(self, wav):
         """Validate ``wav`` and return its spectrum, the logits and the hidden layers."""
@@ -136,10 +247,17 @@ class Interpreter(nn.Module):
         -------
         Explanation
         """
-        wav, spectrum, logits, hidden = self.analyse(wav)
-        target = self.resolve_target(logits, target)
-        mask = self.compute_mask(spectrum, target, logits, hidden)
-        return self.build_explanation(wav, spectrum, mask.detach(), target, logits)
+        was_training = self.training
+        if self.explains_in_eval:
+            self.eval()
+        try:
+            wav, spectrum, logits, hidden = self.analyse(wav)
+            target = self.resolve_target(logits, target)
+            mask, extras = self.compute_explanation(spectrum, target, logits, hidden)
+            return self.build_explanation(wav, spectrum, mask.detach(), target, logits, **extras)
+        finally:
+            if self.explains_in_eval:
+                self.train(was_training)
 
     def forward(self, wav, target=None) -> Explanation:
         """Same as :meth:`explain`."""
@@ -152,8 +270,8 @@ class Interpreter(nn.Module):
         mask = torch.nan_to_num(mask.float(), nan=0.0).clamp(0.0, 1.0)
         mag, phase = spectrum.magnitude, spectrum.phase
         mag_in, mag_out = fe.apply_mask(mag, mask), fe.apply_mask(mag, 1.0 - mask)
-        both = clf.probabilities(clf(torch.cat([mag_in, mag_out]), phase=torch.cat([phase, phase])))
-        p_in, p_out = both.chunk(2)
+        logits_in, logits_out = clf(torch.cat([mag_in, mag_out]), phase=torch.cat([phase, phase])).chunk(2)
+        p_in, p_out = clf.probabilities(torch.cat([logits_in, logits_out])).chunk(2)
         probs = clf.probabilities(logits)
         pick = target[:, None]
         return Explanation(
@@ -169,5 +287,8 @@ class Interpreter(nn.Module):
             probability_in=p_in.gather(1, pick).squeeze(1),
             probability_out=p_out.gather(1, pick).squeeze(1),
             labels=clf.labels,
+            logits=logits,
+            logits_in=logits_in,
+            logits_out=logits_out,
             **extra,
         )

@@ -148,10 +148,11 @@ class GradientBaseline(Interpreter):
 
     absolute = False
     needs_hidden = False
+    DEFAULTS = {"quantile": None}
 
-    def __init__(self, classifier, quantile: float | None = None):
+    def __init__(self, classifier, quantile: float | None = None, config=None):
         super().__init__(classifier)
-        self.quantile = quantile
+        self.quantile = self.resolve_options(config, quantile=quantile)["quantile"]
 
     def _forward(self, z, phase=None):
         """Classifier logits as a function of the mask-domain input ``z``."""
@@ -204,6 +205,8 @@ class IntegratedGradients(GradientBaseline):
         Inputs per classifier pass while integrating (bounds memory).
     quantile : float, optional
         See :class:`GradientBaseline`.
+    config : dict, optional
+        Default values for the other arguments (explicit ones win).
 
     Example
     -------
@@ -216,12 +219,16 @@ class IntegratedGradients(GradientBaseline):
     """
 
     method = "Integrated Gradients (gradient baseline)"
+    DEFAULTS = {"n_steps": 50, "internal_batch_size": 64, "quantile": None}
 
-    def __init__(self, classifier, n_steps: int = 50, internal_batch_size: int | None = 64,
-                 quantile: float | None = None):
-        super().__init__(classifier, quantile=quantile)
-        self.n_steps = int(n_steps)
-        self.internal_batch_size = internal_batch_size
+    def __init__(self, classifier, n_steps: int | None = None, internal_batch_size: int | None = None,
+                 quantile: float | None = None, config=None):
+        Interpreter.__init__(self, classifier)
+        opts = self.resolve_options(config, n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                    quantile=quantile)
+        self.quantile = opts["quantile"]
+        self.n_steps = int(opts["n_steps"])
+        self.internal_batch_size = opts["internal_batch_size"]
 
     def attribute(self, z, target, phase):
         from captum.attr import IntegratedGradients as _IG
@@ -249,6 +256,8 @@ class SmoothGrad(GradientBaseline):
         Noisy copies per classifier pass.
     quantile : float, optional
         See :class:`GradientBaseline`.
+    config : dict, optional
+        Default values for the other arguments (explicit ones win).
 
     Example
     -------
@@ -262,13 +271,17 @@ class SmoothGrad(GradientBaseline):
 
     method = "SmoothGrad (gradient baseline)"
     absolute = True
+    DEFAULTS = {"nt_samples": 20, "noise_level": 0.15, "nt_samples_batch_size": 8, "quantile": None}
 
-    def __init__(self, classifier, nt_samples: int = 20, noise_level: float = 0.15,
-                 nt_samples_batch_size: int | None = 8, quantile: float | None = None):
-        super().__init__(classifier, quantile=quantile)
-        self.nt_samples = int(nt_samples)
-        self.noise_level = float(noise_level)
-        self.nt_samples_batch_size = nt_samples_batch_size
+    def __init__(self, classifier, nt_samples: int | None = None, noise_level: float | None = None,
+                 nt_samples_batch_size: int | None = None, quantile: float | None = None, config=None):
+        Interpreter.__init__(self, classifier)
+        opts = self.resolve_options(config, nt_samples=nt_samples, noise_level=noise_level,
+                                    nt_samples_batch_size=nt_samples_batch_size, quantile=quantile)
+        self.quantile = opts["quantile"]
+        self.nt_samples = int(opts["nt_samples"])
+        self.noise_level = float(opts["noise_level"])
+        self.nt_samples_batch_size = opts["nt_samples_batch_size"]
 
     def _scaled_forward(self, z_unit, phase, scale):
         return self._forward(z_unit * scale, phase)
@@ -308,6 +321,8 @@ class GradCAM(GradientBaseline):
         Band limits of that axis in Hz (default 0 to Nyquist, SpeechBrain's Fbank defaults).
     quantile : float, optional
         See :class:`GradientBaseline`.
+    config : dict, optional
+        Default values for the other arguments (explicit ones win).
 
     Example
     -------
@@ -321,10 +336,19 @@ class GradCAM(GradientBaseline):
     """
 
     method = "Grad-CAM (gradient baseline)"
+    DEFAULTS = {"layer": None, "layout": None, "freq_scale": "mel", "f_min": 0.0, "f_max": None,
+                "quantile": None}
 
-    def __init__(self, classifier, layer: str, layout: str | None = None, freq_scale: str = "mel",
-                 f_min: float = 0.0, f_max: float | None = None, quantile: float | None = None):
-        super().__init__(classifier, quantile=quantile)
+    def __init__(self, classifier, layer: str | None = None, layout: str | None = None,
+                 freq_scale: str | None = None, f_min: float | None = None, f_max: float | None = None,
+                 quantile: float | None = None, config=None):
+        Interpreter.__init__(self, classifier)
+        opts = self.resolve_options(config, layer=layer, layout=layout, freq_scale=freq_scale, f_min=f_min,
+                                    f_max=f_max, quantile=quantile)
+        layer, layout, freq_scale = opts["layer"], opts["layout"], opts["freq_scale"]
+        f_min, f_max, self.quantile = opts["f_min"], opts["f_max"], opts["quantile"]
+        if layer is None:
+            raise TypeError("GradCAM needs the name of a layer (layer='...')")
         self.layer = layer
         self.module = classifier.model.get_submodule(layer)
         spec = infer_layouts(classifier, [layer], layouts={layer: layout} if layout else None)[layer]

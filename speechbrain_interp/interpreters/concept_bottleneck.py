@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_interp.concepts import ConceptBottleneck
+from speechbrain_interp.embedders.aligned import TextAlignedEncoder
 from speechbrain_interp.interpreters.base import Interpreter
 
 __all__ = ["ConceptInterpreter"]
@@ -66,13 +67,14 @@ class ConceptInterpreter(Interpreter):
 
     method = "concept bottleneck"
     DEFAULTS = {"top_k": 10, "mask": "saliency"}
+    family, interface = "concepts", "ConceptBottleneckInterpreter"
+    # the old path (a re-export): concept folders read as before and load with older versions too
+    export_target = "speechbrain_interp.inference.build_concept_interpreter"
 
     def __init__(self, classifier, bottleneck: ConceptBottleneck, embedder=None, config=None,
                  top_k: int | None = None, mask: str | None = None):
         super().__init__(classifier)
-        config = {k: v for k, v in dict(config or {}).items() if k in self.DEFAULTS}
-        given = {k: v for k, v in {"top_k": top_k, "mask": mask}.items() if v is not None}
-        opts = {**self.DEFAULTS, **config, **given}
+        opts = self.resolve_options(config, top_k=top_k, mask=mask)
         if opts["mask"] not in ("saliency", "none"):
             raise ValueError(f"mask must be 'saliency' or 'none', got '{opts['mask']}'")
         self.top_k = int(opts["top_k"])
@@ -93,12 +95,15 @@ class ConceptInterpreter(Interpreter):
             weights, scale = self.bottleneck.decompose(emb, return_scale=True)
         return weights, emb, scale
 
-    def compute_mask(self, spectrum, target, logits, hidden, weights=None):
+    def compute_mask(self, spectrum, target, logits, hidden):
         """Saliency of the clip's own concept recomposition, in [0, 1] (ones for ``mask="none"``)."""
+        if self.mask_kind == "none":  # no embedding pass needed
+            return torch.ones_like(spectrum.magnitude)
+        return self._saliency(spectrum, self.concept_weights(spectrum)[0])
+
+    def _saliency(self, spectrum, weights):
         if self.mask_kind == "none":
             return torch.ones_like(spectrum.magnitude)
-        if weights is None:
-            weights = self.concept_weights(spectrum)[0]
         b = self.bottleneck
         direction = F.normalize(weights.to(b.dictionary) @ b.dictionary, dim=-1).detach()
         magnitude = spectrum.magnitude.detach().clone().requires_grad_(True)
@@ -115,15 +120,31 @@ class ConceptInterpreter(Interpreter):
         peak = torch.where(peak > 1e-12, peak, flat.amax(1).clamp_min(1e-12))
         return (saliency / peak.to(saliency)[:, None, None]).clamp(0, 1)
 
-    def explain(self, wav, target=None):
-        """Explain a batch: top concepts with weights, concept saliency mask, scores."""
-        wav, spectrum, logits, hidden = self.analyse(wav)
-        target = self.resolve_target(logits, target)
+    def compute_explanation(self, spectrum, target, logits, hidden):
+        """The concept saliency mask, plus the top concepts with weights and the scores."""
         weights, emb, scale = self.concept_weights(spectrum)
-        mask = self.compute_mask(spectrum, target, logits, hidden, weights=weights)
+        mask = self._saliency(spectrum, weights)
         cosine = F.cosine_similarity(self.bottleneck.recompose(weights, scale),
                                      F.normalize(emb.float(), dim=-1).to(weights), dim=-1)
         scores = {"recompose_cosine": cosine.cpu(), "concept_l0": (weights > 0).sum(1).float().cpu()}
-        return self.build_explanation(wav, spectrum, mask.detach(), target, logits,
-                                      concepts=self.bottleneck.top_concepts(weights, self.top_k),
-                                      scores=scores)
+        return mask, {"concepts": self.bottleneck.top_concepts(weights, self.top_k), "scores": scores}
+
+    def export_config(self) -> dict:
+        """Sizes and vocabulary that ``build_concept_interpreter`` (``export_target``) needs."""
+        embedder, bottleneck = self.embedder, self.bottleneck
+        if not isinstance(embedder, TextAlignedEncoder) or embedder.classifier is not self.classifier:
+            raise TypeError(
+                "export writes concept interpreters whose embedder is a TextAlignedEncoder on the explained "
+                f"classifier (the embedder ships as a projection of its layer); got {type(embedder).__name__}"
+            )
+        if not bottleneck.has_audio_mean:
+            raise ValueError("the concept bottleneck has no audio mean yet: call fit_audio_mean(...) first")
+        projection = embedder.projection
+        hidden = projection[0].out_features if isinstance(projection, torch.nn.Sequential) else None
+        text = embedder.text_encoder
+        return {
+            "concepts": list(bottleneck.concepts), "embed_dim": int(embedder.embed_dim),
+            "in_dim": int(embedder.in_dim), "layer": embedder.layer, "hidden_dim": hidden,
+            "l1_penalty": float(bottleneck.l1_penalty), "top_k": int(self.top_k), "mask": self.mask_kind,
+            "text_encoder": getattr(text, "name", type(text).__name__), "text_cache_key": embedder.cache_key,
+        }

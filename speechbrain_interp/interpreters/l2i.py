@@ -46,8 +46,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from speechbrain_interp.explanation import Component, Explanation
-from speechbrain_interp.interpreters.base import Interpreter
+from speechbrain_interp.explanation import Component
+from speechbrain_interp.interpreters.base import Interpreter, deprecated_alias
 from speechbrain_interp.lobes.l2i import ActivationDecoder, ComponentClassifier
 from speechbrain_interp.solvers.nmf_dictionary import NMFDictionary
 
@@ -81,7 +81,7 @@ class L2I(Interpreter):
     config : dict, optional
         Options, as below.
     weights : str, optional
-        A trained L2I saved by :meth:`save` (Psi, Theta and the dictionary), loaded at
+        A trained L2I saved by :meth:`save_weights` (Psi, Theta and the dictionary), loaded at
         construction. It also brings the layers and network sizes it was trained with
         (``config`` values are replaced; explicit arguments must agree).
     channels, n_blocks, kernel_size, dropout :
@@ -134,6 +134,9 @@ class L2I(Interpreter):
 
     method = "L2I"
     needs_hidden = True
+    family, interface = "l2i", "L2IInterpreter"
+    trainable = True
+    explains_in_eval = True  # Psi has dropout: explanations must not depend on the training mode
 
     DEFAULTS = {
         "layers": None,
@@ -163,17 +166,15 @@ class L2I(Interpreter):
                  lambda_fid=None, lambda_in=None, lambda_mask=None, temperature=None,
                  selection_temperature=None, eps=None, probe_seconds=None, n_components=None):
         super().__init__(classifier)
-        config = dict(config or {})
-        unknown = sorted(set(config) - set(self.DEFAULTS))
-        if unknown:
-            raise TypeError(f"unknown L2I options {unknown}; known: {sorted(self.DEFAULTS)}")
-        given = {k: v for k, v in locals().items() if k in self.DEFAULTS and v is not None}
-        if layers is not None:
-            given["layers"] = list(layers)
-        opts = {**self.DEFAULTS, **config, **given}
+        given = dict(layers=None if layers is None else list(layers), channels=channels, n_blocks=n_blocks,
+                     kernel_size=kernel_size, dropout=dropout, pooling=pooling, relevance=relevance,
+                     threshold=threshold, top_k=top_k, lambda_rec=lambda_rec, lambda_l1=lambda_l1,
+                     lambda_fid=lambda_fid, lambda_in=lambda_in, lambda_mask=lambda_mask,
+                     temperature=temperature, selection_temperature=selection_temperature, eps=eps,
+                     probe_seconds=probe_seconds, n_components=n_components)
+        opts = self.resolve_options(config, **given)
         if weights is not None:
-            opts.update(self._architecture_of(weights, given))
-        self.options = opts
+            opts.update(self._architecture_of(weights, {k: v for k, v in given.items() if v is not None}))
         dictionary = self._resolve_dictionary(dictionary, weights, int(opts["n_components"]))
         fe = self.frontend
         if dictionary.n_freqs != fe.n_freqs:
@@ -353,39 +354,30 @@ class L2I(Interpreter):
                         spectrum.num_samples)
         return wavs.view(b, n, -1)
 
-    def explain(self, wav, target=None) -> Explanation:
-        """Explain a batch: mask from the relevant components, audio objects, Theta's fidelity.
+    def compute_explanation(self, spectrum, target, logits, hidden):
+        """The mask from the relevant components, plus L2I's audio objects and Theta's fidelity.
 
-        ``Explanation.components[i]`` lists clip ``i``'s ``top_k`` components, most relevant
-        first, each with its normalised relevance and its own wav; ``scores`` holds
-        ``fidelity_top1`` (1 when Theta's top class is the classifier's),
-        ``theta_probability`` (Theta's probability of the explained class) and
-        ``n_selected`` (components in the mask).
+        ``components[i]`` lists clip ``i``'s ``top_k`` components, most relevant first, each
+        with its normalised relevance and its own wav; ``scores`` holds ``fidelity_top1`` (1
+        when Theta's top class is the classifier's), ``theta_probability`` (Theta's
+        probability of the explained class) and ``n_selected`` (components in the mask).
         """
-        was_training = self.training
-        self.eval()
-        try:
-            wav, spectrum, logits, hidden = self.analyse(wav)
-            target = self.resolve_target(logits, target)
-            with torch.no_grad():
-                out = self.decompose(spectrum, target, hidden)
-                k = min(self.top_k, self.dictionary.n_components)
-                top = out["relevance"].topk(k, dim=-1)
-                wavs = self.component_wavs(spectrum, out["H"], top.indices) if k else None
-                theta_probs = self.classifier.probabilities(out["theta_logits"])
-                scores = {
-                    "fidelity_top1": (out["theta_logits"].argmax(-1) == logits.argmax(-1)).float(),
-                    "theta_probability": theta_probs.gather(1, target[:, None]).squeeze(1),
-                    "n_selected": out["selected"].sum(-1),
-                }
-            ids, rel = top.indices.tolist(), top.values.tolist()
-            components = [
-                [Component(ids[b][j], rel[b][j], wavs[b, j]) for j in range(k)] for b in range(len(ids))
-            ]
-            return self.build_explanation(wav, spectrum, out["mask"], target, logits,
-                                          components=components, scores=scores)
-        finally:
-            self.train(was_training)
+        with torch.no_grad():
+            out = self.decompose(spectrum, target, hidden)
+            k = min(self.top_k, self.dictionary.n_components)
+            top = out["relevance"].topk(k, dim=-1)
+            wavs = self.component_wavs(spectrum, out["H"], top.indices) if k else None
+            theta_probs = self.classifier.probabilities(out["theta_logits"])
+            scores = {
+                "fidelity_top1": (out["theta_logits"].argmax(-1) == logits.argmax(-1)).float(),
+                "theta_probability": theta_probs.gather(1, target[:, None]).squeeze(1),
+                "n_selected": out["selected"].sum(-1),
+            }
+        ids, rel = top.indices.tolist(), top.values.tolist()
+        components = [
+            [Component(ids[b][j], rel[b][j], wavs[b, j]) for j in range(k)] for b in range(len(ids))
+        ]
+        return out["mask"], {"components": components, "scores": scores}
 
     # --- training -------------------------------------------------------------------------
     def fidelity_loss(self, theta_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -445,7 +437,7 @@ class L2I(Interpreter):
         return loss, stats
 
     # --- persistence ---------------------------------------------------------------------
-    def save(self, path) -> Path:
+    def save_weights(self, path) -> Path:
         """Write Psi, Theta and the dictionary to one ``.safetensors`` file with their configuration.
 
         Example
@@ -459,7 +451,7 @@ class L2I(Interpreter):
         >>> adapter = TorchClassifier(net, fe, input=lambda fe, m, p: m.mT, layers=["0"])
         >>> nmf = NMFDictionary(n_components=5, n_freqs=33, domain="magnitude")
         >>> l2i = L2I(adapter, nmf, channels=8)
-        >>> path = l2i.save(os.path.join(tempfile.mkdtemp(), "l2i.safetensors"))
+        >>> path = l2i.save_weights(os.path.join(tempfile.mkdtemp(), "l2i.safetensors"))
         >>> again = L2I(adapter, channels=8, weights=path)  # the dictionary comes with the weights
         >>> bool(torch.equal(again.theta.linear.weight, l2i.theta.linear.weight))
         True
@@ -477,8 +469,10 @@ class L2I(Interpreter):
                                               "dictionary": json.dumps(dictionary)})
         return path
 
+    save = deprecated_alias("save_weights", "save")
+
     def load_weights(self, path) -> L2I:
-        """Load Psi and Theta weights written by :meth:`save`; returns ``self``."""
+        """Load Psi and Theta weights written by :meth:`save_weights`; returns ``self``."""
         state, meta = _read_weights(path)
         saved = json.loads(meta.get("config", "{}"))
         for key in ("layers", "n_components", "n_classes", "channels", "n_blocks", "kernel_size", "pooling"):

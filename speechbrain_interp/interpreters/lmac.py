@@ -35,169 +35,20 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_interp.audio import validate_waveform
-from speechbrain_interp.interpreters.base import Interpreter
+from speechbrain_interp.interpreters.base import Interpreter, deprecated_alias
 from speechbrain_interp.lobes.mask_decoder import MaskDecoder, infer_layouts
+from speechbrain_interp.mixtures import (  # noqa: F401 (re-exported: they lived here before)
+    _EPS,
+    _energy_normalize,
+    _peak_normalize,
+    add_white_noise,
+    insert_events,
+    mix_sources,
+    total_variation,
+    training_mixtures,
+)
 
 __all__ = ["LMAC", "total_variation", "mix_sources", "add_white_noise", "insert_events", "training_mixtures"]
-
-_EPS = 1e-8
-
-
-def total_variation(mask: torch.Tensor) -> torch.Tensor:
-    """Per-clip total variation ``mean (dM/dt)^2 + mean (dM/df)^2`` of ``(batch, frames, freq)`` masks.
-
-    Squared differences, as in SpeechBrain's L-MAC recipe, but averaged instead of summed,
-    so the weight does not depend on the clip length or the STFT size.
-
-    Example
-    -------
-    >>> total_variation(torch.tensor([[[0.0, 1.0], [0.0, 1.0]]]))
-    tensor([1.])
-    """
-    dt = (mask[:, 1:, :] - mask[:, :-1, :]).pow(2)
-    df = (mask[:, :, 1:] - mask[:, :, :-1]).pow(2)
-    zero = mask.new_zeros(mask.shape[0])
-    tv_t = dt.flatten(1).mean(1) if dt.numel() else zero
-    tv_f = df.flatten(1).mean(1) if df.numel() else zero
-    return tv_t + tv_f
-
-
-def _energy_normalize(wav: torch.Tensor) -> torch.Tensor:
-    norm = wav.pow(2).sum(-1, keepdim=True).sqrt()
-    return torch.where(norm > 0, wav / norm.clamp_min(_EPS), torch.zeros_like(wav))
-
-
-def _peak_normalize(wav: torch.Tensor) -> torch.Tensor:
-    peak = wav.abs().amax(-1, keepdim=True)
-    return torch.where(peak > 0, wav / peak.clamp_min(_EPS), wav)
-
-
-def mix_sources(s1: torch.Tensor, s2: torch.Tensor, w1=0.8, w2=0.2) -> torch.Tensor:
-    """``w1 * s1 + w2 * s2`` of energy-normalised ``(batch, time)`` sources, then peak-normalised.
-
-    This is the L-MAC paper's out-of-domain mixture (``0.8 s1 + 0.2 s2``); ``w1`` and
-    ``w2`` may be floats or ``(batch,)`` tensors. Silent sources stay silent (no NaN).
-
-    Example
-    -------
-    >>> s1, s2 = torch.randn(3, 1600), torch.randn(3, 1600)
-    >>> mix = mix_sources(s1, s2)
-    >>> mix.shape, bool(torch.allclose(mix.abs().amax(-1), torch.ones(3)))
-    (torch.Size([3, 1600]), True)
-    >>> bool(mix_sources(torch.zeros(1, 100), torch.zeros(1, 100)).isfinite().all())
-    True
-    """
-    if s1.shape != s2.shape:
-        raise ValueError(f"sources must have the same shape, got {tuple(s1.shape)} and {tuple(s2.shape)}")
-    w1 = torch.as_tensor(w1, dtype=s1.dtype, device=s1.device).reshape(-1, 1)
-    w2 = torch.as_tensor(w2, dtype=s1.dtype, device=s1.device).reshape(-1, 1)
-    return _peak_normalize(w1 * _energy_normalize(s1) + w2 * _energy_normalize(s2))
-
-
-def add_white_noise(wav: torch.Tensor, weight=0.5, generator=None) -> torch.Tensor:
-    """``s + weight * n`` with ``s`` and white noise ``n`` energy-normalised, then peak-normalised.
-
-    This is the L-MAC paper's white-noise out-of-domain setting (``weight = 0.5``).
-
-    Example
-    -------
-    >>> noisy = add_white_noise(torch.randn(2, 1600), generator=torch.Generator().manual_seed(0))
-    >>> noisy.shape
-    torch.Size([2, 1600])
-    """
-    noise = torch.randn(wav.shape, generator=generator, dtype=wav.dtype).to(wav.device)
-    return mix_sources(wav, noise, 1.0, weight)
-
-
-def insert_events(wav: torch.Tensor, background: torch.Tensor, seconds, sample_rate: int,
-                  snr_range=(-5.0, 15.0), generator=None) -> torch.Tensor:
-    """Cut each clip's most active segment and insert it into a background at a random offset and SNR.
-
-    Clip ``i``'s loudest ``U(seconds)``-second window goes into ``background[i]`` at a
-    uniformly drawn offset, scaled so that its energy over the span is ``U(snr_range)`` dB
-    above the background's there; the mixture is peak-normalised. Training on such
-    mixtures, against the prediction on the clean clip, teaches a decoder that the evidence
-    is the inserted event and nothing around it.
-
-    Example
-    -------
-    >>> wav = torch.zeros(2, 16000)
-    >>> wav[:, 1000:3000] = 1.0
-    >>> out = insert_events(wav, 0.01 * torch.randn(2, 16000), (0.1, 0.1), 16000, snr_range=(20, 20),
-    ...                     generator=torch.Generator().manual_seed(0))
-    >>> out.shape, (out.abs() > 0.5).sum(-1).ge(1590).tolist()   # the 0.1 s event, loud
-    (torch.Size([2, 16000]), [True, True])
-    """
-    from speechbrain_interp.localization import most_active_segment
-
-    batch, total = wav.shape
-    lo, hi = (max(1, min(total, int(s * sample_rate))) for s in seconds)
-    lengths = torch.randint(lo, hi + 1, (batch,), generator=generator)
-    u_off = torch.rand(batch, generator=generator)
-    snr = snr_range[0] + (snr_range[1] - snr_range[0]) * torch.rand(batch, generator=generator)
-    out = []
-    for i in range(batch):
-        length = int(lengths[i])
-        start = int(most_active_segment(wav[i], length)[0])
-        off = int(u_off[i] * (total - length + 1))
-        seg = wav[i, start:start + length]
-        e_fg = seg.pow(2).sum()
-        e_bg = background[i, off:off + length].pow(2).sum()
-        gain = torch.sqrt(e_bg / e_fg.clamp_min(_EPS) * 10.0 ** (float(snr[i]) / 10.0))
-        gain = torch.where((e_bg > 0) & (e_fg > 0), gain, torch.ones_like(gain))
-        mix = background[i].clone()
-        mix[off:off + length] += gain * seg
-        out.append(mix)
-    return _peak_normalize(torch.stack(out))
-
-
-def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0.25,
-                      weight_range=(0.1, 0.4), generator=None, p_insert: float = 0.0,
-                      insert_seconds=(0.5, 2.0), snr_range=(-5.0, 15.0), sample_rate: int = 16000):
-    """Randomly turn clips of a batch into mixtures, for training robust interpreters.
-
-    Each clip independently becomes, with probability ``p_clip``, a mixture
-    ``(1 - w) s + w s'`` with the next clip of the batch (rolled by one), with probability
-    ``p_noise`` a mixture with white noise, with probability ``p_insert`` its most active
-    ``insert_seconds`` inserted into the next clip of the batch (or into white noise, for one
-    clip in four) at a random offset and an SNR in ``snr_range`` (:func:`insert_events`),
-    and otherwise stays as it is; ``w ~ U(weight_range)``. Sources are energy-normalised and
-    mixtures peak-normalised, as in :func:`mix_sources`.
-
-    Returns
-    -------
-    mixed : torch.Tensor
-        ``(batch, time)`` waveforms.
-    kind : torch.Tensor
-        ``(batch,)``: 0 clean, 1 mixed with another clip, 2 mixed with noise, 3 inserted event.
-
-    Example
-    -------
-    >>> mixed, kind = training_mixtures(torch.randn(8, 1600), p_insert=0.2,
-    ...                                 generator=torch.Generator().manual_seed(0))
-    >>> mixed.shape, set(kind.tolist()) <= {0, 1, 2, 3}
-    (torch.Size([8, 1600]), True)
-    """
-    batch = wav.shape[0]
-    u = torch.rand(batch, generator=generator)
-    lo, hi = weight_range
-    w = lo + (hi - lo) * torch.rand(batch, generator=generator)
-    if batch < 2:  # a batch of one has no other clip
-        p_clip = 0.0
-    kind = torch.where(u < p_clip, 1, torch.where(u < p_clip + p_noise, 2,
-                       torch.where(u < p_clip + p_noise + p_insert, 3, 0))).to(wav.device)
-    w = w.to(wav.device, wav.dtype)
-    noise = torch.randn(wav.shape, generator=generator, dtype=wav.dtype).to(wav.device)
-    other = torch.where((kind == 1)[:, None], wav.roll(1, 0), noise)
-    mixed = mix_sources(wav, other, 1.0 - w, w)
-    if p_insert > 0:
-        into_noise = (torch.rand(batch, generator=generator) < 0.25).to(wav.device) | (batch < 2)
-        scale = wav.abs().amax(-1, keepdim=True).clamp_min(_EPS)
-        background = torch.where(into_noise[:, None], 0.1 * scale * noise, wav.roll(1, 0))
-        inserted = insert_events(wav, background, insert_seconds, sample_rate, snr_range, generator)
-        mixed = torch.where((kind == 3)[:, None], inserted, mixed)
-    return torch.where((kind == 0)[:, None], wav, mixed), kind
-
 
 class LMAC(Interpreter):
     """Listenable Maps for Audio Classifiers: a trained decoder of hidden representations into masks.
@@ -274,6 +125,9 @@ class LMAC(Interpreter):
 
     method = "L-MAC"
     needs_hidden = True
+    family, interface = "lmac", "LMACInterpreter"
+    trainable = True
+    weights_file = "decoder.ckpt"  # the best decoder the recipe keeps
     OUT_LOSSES = ("neg_ce", "not_target")
 
     DEFAULTS = {
@@ -306,13 +160,13 @@ class LMAC(Interpreter):
                  binarize_threshold=None, multilabel_threshold=None, probe_seconds=None,
                  out_loss=None, temperature=None, area_loss=None, decoder=None, pretrained_decoder=None):
         super().__init__(classifier)
-        config = dict(config or {})
-        unknown = sorted(set(config) - set(self.DEFAULTS))
-        if unknown:
-            raise TypeError(f"unknown L-MAC options {unknown}; known: {sorted(self.DEFAULTS)}")
-        given = {k: v for k, v in locals().items() if k in self.DEFAULTS and v is not None}
-        opts = {**self.DEFAULTS, **config, **given}
-        self.options = opts
+        opts = self.resolve_options(
+            config, layers=layers, layouts=layouts, channels=channels, head_channels=head_channels,
+            n_convs=n_convs, guide=guide, profile_bias=profile_bias, freq_cells=freq_cells,
+            lambda_in=lambda_in, lambda_out=lambda_out, lambda_l1=lambda_l1, lambda_tv=lambda_tv,
+            guidance_weight=guidance_weight, guidance_threshold=guidance_threshold,
+            binarize_threshold=binarize_threshold, multilabel_threshold=multilabel_threshold,
+            probe_seconds=probe_seconds, out_loss=out_loss, temperature=temperature, area_loss=area_loss)
         self.layers = list(opts["layers"] or classifier.layers)
         if not self.layers:
             raise ValueError("L-MAC needs hidden layers: pass layers=[...] and capture them in the adapter")
@@ -340,7 +194,7 @@ class LMAC(Interpreter):
         self.decoder = decoder
         self._register_load_state_dict_pre_hook(self._match_legacy_decoder)
         if pretrained_decoder is not None:
-            self.load_decoder(pretrained_decoder)
+            self.load_weights(pretrained_decoder)
 
     def prepare_state(self, state_dict) -> None:
         """Adapt the decoder's shape to a state dict of this brick before it is loaded."""
@@ -364,12 +218,16 @@ class LMAC(Interpreter):
                                    guide=dec.guide, profile_bias=True, freq_cells=None)
         self.options.update(profile_bias=True, freq_cells=None)
 
-    # --- persistence -----------------------------------------------------------------
-    def load_decoder(self, path) -> LMAC:
-        """Load decoder weights saved by :meth:`save_decoder` or a recipe's Checkpointer."""
+    # --- training and persistence --------------------------------------------------------
+    def trainable_parameters(self) -> list:
+        """The decoder's parameters (the classifier stays frozen)."""
+        return list(self.decoder.parameters())
+
+    def load_weights(self, path) -> LMAC:
+        """Load decoder weights saved by :meth:`save_weights` or a recipe's Checkpointer."""
         path = Path(path)
         if path.is_dir():
-            path = path / "decoder.ckpt"
+            path = path / self.weights_file
         if not path.exists():
             raise FileNotFoundError(f"no L-MAC decoder weights at '{path}'")
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -377,12 +235,15 @@ class LMAC(Interpreter):
         self.decoder.load_state_dict(state)
         return self
 
-    def save_decoder(self, path) -> Path:
+    def save_weights(self, path) -> Path:
         """Save the decoder's state dict (the only trained part) to ``path``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(self.decoder.state_dict(), path)
         return path
+
+    load_decoder = deprecated_alias("load_weights", "load_decoder")
+    save_decoder = deprecated_alias("save_weights", "save_decoder")
 
     # --- masks -------------------------------------------------------------------------
     def decode(self, magnitude: torch.Tensor, hidden: dict) -> torch.Tensor:

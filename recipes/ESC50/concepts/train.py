@@ -371,7 +371,9 @@ def explain_examples(hparams, embedder, emb_train, splits, n: int):
     brick = {**brick, "explain_l0": hparams["explain_l0"]}
     bottleneck = load(embedder, vocab, cache_dir=hparams["cache_dir"]).fit_audio_mean(emb_train)
     bottleneck.set_l0(emb_train, float(brick["explain_l0"]))
-    interpreter = ConceptInterpreter(classifier, bottleneck, embedder=embedder, config=brick)
+    # the fragment also holds the recipe's settings: hand the brick only its own options
+    interpreter = ConceptInterpreter(classifier, bottleneck, embedder=embedder,
+                                     config={k: brick[k] for k in ConceptInterpreter.DEFAULTS if k in brick})
     items = splits["test"]
     ids = list(items)[:n]
     root = str(Path(hparams["data_folder"]).resolve())

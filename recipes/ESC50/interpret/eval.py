@@ -45,11 +45,9 @@ from pathlib import Path
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, peek  # noqa: E402
-from train_lmac import synthesize_clips  # noqa: E402
+from recipe_tools import parse_arguments, peek, synthesize_clips  # noqa: E402
 
 from speechbrain_interp import localization, sanity  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402

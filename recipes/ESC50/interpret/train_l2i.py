@@ -47,10 +47,10 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from recipe_tools import parse_arguments, start_experiment  # noqa: E402
-from train_nmf import RunningMeans, dataio_prep, prepare_debug  # noqa: E402
+from recipe_tools import RunningMeans, parse_arguments, start_experiment  # noqa: E402
+from recipe_tools import esc50_datasets as dataio_prep  # noqa: E402
+from recipe_tools import esc50_debug_overrides as prepare_debug  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def main(argv):
     brain.evaluate(datasets["test"], max_key=hparams["ckpt_key"],
                    test_loader_kwargs=hparams["eval_dataloader_opts"])
     test = brain.last_stats
-    interpreter.save(hparams["weights_file"])
+    interpreter.save_weights(hparams["weights_file"])
     examples = save_examples(hparams, interpreter, datasets["test"], int(hparams["n_examples"]))
     results = {
         "test_fidelity_top1": test["fidelity_top1"], "test_fid_in": test["fid_in"],

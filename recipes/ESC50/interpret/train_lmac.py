@@ -29,7 +29,6 @@ Authors
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import tempfile
@@ -40,11 +39,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, peek, start_experiment  # noqa: E402
+from recipe_tools import parse_arguments, peek, start_experiment, synthesize_clips  # noqa: E402
 
 from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
-from speechbrain_interp.audio import load_audio, save_audio  # noqa: E402
+from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.interpreters.lmac import mix_sources, training_mixtures  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -181,24 +180,12 @@ class LMACBrain(sb.Brain):
 def mask_metrics(adapter, stats) -> dict:
     """AI, AD, AD (SB), AG, FF, Fid-In, SPS and COMP from the classifier passes the loss already made.
 
-    Same definitions as :func:`speechbrain_interp.metrics.evaluate_mask` (the explained class
-    is the prediction on the, possibly mixed, input, as in eval.py), without running the
-    classifier three more times.
+    :func:`speechbrain_interp.metrics.scores_from_logits`, the definitions of ``evaluate_mask``;
+    the explained class is the prediction on the, possibly mixed, input, as in eval.py.
     """
     logits = stats["logits"]
-    target = logits.argmax(-1, keepdim=True)
-    probs, probs_in, probs_out = (adapter.probabilities(x.double())
-                                  for x in (logits, stats["logits_in"], stats["logits_out"]))
-    p_full, p_in, p_out = (p.gather(1, target).squeeze(1) for p in (probs, probs_in, probs_out))
-    mask = stats["mask"]
-    ad_sb = (torch.full_like(p_full, float("nan")) if adapter.multilabel
-             else M.average_drop_speechbrain(probs, probs_in, target.squeeze(1)))
-    return {
-        "AI": M.average_increase(p_full, p_in), "AD": M.average_drop(p_full, p_in), "AD (SB)": ad_sb,
-        "AG": M.average_gain(p_full, p_in), "FF": M.faithfulness(p_full, p_out),
-        "Fid-In": M.input_fidelity(target.squeeze(1), stats["logits_in"].argmax(-1)),
-        "SPS": M.sparseness(mask), "COMP": M.complexity(mask),
-    }
+    return M.scores_from_logits(adapter, logits, stats["logits_in"], stats["logits_out"],
+                                logits.argmax(-1), stats["mask"])
 
 
 def validation_localization_set(hparams, dataset):
@@ -243,28 +230,6 @@ def dataio_prep(hparams, manifests, data_root):
 
 
 # --- debug mode: a random-weight classifier and synthesised (or a few ESC-50) clips -------
-
-
-def synthesize_clips(folder, n_per_split: int = 4, seconds: float = 1.5, sample_rate: int = 16000):
-    """Write a few synthesised clips per split and their manifests; returns ``{split: json}``."""
-    from speechbrain_interp import synth
-
-    folder = Path(folder)
-    (folder / "audio").mkdir(parents=True, exist_ok=True)
-    manifests = {}
-    for s, split in enumerate(("train", "valid", "test")):
-        items = {}
-        for k in range(n_per_split):
-            seed = 10 * s + k
-            wav = synth.demo_clip(seconds, sample_rate, seed=seed) * (0.5 + 0.1 * k)
-            if k % 2:
-                wav = wav + synth.tone(300.0 + 100 * k, seconds, sample_rate, 0.2)
-            path = folder / "audio" / f"{split}{k}.wav"
-            save_audio(path, wav, sample_rate)
-            items[f"{split}{k}"] = {"wav": str(path.resolve())}
-        manifests[split] = folder / f"{split}.json"
-        manifests[split].write_text(json.dumps(items, indent=1), encoding="utf-8")
-    return manifests
 
 
 def prepare_debug(hparams_file, overrides: dict):
@@ -337,7 +302,7 @@ def main(argv):
         "max_key": hparams["ckpt_key"]}
     brain.evaluate(datasets["test"], test_loader_kwargs=hparams["eval_dataloader_options"], **selection)
     if sb.utils.distributed.if_main_process():
-        path = hparams["interpreter"].save_decoder(Path(hparams["output_folder"]) / "decoder.ckpt")
+        path = hparams["interpreter"].save_weights(Path(hparams["output_folder"]) / "decoder.ckpt")
         logger.info("best decoder exported to %s", path)
     return brain
 

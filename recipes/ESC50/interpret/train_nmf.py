@@ -34,7 +34,6 @@ import json
 import logging
 import math
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,82 +41,18 @@ import speechbrain as sb
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, peek, start_experiment  # noqa: E402
-
-from speechbrain_interp.audio import load_audio  # noqa: E402
+from recipe_tools import (  # noqa: E402
+    RunningMeans,
+    parse_arguments,
+    start_experiment,
+)
+from recipe_tools import esc50_datasets as dataio_prep  # noqa: E402
+from recipe_tools import esc50_debug_overrides as prepare_debug  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
-# --- helpers shared with train_l2i.py -------------------------------------------------------
-def prepare_debug(hparams_file, overrides: dict, extra_none=()):
-    """Overrides that make ``--debug`` self-contained and quick.
-
-    A random-weight compact classifier when ``classifier_source`` holds none, a synthesised
-    data set in ESC-50's layout when ``data_folder`` holds none, and the keys in
-    ``extra_none`` set to None when the files they name do not exist.
-    """
-    from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
-
-    overrides = dict(overrides)
-    scratch = Path(tempfile.mkdtemp(prefix="l2i_debug_"))
-    labels = ["dog", "siren", "rain", "engine"]
-    source = peek(hparams_file, overrides, "classifier_source")
-    if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
-        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
-        overrides["classifier_source"] = str(folder)
-        overrides["classifier_interface"] = "EncoderClassifier"
-    data = peek(hparams_file, overrides, "data_folder")
-    if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
-        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, seconds=1.0))
-    for key in extra_none:
-        path = peek(hparams_file, overrides, key)
-        if path and not Path(str(path)).exists():
-            overrides[key] = None
-    overrides.setdefault("output_folder", str(scratch / "output"))
-    return overrides
-
-
-def dataio_prep(hparams, debug: bool = False):
-    """ESC-50 manifests (train/valid/test folds) and DynamicItemDatasets yielding ``id`` and ``sig``."""
-    manifests = prepare_esc50(
-        hparams["data_folder"], hparams["manifest_folder"], train_folds=hparams["train_folds"],
-        valid_folds=hparams["valid_folds"], test_folds=hparams["test_folds"],
-        max_per_split=8 if debug else None,
-    )
-    sample_rate = int(hparams["sample_rate"])
-
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def audio_pipeline(path):
-        return load_audio(path, sample_rate=sample_rate)
-
-    root = str(Path(hparams["data_folder"]).resolve())
-    return {
-        split: sb.dataio.dataset.DynamicItemDataset.from_json(
-            str(path), replacements={"data_root": root}, dynamic_items=[audio_pipeline],
-            output_keys=["id", "sig"],
-        )
-        for split, path in manifests.items()
-    }
-
-
-class RunningMeans:
-    """Per-key means over a stage, weighted by batch size."""
-
-    def __init__(self):
-        self.sums, self.count = {}, 0
-
-    def update(self, stats: dict, n: int):
-        for key, value in stats.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
-        self.count += n
-
-    def means(self) -> dict:
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
-
-
+# the debug set-up, data sets and running means are shared with train_l2i.py: recipe_tools.py
 # --- the Brain ----------------------------------------------------------------------------
 class NMFBrain(sb.Brain):
     """Online multiplicative updates of the dictionary and gradient steps of the encoder."""
