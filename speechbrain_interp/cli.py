@@ -241,6 +241,10 @@ def _run_explain(args, paths, out: Path, title: str, events: dict | None = None)
     for entry in result["entries"]:
         _print(args, f"  {entry['name']}: {entry['label']} (p={entry['probability']:.2f}, "
                      f"on the interpretation {entry['probability_in']:.2f})")
+        if "prediction" in entry and entry["prediction"] != entry["label"]:
+            top = ", ".join(f"{name} {p:.2f}" for name, p in entry["top_classes"][:3])
+            _print(args, f"    the mask explains {entry['label']}, as asked; the classifier predicts "
+                         f"{entry['prediction']} (top classes: {top})")
         if "events" in entry:
             sc = entry["scores"]
             cover, on, off = (sc["events' share of the clip"], sc["energy kept on the events"],

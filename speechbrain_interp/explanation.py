@@ -89,6 +89,10 @@ class Explanation:
         ``(batch, classes)`` classifier outputs on the input, the masked-in and the masked-out
         spectrogram (set by ``Interpreter.build_explanation``): metrics read them instead of
         running the classifier again.
+    probabilities : torch.Tensor, optional
+        ``(batch, classes)`` the classifier's probabilities on the input: the prediction and
+        its top classes are reported next to the explained class (they differ when a target
+        was asked for).
 
     Example
     -------
@@ -122,6 +126,7 @@ class Explanation:
     logits: torch.Tensor | None = None
     logits_in: torch.Tensor | None = None
     logits_out: torch.Tensor | None = None
+    probabilities: torch.Tensor | None = None
 
     @property
     def predicted_in(self) -> torch.Tensor | None:
@@ -167,6 +172,13 @@ class Explanation:
         }
         if self.probability_out is not None:
             out["probability_out"] = float(self.probability_out[i])
+        if self.probabilities is not None:  # the classifier's own view, whatever was explained
+            probs = self.probabilities[i].double()
+            top = probs.topk(min(5, probs.numel()))
+            name = (lambda c: self.labels[c]) if self.labels is not None else str
+            out["prediction"] = name(int(top.indices[0]))
+            out["prediction_probability"] = float(top.values[0])
+            out["top_classes"] = [[name(int(c)), float(v)] for v, c in zip(top.values, top.indices)]
         out["scores"] = {k: float(v[i]) for k, v in self.scores.items()}
         if self.concepts is not None:
             out["concepts"] = [[str(c), float(w)] for c, w in self.concepts[i]]

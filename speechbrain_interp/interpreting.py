@@ -85,6 +85,7 @@ def _concat(parts: list[Explanation], order: list[int], num_samples: int) -> Exp
         components=[e.components[0] for e in flat] if first.components is not None else None,
         concepts=[e.concepts[0] for e in flat] if first.concepts is not None else None,
         note=first.note, logits=cat("logits"), logits_in=cat("logits_in"), logits_out=cat("logits_out"),
+        probabilities=cat("probabilities"),
     )
 
 

@@ -139,6 +139,15 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
+def _heading(entry: dict) -> str:
+    """The explained class, and the classifier's prediction when another class was asked for."""
+    label = str(entry.get("label", "?"))
+    prediction = entry.get("prediction")
+    if prediction is None or prediction == label:
+        return label
+    return f"{label} (explained as asked; the classifier predicts {prediction})"
+
+
 def _row(entry: dict, base: str) -> str:
     files = entry.get("files", {})
     players = []
@@ -156,6 +165,8 @@ def _row(entry: dict, base: str) -> str:
         src = html.escape(base + files["figure"], quote=True)
         figure = f'<a href="{src}"><img src="{src}" alt="figure for {html.escape(entry["name"])}"></a>'
     metrics = [("p(class)", entry.get("probability")), ("p on interpretation", entry.get("probability_in"))]
+    if entry.get("prediction") not in (None, entry.get("label")):
+        metrics.insert(0, (f"prediction: {entry['prediction']}", entry.get("prediction_probability")))
     if "probability_out" in entry:
         metrics.append(("p on residual", entry["probability_out"]))
     metrics.append(("mask mean", entry.get("mask_mean")))
@@ -174,7 +185,7 @@ def _row(entry: dict, base: str) -> str:
     return (
         '<tr class="clip-row">'
         f'<td><div class="clip">{html.escape(entry["name"])}</div>'
-        f'<div class="pred">{html.escape(str(entry.get("label", "?")))}</div>'
+        f'<div class="pred">{html.escape(_heading(entry))}</div>'
         f'<div class="meta">{html.escape(entry.get("method", ""))}</div>'
         f'<table class="metrics">{metric_rows}</table>{concepts}{note}</td>'
         f'<td class="players">{"".join(players)}</td>'

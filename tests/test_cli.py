@@ -269,3 +269,22 @@ def test_unexpected_errors_and_missing_packages_are_one_line(setup, tmp_path, ca
     monkeypatch.setitem(cli._COMMANDS, "explain", missing)
     assert main(["explain", "x.wav"]) == 1
     assert "pip install captum" in capsys.readouterr().err
+
+
+def test_a_requested_target_still_reports_the_classifiers_own_prediction(setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    clip = str(setup["clips"] / "siren.flac")
+    args = ["explain", clip, "--interpreter", str(setup["repo"]), "--out", str(out)]
+    assert main(args + ["--no-metrics"]) == 0
+    (plain,) = json.loads((out / "summary.json").read_text())
+    predicted = plain["prediction"]
+    assert plain["label"] == predicted and len(plain["top_classes"]) == 3  # three classes in this model
+    assert plain["top_classes"][0] == [predicted, pytest.approx(plain["prediction_probability"])]
+    other = next(c for c in ("dog", "siren", "rain") if c != predicted)
+    capsys.readouterr()
+    assert main(args + ["--target", other, "--no-metrics"]) == 0
+    text = capsys.readouterr().out
+    (asked,) = json.loads((out / "summary.json").read_text())
+    assert asked["label"] == other and asked["prediction"] == predicted
+    assert f"the classifier predicts {predicted}" in text
+    assert f"the classifier predicts {predicted}" in (out / "report.html").read_text()

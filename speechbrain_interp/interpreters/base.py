@@ -290,5 +290,6 @@ class Interpreter(nn.Module):
             logits=logits,
             logits_in=logits_in,
             logits_out=logits_out,
+            probabilities=probs,
             **extra,
         )
