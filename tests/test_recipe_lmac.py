@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -204,3 +205,16 @@ def test_subset_options_on_esc50(esc50_root, recipe_modules, tmp_path):
     assert len(valid) == 2 and len({item["class_idx"] for item in valid.values()}) == 2
     log = (out / "train_log.txt").read_text()
     assert "valid mix_AI" in log and "test mix_AI" in log
+
+
+def test_debug_scratch_folders_are_removed_at_exit_unless_kept(tmp_path):
+    code = ("import sys; sys.path.insert(0, {tools!r}); import recipe_tools; "
+            "print(recipe_tools.debug_scratch('lmac_debug_'))")
+    tools = str(REPO / "recipes" / "ESC50")
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code.format(tools=tools)], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out.startswith(str(tmp_path)) and not Path(out).exists()
+    kept = subprocess.run([sys.executable, "-c", code.format(tools=tools), "--debug_persistently"], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(kept).is_dir()

@@ -6,7 +6,11 @@ Authors
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +21,8 @@ from esc50_prepare import prepare_esc50
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_interp.audio import load_audio, save_audio
+
+logger = logging.getLogger(__name__)
 
 
 class _PeekLoader(yaml.SafeLoader):
@@ -72,6 +78,19 @@ def start_experiment(hparams_file, overrides: dict) -> dict:
 
 
 # --- shared by the interpretation recipes (train_nmf, train_l2i, train_lmac, eval) -----------
+def debug_scratch(prefix: str) -> Path:
+    """A temporary folder for ``--debug`` runs, removed when the process exits.
+
+    With ``--debug_persistently`` on the command line the folder is kept (its path is logged).
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    if "--debug_persistently" in sys.argv:
+        logger.info("debug files kept in %s", scratch)
+    else:
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return scratch
+
+
 def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=()):
     """Overrides that make ``--debug`` self-contained and quick.
 
@@ -82,7 +101,7 @@ def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=()):
     from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
 
     overrides = dict(overrides)
-    scratch = Path(tempfile.mkdtemp(prefix="l2i_debug_"))
+    scratch = debug_scratch("l2i_debug_")
     labels = ["dog", "siren", "rain", "engine"]
     source = peek(hparams_file, overrides, "classifier_source")
     if not source or not (Path(str(source)) / "hyperparams.yaml").exists():

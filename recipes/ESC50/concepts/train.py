@@ -56,7 +56,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -66,7 +65,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, peek, start_experiment, top_level  # noqa: E402
+from recipe_tools import debug_scratch, parse_arguments, peek, start_experiment, top_level  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.concept_metrics import ConceptProjector, LinearProbe, zero_shot_logits  # noqa: E402
@@ -81,7 +80,7 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
     from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
 
     overrides = dict(overrides)
-    scratch = Path(tempfile.mkdtemp(prefix="concepts_debug_"))
+    scratch = debug_scratch("concepts_debug_")
     labels = ["dog", "siren", "rain", "engine"]
     source = peek(hparams_file, overrides, "classifier_source")
     if source is not None and not (Path(str(source)) / "hyperparams.yaml").exists():

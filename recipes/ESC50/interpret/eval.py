@@ -38,7 +38,6 @@ import logging
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,7 +46,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, peek, synthesize_clips  # noqa: E402
+from recipe_tools import debug_scratch, parse_arguments, peek, synthesize_clips  # noqa: E402
 
 from speechbrain_interp import localization, sanity  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
@@ -339,7 +338,7 @@ def prepare_debug(hparams_file, overrides: dict):
     from speechbrain_interp.testing import make_speechbrain_classifier
 
     overrides = dict(overrides)
-    scratch = Path(tempfile.mkdtemp(prefix="lmac_eval_debug_"))
+    scratch = debug_scratch("lmac_eval_debug_")
     source = peek(hparams_file, overrides, "classifier_source")
     if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
         overrides["classifier_source"] = str(make_speechbrain_classifier(

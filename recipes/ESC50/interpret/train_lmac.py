@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from pathlib import Path
 
 import speechbrain as sb
@@ -39,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, peek, start_experiment, synthesize_clips  # noqa: E402
+from recipe_tools import debug_scratch, parse_arguments, peek, start_experiment, synthesize_clips  # noqa: E402
 
 from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
@@ -237,7 +236,7 @@ def prepare_debug(hparams_file, overrides: dict):
     from speechbrain_interp.testing import ARCHITECTURES, make_speechbrain_classifier
 
     overrides = dict(overrides)
-    scratch = Path(tempfile.mkdtemp(prefix="lmac_debug_"))
+    scratch = debug_scratch("lmac_debug_")
     source = peek(hparams_file, overrides, "classifier_source")
     if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
         arch = peek(hparams_file, overrides, "debug_arch") or "compact"
