@@ -89,6 +89,8 @@ class Explanation:
         ``(batch, classes)`` classifier outputs on the input, the masked-in and the masked-out
         spectrogram (set by ``Interpreter.build_explanation``): metrics read them instead of
         running the classifier again.
+    sources : list of str, optional
+        The audio file of each clip, when it came from one: :meth:`save` names its files after it.
     probabilities : torch.Tensor, optional
         ``(batch, classes)`` the classifier's probabilities on the input: the prediction and
         its top classes are reported next to the explained class (they differ when a target
@@ -127,6 +129,7 @@ class Explanation:
     logits_in: torch.Tensor | None = None
     logits_out: torch.Tensor | None = None
     probabilities: torch.Tensor | None = None
+    sources: list | None = None
 
     @property
     def predicted_in(self) -> torch.Tensor | None:
@@ -146,7 +149,7 @@ class Explanation:
             v = getattr(self, f.name)
             if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == len(self):
                 v = v[i : i + 1]
-            elif f.name in ("components", "concepts") and v is not None:
+            elif f.name in ("components", "concepts", "sources") and v is not None:
                 v = [v[i]]
             elif f.name == "scores":
                 v = {k: t[i : i + 1] for k, t in v.items()}
@@ -198,7 +201,7 @@ class Explanation:
         directory : str or Path
             Output folder, created if needed.
         names : list of str, optional
-            One file stem per clip (default ``clip0``, ``clip1``, ...).
+            One file stem per clip (default: the stems of ``sources``, else ``clip0``, ``clip1``, ...).
         figure : bool
             Also draw the spectrogram / mask / overlay PNG.
 
@@ -212,6 +215,8 @@ class Explanation:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        if names is None and self.sources is not None:
+            names = [Path(src).stem for src in self.sources]
         names = names or [f"clip{i}" for i in range(len(self))]
         if len(names) != len(self):
             raise ValueError(f"got {len(names)} names for {len(self)} clips")

@@ -86,6 +86,7 @@ def _concat(parts: list[Explanation], order: list[int], num_samples: int) -> Exp
         concepts=[e.concepts[0] for e in flat] if first.concepts is not None else None,
         note=first.note, logits=cat("logits"), logits_in=cat("logits_in"), logits_out=cat("logits_out"),
         probabilities=cat("probabilities"),
+        sources=[e.sources[0] for e in flat] if first.sources is not None else None,
     )
 
 
@@ -179,7 +180,9 @@ class InterpretingMixin:
         """
         wav = load_audio(path, sample_rate=self.sample_rate,
                          min_samples=self.interpreter.frontend.min_samples)
-        return self.interpret_batch(wav[None], target=target)
+        explanation = self.interpret_batch(wav[None], target=target)
+        explanation.sources = [str(path)]
+        return explanation
 
     def interpret_files(self, paths: Sequence, batch_size: int = 8, progress: bool = True,
                         on_error: Callable | None = None, target=None) -> Iterator:
@@ -210,6 +213,7 @@ class InterpretingMixin:
                 for items in loaded.values():
                     batch = torch.stack([w for _, w in items])
                     explanation = self.interpret_batch(batch, target=target)
+                    explanation.sources = [str(p) for p, _ in items]
                     yield [p for p, _ in items], explanation
                     bar.update(len(items))  # after the caller's work too (saving, figures)
         finally:

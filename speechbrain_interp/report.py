@@ -382,6 +382,8 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
             if events and path in events:
                 _add_event_scores(entry, explanation, i, explainer, events[path])
         entries += saved
+    position = {str(p): k for k, p in enumerate(paths)}
+    entries.sort(key=lambda e: position.get(e["source"], len(position)))  # batches group by length
     summary = out / "summary.json"
     if not entries:  # a run that explained nothing leaves an earlier run's results as they were
         return {"report": None, "summary": None, "entries": entries, "failed": failed}

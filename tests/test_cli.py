@@ -288,3 +288,13 @@ def test_a_requested_target_still_reports_the_classifiers_own_prediction(setup, 
     assert asked["label"] == other and asked["prediction"] == predicted
     assert f"the classifier predicts {predicted}" in text
     assert f"the classifier predicts {predicted}" in (out / "report.html").read_text()
+
+
+def test_results_come_out_in_input_order(setup, tmp_path):
+    clips = setup["clips"]
+    order = [clips / "a" / "dog.wav", clips / "siren.flac", clips / "b" / "dog.wav"]  # lengths 1.0, 1.2, 1.0 s
+    out = tmp_path / "out"
+    assert main(["explain", *map(str, order), "--interpreter", str(setup["repo"]), "--out", str(out),
+                 "--no-metrics", "-q"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["source"] for e in summary] == [str(p) for p in order]

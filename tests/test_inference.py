@@ -252,3 +252,11 @@ def test_concept_interface_export_load_and_every_entry_point(tmp_path):
     # the folder's brick weights are the projection and the bottleneck, not another copy of the classifier
     weights = (repo / "interpreter.safetensors").stat().st_size
     assert weights < (repo / "embedding_model.safetensors").stat().st_size
+
+
+def test_saving_an_interpreted_file_names_its_outputs_after_it(setup, tmp_path):
+    explainer = LMACInterpreter.from_hparams(setup["repo"], savedir=setup["root"] / "savedir")
+    clip = tmp_path / "dog_bark.wav"
+    save_audio(clip, demo_clip(0.8, seed=5), 16000)
+    entries = explainer.interpret_file(clip).save(tmp_path / "out")
+    assert entries[0]["name"] == "dog_bark" and (tmp_path / "out" / "dog_bark_interpretation.wav").is_file()
