@@ -292,7 +292,7 @@ def test_a_requested_target_still_reports_the_classifiers_own_prediction(setup, 
 
 def test_results_come_out_in_input_order(setup, tmp_path):
     clips = setup["clips"]
-    order = [clips / "a" / "dog.wav", clips / "siren.flac", clips / "b" / "dog.wav"]  # lengths 1.0, 1.2, 1.0 s
+    order = [clips / "a" / "dog.wav", clips / "siren.flac", clips / "b" / "dog.wav"]  # 1.0, 1.2, 1.0 s
     out = tmp_path / "out"
     assert main(["explain", *map(str, order), "--interpreter", str(setup["repo"]), "--out", str(out),
                  "--no-metrics", "-q"]) == 0
