@@ -193,7 +193,7 @@ class Explanation:
             out["note"] = self.note
         return out
 
-    def save(self, directory, names=None, figure: bool = True) -> list[dict]:
+    def save(self, directory, names=None, figure: bool = True, summary: bool = True) -> list[dict]:
         """Write each clip's WAVs (original, interpretation, residual, components) and PNG.
 
         Arguments
@@ -204,12 +204,14 @@ class Explanation:
             One file stem per clip (default: the stems of ``sources``, else ``clip0``, ``clip1``, ...).
         figure : bool
             Also draw the spectrogram / mask / overlay PNG.
+        summary : bool
+            Also write ``directory/summary.json`` (the report writer merges its own instead).
 
         Returns
         -------
         list of dict
             Per clip, :meth:`to_dict` plus ``files``: paths relative to ``directory``.
-            The same list is written to ``directory/summary.json``.
+            The same list is written to ``directory/summary.json`` (with ``summary``).
         """
         from speechbrain_interp.figures import plot_explanation
 
@@ -220,7 +222,7 @@ class Explanation:
         names = names or [f"clip{i}" for i in range(len(self))]
         if len(names) != len(self):
             raise ValueError(f"got {len(names)} names for {len(self)} clips")
-        summary = []
+        entries = []
         for i, name in enumerate(names):
             stem = _slug(name)
             files = {}
@@ -240,7 +242,8 @@ class Explanation:
                 files["figure"] = f"{stem}.png"
                 plot_explanation(self, i, directory / files["figure"], title=str(name))
             entry = {"name": str(name), **self.to_dict(i), "files": files}
-            summary.append(entry)
-        with open(directory / "summary.json", "w", encoding="utf-8") as fh:
-            json.dump(summary, fh, indent=2)
-        return summary
+            entries.append(entry)
+        if summary:
+            with open(directory / "summary.json", "w", encoding="utf-8") as fh:
+                json.dump(entries, fh, indent=2)
+        return entries

@@ -19,8 +19,11 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -363,7 +366,6 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for p in paths]
-    names = dict(zip(paths, _unique_names(paths)))
     events = {Path(k): v for k, v in (events or {}).items()}
     failed: dict[str, str] = {}
     entries: list[dict] = []
@@ -371,28 +373,101 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     def on_error(path, err):
         failed[str(path)] = str(err)
 
-    for batch_paths, explanation in explainer.interpret_files(
-        paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
-    ):
-        if metrics:
-            add_metrics(explanation, explainer.interpreter.classifier)
-        saved = explanation.save(out, names=[names[p] for p in batch_paths])
-        for i, (entry, path) in enumerate(zip(saved, batch_paths)):
-            entry["source"] = str(path)
-            if events and path in events:
-                _add_event_scores(entry, explanation, i, explainer, events[path])
-        entries += saved
-    position = {str(p): k for k, p in enumerate(paths)}
-    entries.sort(key=lambda e: position.get(e["source"], len(position)))  # batches group by length
-    summary = out / "summary.json"
-    if not entries:  # a run that explained nothing leaves an earlier run's results as they were
-        return {"report": None, "summary": None, "entries": entries, "failed": failed}
-    summary.write_text(json.dumps(entries, indent=2), encoding="utf-8")
-    info = dict(info or {})
-    if failed:
-        info["skipped files"] = "; ".join(f"{k}: {v}" for k, v in failed.items())
-    report = write_report(out, entries, title=title or "speechbrain_interp explanations", info=info)
+    # runs into the same folder take turns: each adds its clips to what the others wrote
+    with _folder_lock(out):
+        previous = _read_summary(out)
+        names = _names_in_folder(paths, previous)
+        for batch_paths, explanation in explainer.interpret_files(
+            paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
+        ):
+            if metrics:
+                add_metrics(explanation, explainer.interpreter.classifier)
+            saved = explanation.save(out, names=[names[p] for p in batch_paths], summary=False)
+            for i, (entry, path) in enumerate(zip(saved, batch_paths)):
+                entry["source"] = str(path)
+                if events and path in events:
+                    _add_event_scores(entry, explanation, i, explainer, events[path])
+            entries += saved
+        position = {str(p): k for k, p in enumerate(paths)}
+        entries.sort(key=lambda e: position.get(e["source"], len(position)))  # batches group by length
+        if not entries:  # a run that explained nothing leaves an earlier run's results as they were
+            return {"report": None, "summary": None, "entries": entries, "failed": failed}
+        redone = {e["source"] for e in entries}
+        listed = [e for e in previous if e.get("source") not in redone] + entries
+        summary = out / "summary.json"
+        tmp = out / "summary.json.tmp"
+        tmp.write_text(json.dumps(listed, indent=2), encoding="utf-8")
+        os.replace(tmp, summary)
+        info = dict(info or {})
+        if failed:
+            info["skipped files"] = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        report = write_report(out, listed, title=title or "speechbrain_interp explanations", info=info)
     return {"report": report, "summary": summary, "entries": entries, "failed": failed}
+
+
+class _folder_lock:
+    """An exclusive lock on ``folder/.speechbrain_interp.lock`` (POSIX ``flock``; none elsewhere)."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".speechbrain_interp.lock"
+
+    def __enter__(self):
+        self.handle = open(self.path, "a")
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock, runs into one folder must not overlap
+            return self
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another run writing to {self.path.parent}/ ...", file=sys.stderr)
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()  # closing releases the lock
+
+
+def _read_summary(folder: Path) -> list[dict]:
+    """Entries an earlier run listed in ``folder/summary.json`` (none if absent or unreadable)."""
+    try:
+        data = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [e for e in data if isinstance(e, dict) and "name" in e] if isinstance(data, list) else []
+
+
+def _names_in_folder(paths: list[Path], previous: list[dict]) -> dict:
+    """Output stems for ``paths``: unique among them and against clips of other sources already there.
+
+    Example
+    -------
+    >>> earlier = [{"name": "dog", "source": "a/dog.wav"}]
+    >>> _names_in_folder([Path("a/dog.wav"), Path("b/dog.wav")], earlier)  # a keeps its name
+    {PosixPath('a/dog.wav'): 'dog', PosixPath('b/dog.wav'): 'b_dog'}
+    >>> _names_in_folder([Path("b/dog.wav")], earlier)
+    {PosixPath('b/dog.wav'): 'b_dog'}
+    >>> _names_in_folder([Path("a/dog.wav")], earlier)  # the same file again: its own name
+    {PosixPath('a/dog.wav'): 'dog'}
+    """
+    owner = {e["name"]: e.get("source") for e in previous}
+    own = {str(p): e["name"] for e in previous for p in paths if e.get("source") == str(p)}
+    names, used = {}, set()
+    for path, name in zip(paths, _unique_names(paths)):
+        if str(path) in own:
+            name = own[str(path)]
+        elif owner.get(name, str(path)) != str(path):
+            name = f"{_slug_part(path.parent.name)}_{path.stem}" if path.parent.name else path.stem
+        base, k = name, 2
+        while name in used or owner.get(name, str(path)) != str(path):
+            name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        names[path] = name
+    return names
+
+
+def _slug_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "clip"
 
 
 # --------------------------------------------------------------------------------------

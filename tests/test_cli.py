@@ -298,3 +298,43 @@ def test_results_come_out_in_input_order(setup, tmp_path):
                  "--no-metrics", "-q"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert [e["source"] for e in summary] == [str(p) for p in order]
+
+
+def test_runs_into_one_out_add_up_and_same_named_files_do_not_collide(setup, tmp_path):
+    out = tmp_path / "out"
+    common = ["--interpreter", str(setup["repo"]), "--out", str(out), "--no-metrics", "-q"]
+    assert main(["explain", str(setup["clips"] / "a" / "dog.wav"), *common]) == 0
+    first = (out / "dog_interpretation.wav").read_bytes()
+    assert main(["explain", str(setup["clips"] / "b" / "dog.wav"), *common]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {e["name"]: e["source"] for e in summary} == {
+        "dog": str(setup["clips"] / "a" / "dog.wav"), "b_dog": str(setup["clips"] / "b" / "dog.wav")}
+    assert (out / "dog_interpretation.wav").read_bytes() == first  # a's outputs are not overwritten
+    assert (out / "report.html").read_text().count('class="clip-row"') == 2
+
+
+def test_concurrent_runs_into_one_out_list_every_clip(setup, tmp_path):
+    import threading
+
+    from speechbrain_interp.interfaces import LMACInterpreter
+    from speechbrain_interp.report import explain_to_report
+
+    out = tmp_path / "out"
+    groups = []
+    for g in range(3):
+        files = []
+        for k in range(2):
+            path = tmp_path / f"run{g}" / f"clip{g}{k}.wav"
+            save_audio(path, demo_clip(0.8, seed=30 + 2 * g + k), 16000)
+            files.append(path)
+        groups.append(files)
+    explainers = [LMACInterpreter.from_hparams(setup["repo"], savedir=tmp_path / f"sd{g}") for g in range(3)]
+    opts = {"progress": False, "metrics": False}
+    threads = [threading.Thread(target=explain_to_report, args=(e, files, out), kwargs=opts)
+               for e, files in zip(explainers, groups)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(e["name"] for e in summary) == sorted(f"clip{g}{k}" for g in range(3) for k in range(2))
