@@ -366,7 +366,7 @@ def _cmd_push(args) -> int:
 
 
 def _check(report, screenshot, args) -> int:
-    from speechbrain_interp.report import check_report_in_chromium, find_chromium
+    from speechbrain_interp.report_check import check_report_in_chromium, find_chromium
 
     if find_chromium() is None:
         print("error: no chromium found; install it (Debian/Ubuntu: apt-get install -y chromium)",

@@ -21,16 +21,14 @@ import html
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.metrics import METRIC_NAMES
+from speechbrain_interp.report_check import check_report_in_chromium, find_chromium  # noqa: F401 (old path)
 
 __all__ = [
     "add_metrics",
@@ -468,93 +466,3 @@ def _names_in_folder(paths: list[Path], previous: list[dict]) -> dict:
 
 def _slug_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "clip"
-
-
-# --------------------------------------------------------------------------------------
-# Headless Chromium check
-# --------------------------------------------------------------------------------------
-def find_chromium() -> str | None:
-    """Path of a Chromium/Chrome executable, or None (Debian: ``apt-get install chromium``).
-
-    Example
-    -------
-    >>> path = find_chromium()
-    >>> path is None or Path(path).exists()
-    True
-    """
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _chromium(args, timeout):
-    binary = find_chromium()
-    if binary is None:
-        raise FileNotFoundError("no chromium found; on Debian/Ubuntu: apt-get install -y chromium")
-    profile = tempfile.mkdtemp(prefix="sbi-chromium-")
-    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--no-first-run", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
-           "--allow-file-access-from-files", f"--user-data-dir={profile}", *args]
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
-                             window: str = "1400,1800") -> dict:
-    """Open a report in headless Chromium: does it load, do its audio files play, screenshot it.
-
-    Arguments
-    ---------
-    report : str or Path
-        The HTML file.
-    screenshot : str or Path, optional
-        PNG to write (default: next to the report, ``report.png``).
-    timeout : float
-        Seconds per Chromium run.
-    window : str
-        Window size ``"width,height"`` for the screenshot.
-
-    Returns
-    -------
-    dict
-        ``{"loaded": bool, "audio_total": n, "audio_ok": n, "audio_failed": n,
-        "audio_sources": [...], "missing_files": [...], "screenshot": Path}``.
-
-    Raises
-    ------
-    FileNotFoundError
-        No Chromium is installed.
-
-    Example
-    -------
-    >>> check_report_in_chromium("explanations/report.html")["audio_ok"]  # doctest: +SKIP
-    6
-    """
-    import re
-
-    report = Path(report).resolve()
-    screenshot = Path(screenshot) if screenshot else report.with_suffix(".png")
-    url = report.as_uri()
-    dom = _chromium(["--virtual-time-budget=15000", "--dump-dom", url], timeout)
-    text = dom.stdout
-    status = re.search(r'<div id="audio-status"[^>]*>', text)
-    attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', status.group(0))) if status else {}
-    sources = re.findall(r'<audio[^>]*\ssrc="([^"]+)"', text)
-    missing = [s for s in sources if not (report.parent / html.unescape(s)).is_file()]
-    shot = _chromium([f"--screenshot={screenshot.resolve()}", f"--window-size={window}",
-                      "--virtual-time-budget=5000", url], timeout)
-    return {
-        "loaded": "</html>" in text and "clip-row" in text,
-        "audio_total": int(attrs.get("total", -1)),
-        "audio_ok": int(attrs.get("ok", -1)),
-        "audio_failed": int(attrs.get("failed", -1)),
-        "audio_done": attrs.get("done") == "yes",
-        "audio_sources": sources,
-        "missing_files": missing,
-        "screenshot": screenshot if screenshot.is_file() else None,
-        "stderr": (dom.stderr + shot.stderr)[-2000:],
-    }

@@ -30,13 +30,13 @@ SHIMS = {
 #: Layers, lowest first: a module may import modules of its own layer or of lower ones.
 LAYERS = [
     ("core", ["audio", "spectral", "adapters", "explanation", "figures", "metrics", "localization",
-              "sanity", "safety", "synth", "mixtures", "vocabularies", "lobes"]),
+              "sanity", "safety", "synth", "mixtures", "checkpointing", "vocabularies", "lobes"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters"]),
     ("folders and loading", ["sources", "repository", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
     ("export", ["brick_spec", "model_card", "export", "recipe_export"]),
-    ("applications", ["training", "report", "testing", "cli", "__main__"]),
+    ("applications", ["training", "report", "report_check", "testing", "cli", "__main__"]),
 ]
 
 

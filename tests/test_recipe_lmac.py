@@ -218,3 +218,46 @@ def test_debug_scratch_folders_are_removed_at_exit_unless_kept(tmp_path):
     kept = subprocess.run([sys.executable, "-c", code.format(tools=tools), "--debug_persistently"], env=env,
                           capture_output=True, text=True, check=True).stdout.strip()
     assert Path(kept).is_dir()
+
+
+def test_a_recipe_killed_at_a_random_moment_resumes(tmp_path):
+    """SIGKILL at a random point of a debug run (in training, in a checkpoint write, ...), then rerun."""
+    import random
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(TRAIN), str(RECIPE / "hparams" / "lmac.yaml"), "--debug",
+           f"--output_folder={out}", f"--data_folder={tmp_path / 'no_data'}", "--number_of_epochs=2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(random.Random(len(str(tmp_path))).uniform(4.0, 14.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _run(TRAIN, *cmd[2:])
+    assert (out / "decoder.ckpt").exists()
+    log = (out / "train_log.txt").read_text().splitlines()
+    epochs = [ln.split(",")[0] for ln in log if ln.startswith("epoch:")]
+    assert epochs[-1] == "epoch: 2"
+
+
+def test_a_checkpoint_cut_by_a_kill_is_skipped_and_removed(tmp_path):
+    from speechbrain_interp.checkpointing import AtomicCheckpointer, incomplete_checkpoints
+
+    model = torch.nn.Linear(3, 3)
+    ckpt = AtomicCheckpointer(tmp_path, recoverables={"model": model, "other": torch.nn.Linear(2, 2)})
+    ckpt.save_checkpoint(meta={"epoch": 1})
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.weight.add_(1.0)
+
+    def killed(obj, path):  # the process dies after the first file of the next checkpoint
+        raise KeyboardInterrupt
+
+    ckpt.add_recoverable("other", torch.nn.Linear(2, 2), custom_save_hook=killed)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_checkpoint(meta={"epoch": 2})
+    assert len(incomplete_checkpoints(tmp_path)) == 1  # SpeechBrain's own would look complete here
+    fresh = torch.nn.Linear(3, 3)
+    again = AtomicCheckpointer(tmp_path, recoverables={"model": fresh, "other": torch.nn.Linear(2, 2)})
+    assert again.recover_if_possible().meta["epoch"] == 1
+    assert torch.equal(fresh.weight, before["weight"]) and not incomplete_checkpoints(tmp_path)

@@ -1,0 +1,94 @@
+"""Checkpoints that survive a kill: a recipe resumes from the last whole checkpoint.
+
+SpeechBrain's :class:`~speechbrain.utils.checkpoints.Checkpointer` writes a checkpoint's
+``CKPT.yaml`` first and its parameter files after it. A process killed in between leaves a
+folder that looks complete, and the next run crashes while loading it (``KeyError`` for a
+missing file, ``PytorchStreamReader failed`` for a cut one). :class:`AtomicCheckpointer`
+writes ``CKPT.yaml`` last, through a rename, so a checkpoint exists only once every file is
+whole; folders that a kill left without it are removed, with a warning, before recovery.
+
+Recipes use it in their hparams YAML::
+
+    checkpointer: !new:speechbrain_interp.checkpointing.AtomicCheckpointer
+        checkpoints_dir: !ref <save_folder>
+        recoverables: ...
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, Checkpointer
+
+__all__ = ["AtomicCheckpointer", "incomplete_checkpoints"]
+
+logger = logging.getLogger(__name__)
+
+
+def incomplete_checkpoints(checkpoints_dir) -> list[Path]:
+    """Checkpoint folders without their ``CKPT.yaml``: left by a kill during a write.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "CKPT+cut").mkdir(); (root / "CKPT+whole").mkdir()
+    >>> _ = (root / "CKPT+whole" / "CKPT.yaml").write_text("end-of-epoch: true")
+    >>> [p.name for p in incomplete_checkpoints(root)]
+    ['CKPT+cut']
+    """
+    root = Path(checkpoints_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and p.name.startswith(CKPT_PREFIX) and not (p / METAFNAME).exists())
+
+
+class AtomicCheckpointer(Checkpointer):
+    """A SpeechBrain Checkpointer whose checkpoints count only once they are whole.
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> model = torch.nn.Linear(2, 2)
+    >>> root = Path(tempfile.mkdtemp())
+    >>> ckpt = AtomicCheckpointer(root, recoverables={"model": model})
+    >>> _ = ckpt.save_checkpoint(meta={"loss": 1.0})
+    >>> (root / "CKPT+cut").mkdir()  # as a kill during the next write would leave it
+    >>> AtomicCheckpointer(root, recoverables={"model": model}).recover_if_possible() is not None
+    True
+    >>> incomplete_checkpoints(root)
+    []
+    """
+
+    def save_checkpoint(self, meta=None, end_of_epoch=True, name=None, verbosity=logging.INFO):
+        """Save every recoverable, then write ``CKPT.yaml`` through a rename (see the module doc)."""
+        self._pending_meta = None
+        checkpoint = super().save_checkpoint(meta=meta or {}, end_of_epoch=end_of_epoch, name=name,
+                                             verbosity=verbosity)
+        if self._pending_meta is not None:
+            path, values, epoch_end = self._pending_meta
+            tmp = Path(path).with_name(Path(path).name + ".tmp")
+            Checkpointer._save_checkpoint_metafile(self, tmp, values, epoch_end)
+            os.replace(tmp, path)
+            self._pending_meta = None
+        return checkpoint
+
+    def _save_checkpoint_metafile(self, fpath, meta_to_include=None, end_of_epoch=True):
+        # called by Checkpointer.save_checkpoint before the parameter files: postponed
+        meta_to_include = dict(meta_to_include or {})
+        self._pending_meta = (fpath, meta_to_include, end_of_epoch)
+        return {"end-of-epoch": end_of_epoch, **meta_to_include}
+
+    def recover_if_possible(self, *args, **kwargs):
+        """Remove what a kill left half-written, then recover the best whole checkpoint."""
+        for path in incomplete_checkpoints(self.checkpoints_dir):
+            logger.warning("removing %s: a checkpoint left incomplete by an interrupted run", path)
+            shutil.rmtree(path, ignore_errors=True)
+        return super().recover_if_possible(*args, **kwargs)
