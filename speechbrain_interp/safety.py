@@ -168,6 +168,13 @@ def _check_tuple_text(value: str, where: str) -> None:
                 stack.extend((k, v))
 
 
+def _yaml_problem(err) -> str:
+    """One line for a YAML parse error: its line number and problem (no '<unicode string>')."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}: " if mark is not None else ""
+    return where + str(getattr(err, "problem", None) or str(err).strip().splitlines()[0])
+
+
 def check_hparams(source, folder=None, allow: Iterable[str] = (), _seen=None) -> None:
     """Refuse a hyperparams YAML that would build anything outside the allow-list.
 
@@ -211,7 +218,7 @@ def check_hparams(source, folder=None, allow: Iterable[str] = (), _seen=None) ->
     try:
         root = YAML(typ="safe", pure=True).compose(text)
     except Exception as err:
-        raise UnsafeHparamsError(f"{label}the YAML cannot be parsed: {err}") from err
+        raise UnsafeHparamsError(f"{label}the YAML cannot be parsed: {_yaml_problem(err)}") from err
     stack, visited = [root], set()
     while stack:
         node = stack.pop()
@@ -281,15 +288,26 @@ def load_hparams(path, overrides=None, trust_code: bool = False, allow: Iterable
     >>> load_hparams(path)["layer"]
     Linear(in_features=3, out_features=2, bias=True)
     """
+    import yaml
     from hyperpyyaml import load_hyperpyyaml
+    from ruamel.yaml.error import YAMLError as RuamelYAMLError
 
     path = Path(path).resolve()
     text = path.read_text(encoding="utf-8")
-    if not trust_code:
-        check_hparams(text, folder=path.parent, allow=allow, _seen={path})
-    stream = io.StringIO(text)
-    stream.name = str(path)  # hyperpyyaml resolves !include: relative to the stream's name
-    return load_hyperpyyaml(stream, overrides or {})
+    try:
+        if not trust_code:
+            check_hparams(text, folder=path.parent, allow=allow, _seen={path})
+        stream = io.StringIO(text)
+        stream.name = str(path)  # hyperpyyaml resolves !include: relative to the stream's name
+        return load_hyperpyyaml(stream, overrides or {})
+    except (yaml.YAMLError, RuamelYAMLError) as err:
+        raise ValueError(f"'{path}': broken YAML, {_yaml_problem(err)}; fix the file or export it "
+                         "again") from err
+    except UnsafeHparamsError as err:
+        if not isinstance(err.__cause__, (yaml.YAMLError, RuamelYAMLError)):
+            raise
+        raise ValueError(f"'{path}': broken YAML, {_yaml_problem(err.__cause__)}; fix the file or "
+                         "export it again") from err
 
 
 def save_state_dict(state: dict, path) -> None:
@@ -328,7 +346,13 @@ def load_state_dict(path) -> dict:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as err:  # a pickle under this name, random bytes, a cut download
+            raise ValueError(
+                f"'{path}' is not a readable safetensors file ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else 'unreadable'}); download or export it again"
+            ) from err
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:
@@ -366,6 +390,14 @@ def load_weights_into(module: torch.nn.Module, path, strict: bool = True, skip_p
             f"weights in '{path}' do not fit {type(module).__name__}: missing {missing[:10]}, "
             f"unexpected {unexpected[:10]}"
         )
+    wrong = [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own
+             if k in state and isinstance(own[k], torch.Tensor) and state[k].shape != own[k].shape]
+    if wrong:
+        key, got, want = wrong[0]
+        raise ValueError(
+            f"weights in '{path}' do not fit {type(module).__name__}: '{key}' has shape {got} in the file "
+            f"and {want} in the model ({len(wrong)} tensor(s) differ); were they saved for another "
+            "configuration or classifier?")
     for key in unexpected:
         logger.warning("ignoring unexpected weight '%s' in %s", key, path)
     for key in missing:

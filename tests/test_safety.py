@@ -183,3 +183,24 @@ def test_safe_classifier_loading_matches_speechbrain(tmp_path):
 
     theirs = SpeechBrainClassifier(safe, layers=ours.layers)
     assert torch.allclose(ours(spec.magnitude), theirs(spec.magnitude), atol=1e-6)
+
+
+def test_bad_weight_files_and_broken_yaml_are_one_line_errors_naming_the_file(tmp_path):
+    from speechbrain_interp.safety import load_hparams, load_weights_into, save_state_dict
+
+    pickled = tmp_path / "interpreter.safetensors"
+    torch.save({"w": torch.ones(2)}, pickled)  # a pickle under a safetensors name
+    with pytest.raises(ValueError, match=r"interpreter\.safetensors' is not a readable safetensors file"):
+        load_weights_into(torch.nn.Linear(2, 1), pickled)
+    noise = tmp_path / "noise.safetensors"
+    noise.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match=r"noise\.safetensors' is not a readable safetensors file"):
+        load_weights_into(torch.nn.Linear(2, 1), noise)
+    other = tmp_path / "other.safetensors"
+    save_state_dict(torch.nn.Linear(3, 1).state_dict(), other)
+    with pytest.raises(ValueError, match=r"other\.safetensors.*'weight' has shape \(1, 3\) in the file"):
+        load_weights_into(torch.nn.Linear(2, 1), other)
+    broken = tmp_path / "hyperparams.yaml"
+    broken.write_text("a: [1, 2\nb: 3\n")
+    with pytest.raises(ValueError, match=r"hyperparams\.yaml': broken YAML, line 2: expected ',' or ']'"):
+        load_hparams(broken)
