@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     Example
     -------
     >>> args = build_parser().parse_args(["explain", "dog.wav", "--classifier", "my/classifier"])
-    >>> args.command, args.inputs, args.baseline, args.out
-    ('explain', ['dog.wav'], 'saliency', 'explanations')
+    >>> args.command, args.inputs, args.baseline, args.out  # no --baseline: saliency, when it applies
+    ('explain', ['dog.wav'], None, 'explanations')
     """
     parser = argparse.ArgumentParser(
         prog="speechbrain-interp", description=_DESCRIPTION, epilog=_EPILOG,

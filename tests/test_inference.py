@@ -149,7 +149,7 @@ def test_gradient_baseline_when_no_interpreter_is_trained(setup, tmp_path):
     assert e.magnitude.shape[-1] == 257 and e.labels is None  # the classifier's own STFT; no encoder
     smooth = explain_classifier(setup["classifier"], baseline="smoothgrad", nt_samples=2)
     e = smooth.interpret_batch(wav)
-    assert e.method.startswith("SmoothGrad") and "smoothgrad gradient baseline" in e.note
+    assert e.method.startswith("SmoothGrad") and "the SmoothGrad gradient baseline" in e.note
     cam = explain_classifier(setup["classifier"], baseline="gradcam")
     assert cam.interpret_batch(wav).method.startswith("Grad-CAM")
     with pytest.raises(ValueError, match="unknown baseline"):
