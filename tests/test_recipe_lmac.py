@@ -261,3 +261,18 @@ def test_a_checkpoint_cut_by_a_kill_is_skipped_and_removed(tmp_path):
     again = AtomicCheckpointer(tmp_path, recoverables={"model": fresh, "other": torch.nn.Linear(2, 2)})
     assert again.recover_if_possible().meta["epoch"] == 1
     assert torch.equal(fresh.weight, before["weight"]) and not incomplete_checkpoints(tmp_path)
+
+
+def test_recipe_command_line_mistakes_are_one_line(tmp_path):
+    def run(*args):
+        proc = subprocess.run([sys.executable, str(TRAIN), *map(str, args)], cwd=REPO, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        return proc.stderr.strip().splitlines()[-1]
+
+    yaml_file = RECIPE / "hparams" / "lmac.yaml"
+    assert run(yaml_file, "--not_a_param=3").startswith("error: --not_a_param is not a key of lmac.yaml")
+    assert "does not exist; pass --data_folder" in run(yaml_file, f"--data_folder={tmp_path / 'none'}")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: [1, 2\nnext: 3\n")
+    assert "broken YAML" in run(broken)

@@ -60,10 +60,67 @@ def peek(hparams_file, overrides: dict, key: str):
 
 
 def parse_arguments(argv):
-    """SpeechBrain's command line (``hparams_file, run_opts, overrides``), overrides as a dict."""
+    """SpeechBrain's command line (``hparams_file, run_opts, overrides``), overrides as a dict.
+
+    A mistake on the command line stops the run with one line that says what to do (no
+    traceback): a missing or broken hparams file, an override that is not one of its keys, and
+    (outside ``--debug``) a ``data_folder`` that is not given or does not exist.
+    """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     overrides = (yaml.safe_load(overrides) if isinstance(overrides, str) else overrides) or {}
+    check_command_line(hparams_file, overrides, debug=bool(run_opts.get("debug", False)))
     return hparams_file, run_opts, overrides
+
+
+def check_command_line(hparams_file, overrides: dict, debug: bool = False) -> None:
+    """Raise ``SystemExit`` with one line for a command-line mistake (see :func:`parse_arguments`).
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "h.yaml"
+    >>> _ = path.write_text("seed: 1\\ndata_folder: !PLACEHOLDER\\n")
+    >>> check_command_line(path, {"seed": 2}, debug=True)
+    >>> check_command_line(path, {"sede": 2}, debug=True)
+    Traceback (most recent call last):
+    ...
+    SystemExit: error: --sede is not a key of h.yaml (did you mean --seed?); see the file for the keys
+    >>> check_command_line(path, {})
+    Traceback (most recent call last):
+    ...
+    SystemExit: error: h.yaml needs --data_folder=<the ESC-50 folder> (or run with --debug for a smoke test)
+    """
+    import difflib
+
+    from ruamel.yaml import YAML
+
+    path = Path(hparams_file)
+    if not path.is_file():
+        raise SystemExit(f"error: no hparams file '{path}'; give the path of a recipe's YAML")
+    text = path.read_text(encoding="utf-8")
+    yaml_rt = YAML(typ="rt")
+    yaml_rt.constructor.add_multi_constructor("!", lambda loader, suffix, node: None)
+    try:
+        tree = yaml_rt.load(text) or {}
+    except Exception as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
+        raise SystemExit(f"error: '{path}'{where}: broken YAML ({problem}); fix the file") from None
+    keys = list(tree)
+    for key in overrides:
+        if key not in keys:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f" (did you mean --{close[0]}?)" if close else ""
+            raise SystemExit(f"error: --{key} is not a key of {path.name}{hint}; see the file for the keys")
+    if "data_folder" in keys and not debug:
+        given = overrides.get("data_folder", tree.get("data_folder"))
+        if given is None:
+            raise SystemExit(f"error: {path.name} needs --data_folder=<the ESC-50 folder> "
+                             "(or run with --debug for a smoke test)")
+        if not Path(str(given)).exists():
+            raise SystemExit(f"error: data_folder '{given}' does not exist; pass --data_folder=<the ESC-50 "
+                             "folder> (or run with --debug for a smoke test)")
 
 
 def start_experiment(hparams_file, overrides: dict) -> dict:
