@@ -24,9 +24,17 @@ import os
 import shutil
 from pathlib import Path
 
-from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, Checkpointer
+import torch
+from speechbrain.utils.checkpoints import (
+    CKPT_PREFIX,
+    METAFNAME,
+    Checkpointer,
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
 
-__all__ = ["AtomicCheckpointer", "incomplete_checkpoints"]
+__all__ = ["AtomicCheckpointer", "RandomState", "incomplete_checkpoints"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +100,44 @@ class AtomicCheckpointer(Checkpointer):
             logger.warning("removing %s: a checkpoint left incomplete by an interrupted run", path)
             shutil.rmtree(path, ignore_errors=True)
         return super().recover_if_possible(*args, **kwargs)
+
+
+@register_checkpoint_hooks
+class RandomState:
+    """A recoverable that saves torch's global random state and named generators.
+
+    SpeechBrain restores the model, optimizer and epoch counter, not the random streams: a
+    resumed run then draws other mixtures and masks than an uninterrupted one, and its losses
+    drift apart. Registered before recovery, this makes the resumed run continue the same
+    streams.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> state = RandomState({"mixtures": gen})
+    >>> path = Path(tempfile.mkdtemp()) / "random.ckpt"
+    >>> state.save(path)
+    >>> first = torch.rand(2, generator=gen)
+    >>> state.load(path)
+    >>> torch.equal(torch.rand(2, generator=gen), first)
+    True
+    """
+
+    def __init__(self, generators: dict | None = None):
+        self.generators = dict(generators or {})
+
+    @mark_as_saver
+    def save(self, path) -> None:
+        """Write the states to ``path``."""
+        torch.save({"torch": torch.get_rng_state(),
+                    "generators": {k: g.get_state() for k, g in self.generators.items()}}, path)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch: bool = True) -> None:
+        """Restore the states written by :meth:`save` (generators it does not name keep theirs)."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        torch.set_rng_state(state["torch"])
+        for name, gen in self.generators.items():
+            if name in state["generators"]:
+                gen.set_state(state["generators"][name])

@@ -276,3 +276,18 @@ def test_recipe_command_line_mistakes_are_one_line(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("seed: [1, 2\nnext: 3\n")
     assert "broken YAML" in run(broken)
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one(trained, tmp_path):
+    """Same epoch-2 losses whether epoch 2 ran in the same process or after a restart."""
+    resumed_out, _, _ = trained
+    straight = tmp_path / "straight"
+    _run(TRAIN, RECIPE / "hparams" / "lmac.yaml", "--debug", "--debug_persistently",
+         f"--output_folder={straight}", f"--data_folder={straight / 'no_data'}", "--number_of_epochs=2")
+
+    def epoch_two(out):
+        lines = (out / "train_log.txt").read_text().splitlines()
+        line = next(ln for ln in lines if ln.startswith("epoch: 2"))
+        return line.split(" - ", 1)[1]  # train and valid stats, without the learning rate prefix
+
+    assert epoch_two(straight) == epoch_two(resumed_out)

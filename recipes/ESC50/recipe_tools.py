@@ -98,15 +98,17 @@ def check_command_line(hparams_file, overrides: dict, debug: bool = False) -> No
     if not path.is_file():
         raise SystemExit(f"error: no hparams file '{path}'; give the path of a recipe's YAML")
     text = path.read_text(encoding="utf-8")
-    yaml_rt = YAML(typ="rt")
-    yaml_rt.constructor.add_multi_constructor("!", lambda loader, suffix, node: None)
-    try:
-        tree = yaml_rt.load(text) or {}
+    try:  # composed, not constructed: nothing is built and no tag handler is touched
+        root = YAML(typ="safe", pure=True).compose(text)
     except Exception as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
         raise SystemExit(f"error: '{path}'{where}: broken YAML ({problem}); fix the file") from None
+    tree = {}
+    for key_node, value_node in getattr(root, "value", None) or []:
+        plain = value_node.tag.startswith("tag:yaml.org") and isinstance(value_node.value, str)
+        tree[key_node.value] = value_node.value if plain else None
     keys = list(tree)
     for key in overrides:
         if key not in keys:

@@ -43,6 +43,7 @@ from recipe_tools import debug_scratch, parse_arguments, peek, start_experiment,
 from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
+from speechbrain_interp.checkpointing import RandomState  # noqa: E402
 from speechbrain_interp.interpreters.lmac import mix_sources, training_mixtures  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,12 @@ class LMACBrain(sb.Brain):
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def on_fit_start(self):
-        super().on_fit_start()
         self._targets = {}
         self._generator = torch.Generator().manual_seed(int(self.hparams.seed))
+        if self.checkpointer is not None:  # registered before the recovery in on_fit_start
+            self.checkpointer.add_recoverable("random_state", RandomState({"mixtures": self._generator}),
+                                              optional_load=True)  # checkpoints from before it
+        super().on_fit_start()
 
     def clean_targets(self, ids, wavs):
         """The classifier's predictions on the clean clips, computed once per clip and cached."""
