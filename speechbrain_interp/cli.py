@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch-size", type=int, default=8, help="files per batch (default: %(default)s)")
     explain.add_argument("--target", help="class name or index to explain instead of the prediction")
     explain.add_argument("--no-metrics", action="store_true", help="skip the faithfulness metrics")
+    explain.add_argument("--layers", nargs="+", metavar="MODULE",
+                         help="with --classifier: the classifier's modules to read (Grad-CAM uses the "
+                              "first; default: per architecture)")
     _add_loading(explain)
 
     train = sub.add_parser(
@@ -210,7 +213,8 @@ def _load_explainer(args):
     if classifier:
         pretrained = load_classifier(classifier, run_opts=run_opts, **common)
         baseline = getattr(args, "baseline", None) or "saliency"
-        explainer = explain_classifier(pretrained, interpreter=interpreter, baseline=baseline, **common)
+        explainer = explain_classifier(pretrained, interpreter=interpreter, baseline=baseline,
+                                       layers=getattr(args, "layers", None), **common)
         what = (f"interpreter {interpreter} on classifier {classifier}" if interpreter
                 else f"{baseline} gradient baseline on classifier {classifier}")
         return explainer.to(args.device), what

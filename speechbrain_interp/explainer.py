@@ -65,8 +65,24 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
         raise ValueError(f"unknown baseline '{name}'; choose from {sorted(BASELINES)}")
     if name == "gradcam" and "layer" not in kwargs:
         if not adapter.layers:
-            raise ValueError("Grad-CAM needs a layer: pass layer=... or build the adapter with layers")
-        kwargs["layer"] = adapter.layers[0]  # the deepest captured layer by this package's convention
+            raise ValueError("Grad-CAM needs a layer: pass layer=... (CLI: --layers MODULE) or build the "
+                             "adapter with layers")
+        # the deepest captured layer by this package's convention; channels-last blocks (TDNN)
+        # fall back to their inner convolution, which is channels-first
+        names = [n for n, _ in adapter.model.named_modules()] if hasattr(adapter, "model") else []
+        inner = []
+        for layer in adapter.layers:  # the last convolution up to that layer
+            upto = names[: names.index(layer) + 1] if layer in names else []
+            convs = [n for n in upto if n.endswith(".conv")]
+            inner += convs[-1:]
+        candidates = list(dict.fromkeys(list(adapter.layers) + inner))
+        for layer in candidates:
+            try:
+                return baselines.GradCAM(adapter, layer=layer, **kwargs)
+            except (ValueError, AttributeError, KeyError):
+                continue
+        raise ValueError(f"Grad-CAM needs a channels-first layer with a time axis; none of {candidates} is. "
+                         "Name one with layer=... (CLI: --layers MODULE)")
     return getattr(baselines, BASELINES[name])(adapter, **kwargs)
 
 

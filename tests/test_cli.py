@@ -338,3 +338,14 @@ def test_concurrent_runs_into_one_out_list_every_clip(setup, tmp_path):
         t.join()
     summary = json.loads((out / "summary.json").read_text())
     assert sorted(e["name"] for e in summary) == sorted(f"clip{g}{k}" for g in range(3) for k in range(2))
+
+
+def test_gradcam_works_on_an_xvector_with_default_or_given_layers(tmp_path):
+    folder = str(make_speechbrain_classifier(tmp_path / "xvector", "xvector"))
+    clip = tmp_path / "a.wav"
+    save_audio(clip, demo_clip(1.0), 16000)
+    base = ["explain", str(clip), "--classifier", folder, "--baseline", "gradcam", "--no-metrics", "-q"]
+    assert main(base + ["--out", str(tmp_path / "default")]) == 0
+    assert main(base + ["--layers", "embedding_model.blocks.6.conv", "--out", str(tmp_path / "given")]) == 0
+    (entry,) = json.loads((tmp_path / "given" / "summary.json").read_text())
+    assert entry["method"].startswith("Grad-CAM")
