@@ -349,3 +349,38 @@ def test_gradcam_works_on_an_xvector_with_default_or_given_layers(tmp_path):
     assert main(base + ["--layers", "embedding_model.blocks.6.conv", "--out", str(tmp_path / "given")]) == 0
     (entry,) = json.loads((tmp_path / "given" / "summary.json").read_text())
     assert entry["method"].startswith("Grad-CAM")
+
+
+def test_a_broken_interpreter_yaml_names_the_file_in_one_line(setup, tmp_path, capsys):
+    repo = shutil.copytree(setup["repo"], tmp_path / "repo")
+    (repo / "hyperparams.yaml").write_text((repo / "hyperparams.yaml").read_text() + "\nbroken: [1, 2\n")
+    for extra in ([], ["--trust-code"]):
+        assert main(["explain", str(setup["clips"] / "siren.flac"), "--interpreter", str(repo),
+                     "--out", str(tmp_path / "o"), "-q", *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "<unicode" not in err
+        assert "hyperparams.yaml': broken YAML, line" in err
+
+
+def test_train_killed_at_a_random_moment_resumes(setup, tmp_path):
+    import random
+    import signal
+    import time
+
+    audio = tmp_path / "audio"
+    for i in range(5):
+        save_audio(audio / f"clip{i}.wav", demo_clip(0.8, seed=40 + i), 16000)
+    out = tmp_path / "trained"
+    cmd = [sys.executable, "-m", "speechbrain_interp", "train", str(audio), "--classifier",
+           str(setup["classifier"]), "--out", str(out), "--epochs", "4", "--batch-size", "2",
+           "--seconds", "0.5", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(random.Random(len(str(tmp_path))).uniform(5.0, 12.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if out.exists():  # it finished before the kill: nothing to resume, and nothing lost
+        return
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "interpreter.safetensors").is_file()
+    assert not out.with_name(out.name + ".training.pt").exists()  # the checkpoint is gone once written
