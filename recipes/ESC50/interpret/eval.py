@@ -51,7 +51,7 @@ from recipe_tools import debug_scratch, parse_arguments, peek, synthesize_clips 
 from speechbrain_interp import localization, sanity  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.interpreters.lmac import add_white_noise, mix_sources  # noqa: E402
-from speechbrain_interp.metrics import METRIC_NAMES, evaluate_mask  # noqa: E402
+from speechbrain_interp.metrics import METRIC_NAMES, evaluate_explanation, evaluate_mask  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -196,8 +196,9 @@ def evaluate_setting(interpreters: dict, wavs: torch.Tensor, batch_size: int, re
             t0 = time.perf_counter()
             e = interp.explain(batch)
             seconds += time.perf_counter() - t0
-            with torch.no_grad():
-                scores = evaluate_mask(interp.classifier, e.magnitude, e.mask, target=e.target)
+            with torch.no_grad():  # the explanation carries the classifier's logits: no new pass
+                scores = (evaluate_explanation(e, interp.classifier) if e.logits_in is not None
+                          else evaluate_mask(interp.classifier, e.magnitude, e.mask, target=e.target))
             scores.update(e.scores)
             _accumulate(sums, counts, scores)
             if index == 0 and references:
