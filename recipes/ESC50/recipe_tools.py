@@ -136,6 +136,23 @@ def start_experiment(hparams_file, overrides: dict) -> dict:
     return hparams
 
 
+def markdown_table(rows: dict, cols, first: str = "method", fmt=None) -> list[str]:
+    """A Markdown table, one row per ``{name: {column: value}}`` entry; missing cells stay empty.
+
+    Example
+    -------
+    >>> print("\\n".join(markdown_table({"L-MAC": {"lift": 1.745}}, ["lift", "AI"])))
+    | method | lift | AI |
+    |---|---:|---:|
+    | L-MAC | 1.745 |  |
+    """
+    fmt = fmt or (lambda col, value: f"{value:.3f}")
+    lines = [f"| {first} | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(fmt(c, row[c]) if c in row else "" for c in cols) + " |")
+    return lines
+
+
 # --- shared by the interpretation recipes (train_nmf, train_l2i, train_lmac, eval) -----------
 def debug_scratch(prefix: str) -> Path:
     """A temporary folder for ``--debug`` runs, removed when the process exits.

@@ -39,6 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import find_audio  # noqa: E402
+from recipe_tools import markdown_table  # noqa: E402
 
 from speechbrain_interp import localization as L  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
@@ -205,9 +206,7 @@ def main(argv=None):
         rows, n = free_masks(bundled.classifier, localization_bench(vwavs, vlabels, vids, sr, snr_db=(10.0,)))
         cols = ["lift", "T-F AUC", "time share", "mask mean", "p_in", "p_out"]
         lines = [f"Per-mixture optimised masks, {n} kept fold-4 mixtures at +10 dB", "",
-                 "| mask | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-        lines += [f"| {k} | " + " | ".join(f"{r[c]:.3f}" if c in r else "" for c in cols) + " |"
-                  for k, r in rows.items()]
+                 *markdown_table(rows, cols, first="mask")]
         (out / "free_masks.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
         print("\n".join(lines))
         return
@@ -249,10 +248,7 @@ def main(argv=None):
     cols = ["lift", "T-F AUC", "time share", "mask mean", "time std", "AI", "AD", "AG", "FF", "Fid-In", "SPS"]
     lines = [f"{args.steps} steps of {args.batch_size} clips per variant; localization on "
              f"{table['kept']}/{table['total']} kept fold-4 mixtures at +10 and +5 dB", "",
-             "| row | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, row in results["rows"].items():
-        lines.append(f"| {name} | " + " | ".join(
-            f"{row[c]:.3f}" if c in row else "" for c in cols) + " |")
+             *markdown_table(results["rows"], cols, first="row")]
     (out / "ablation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

@@ -46,7 +46,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import debug_scratch, parse_arguments, peek, synthesize_clips  # noqa: E402
+from recipe_tools import debug_scratch, markdown_table, parse_arguments, peek, synthesize_clips  # noqa: E402
 
 from speechbrain_interp import localization, sanity  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
@@ -285,10 +285,8 @@ def _fmt(key: str, value: float) -> str:
 
 
 def _table(rows: dict, cols) -> list:
-    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, row in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(c, row.get(c, float("nan"))) for c in cols) + " |")
-    return lines + [""]
+    full = {name: {c: row.get(c, float("nan")) for c in cols} for name, row in rows.items()}
+    return markdown_table(full, cols, fmt=_fmt) + [""]
 
 
 def markdown_tables(results: dict) -> str:
