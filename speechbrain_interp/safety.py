@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_ALLOW",
     "UnsafeHparamsError",
     "check_hparams",
+    "yaml_problem",
     "load_hparams",
     "load_state_dict",
     "save_state_dict",
@@ -168,8 +169,18 @@ def _check_tuple_text(value: str, where: str) -> None:
                 stack.extend((k, v))
 
 
-def _yaml_problem(err) -> str:
-    """One line for a YAML parse error: its line number and problem (no '<unicode string>')."""
+def yaml_problem(err) -> str:
+    """One line for a YAML parse error: its line number and problem (no '<unicode string>').
+
+    Example
+    -------
+    >>> from ruamel.yaml import YAML
+    >>> try:
+    ...     YAML(typ="safe", pure=True).compose("a: [1, 2\\nb: 3\\n")
+    ... except Exception as err:
+    ...     print(yaml_problem(err))
+    line 2: expected ',' or ']', but got ':'
+    """
     mark = getattr(err, "problem_mark", None)
     where = f"line {mark.line + 1}: " if mark is not None else ""
     return where + str(getattr(err, "problem", None) or str(err).strip().splitlines()[0])
@@ -218,7 +229,7 @@ def check_hparams(source, folder=None, allow: Iterable[str] = (), _seen=None) ->
     try:
         root = YAML(typ="safe", pure=True).compose(text)
     except Exception as err:
-        raise UnsafeHparamsError(f"{label}the YAML cannot be parsed: {_yaml_problem(err)}") from err
+        raise UnsafeHparamsError(f"{label}the YAML cannot be parsed: {yaml_problem(err)}") from err
     stack, visited = [root], set()
     while stack:
         node = stack.pop()
@@ -301,12 +312,12 @@ def load_hparams(path, overrides=None, trust_code: bool = False, allow: Iterable
         stream.name = str(path)  # hyperpyyaml resolves !include: relative to the stream's name
         return load_hyperpyyaml(stream, overrides or {})
     except (yaml.YAMLError, RuamelYAMLError) as err:
-        raise ValueError(f"'{path}': broken YAML, {_yaml_problem(err)}; fix the file or export it "
+        raise ValueError(f"'{path}': broken YAML, {yaml_problem(err)}; fix the file or export it "
                          "again") from err
     except UnsafeHparamsError as err:
         if not isinstance(err.__cause__, (yaml.YAMLError, RuamelYAMLError)):
             raise
-        raise ValueError(f"'{path}': broken YAML, {_yaml_problem(err.__cause__)}; fix the file or "
+        raise ValueError(f"'{path}': broken YAML, {yaml_problem(err.__cause__)}; fix the file or "
                          "export it again") from err
 
 

@@ -94,6 +94,8 @@ def check_command_line(hparams_file, overrides: dict, debug: bool = False) -> No
 
     from ruamel.yaml import YAML
 
+    from speechbrain_interp.safety import yaml_problem
+
     path = Path(hparams_file)
     if not path.is_file():
         raise SystemExit(f"error: no hparams file '{path}'; give the path of a recipe's YAML")
@@ -101,10 +103,7 @@ def check_command_line(hparams_file, overrides: dict, debug: bool = False) -> No
     try:  # composed, not constructed: nothing is built and no tag handler is touched
         root = YAML(typ="safe", pure=True).compose(text)
     except Exception as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
-        raise SystemExit(f"error: '{path}'{where}: broken YAML ({problem}); fix the file") from None
+        raise SystemExit(f"error: '{path}': broken YAML, {yaml_problem(err)}; fix the file") from None
     tree = {}
     for key_node, value_node in getattr(root, "value", None) or []:
         plain = value_node.tag.startswith("tag:yaml.org") and isinstance(value_node.value, str)
