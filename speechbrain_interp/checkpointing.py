@@ -34,9 +34,30 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
-__all__ = ["AtomicCheckpointer", "RandomState", "incomplete_checkpoints"]
+__all__ = ["AtomicCheckpointer", "RandomState", "incomplete_checkpoints", "replace_atomically"]
 
 logger = logging.getLogger(__name__)
+
+
+def replace_atomically(path, write) -> Path:
+    """Call ``write(tmp)`` on a sibling temporary file, then rename it to ``path``.
+
+    A process killed during ``write`` leaves ``path`` as it was (or absent), never half-written.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "sub" / "notes.txt"
+    >>> _ = replace_atomically(path, lambda tmp: tmp.write_text("whole"))
+    >>> path.read_text(), sorted(p.name for p in path.parent.iterdir())
+    ('whole', ['notes.txt'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def incomplete_checkpoints(checkpoints_dir) -> list[Path]:
@@ -82,9 +103,8 @@ class AtomicCheckpointer(Checkpointer):
                                              verbosity=verbosity)
         if self._pending_meta is not None:
             path, values, epoch_end = self._pending_meta
-            tmp = Path(path).with_name(Path(path).name + ".tmp")
-            Checkpointer._save_checkpoint_metafile(self, tmp, values, epoch_end)
-            os.replace(tmp, path)
+            replace_atomically(path, lambda tmp: Checkpointer._save_checkpoint_metafile(self, tmp, values,
+                                                                                         epoch_end))
             self._pending_meta = None
         return checkpoint
 
@@ -127,17 +147,24 @@ class RandomState:
     def __init__(self, generators: dict | None = None):
         self.generators = dict(generators or {})
 
-    @mark_as_saver
-    def save(self, path) -> None:
-        """Write the states to ``path``."""
-        torch.save({"torch": torch.get_rng_state(),
-                    "generators": {k: g.get_state() for k, g in self.generators.items()}}, path)
+    def state(self) -> dict:
+        """The current states, as plain tensors (fit for ``torch.load(weights_only=True)``)."""
+        return {"torch": torch.get_rng_state(),
+                "generators": {k: g.get_state() for k, g in self.generators.items()}}
 
-    @mark_as_loader
-    def load(self, path, end_of_epoch: bool = True) -> None:
-        """Restore the states written by :meth:`save` (generators it does not name keep theirs)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    def restore(self, state: dict) -> None:
+        """Set the states :meth:`state` returned (generators it does not name keep theirs)."""
         torch.set_rng_state(state["torch"])
         for name, gen in self.generators.items():
             if name in state["generators"]:
                 gen.set_state(state["generators"][name])
+
+    @mark_as_saver
+    def save(self, path) -> None:
+        """Write the states to ``path``."""
+        torch.save(self.state(), path)
+
+    @mark_as_loader
+    def load(self, path, end_of_epoch: bool = True) -> None:
+        """Restore the states written by :meth:`save`."""
+        self.restore(torch.load(path, map_location="cpu", weights_only=True))

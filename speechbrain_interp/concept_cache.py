@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from speechbrain_interp.checkpointing import replace_atomically
 from speechbrain_interp.vocabularies import load_vocabulary, vocabulary_version
 
 __all__ = ["concept_embeddings"]
@@ -88,11 +89,8 @@ def concept_embeddings(embedder, vocabulary="sound_events", cache_dir=None, batc
             chunks.append(embedder.embed_text(concepts[start : start + batch_size]).float().cpu())
     emb = F.normalize(torch.cat(chunks), dim=-1)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({"embeddings": emb.contiguous()}, str(tmp), metadata={"vocabulary": name,
-                                                                        "version": version})
-        os.replace(tmp, path)
+        replace_atomically(path, lambda tmp: save_file({"embeddings": emb.contiguous()}, str(tmp),
+                                                       metadata={"vocabulary": name, "version": version}))
     return concepts, emb
 
 

@@ -21,7 +21,7 @@ import torch
 
 from speechbrain_interp.audio import save_audio
 
-__all__ = ["Explanation", "Component"]
+__all__ = ["Explanation", "Component", "safe_stem"]
 
 
 @dataclass
@@ -43,7 +43,14 @@ class Component:
     wav: torch.Tensor
 
 
-def _slug(name: str) -> str:
+def safe_stem(name: str) -> str:
+    """``name`` as a file stem: runs of other characters than letters, digits, ``._-`` become ``_``.
+
+    Example
+    -------
+    >>> safe_stem("dog bark (1)")
+    'dog_bark_1'
+    """
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "clip"
 
 
@@ -224,7 +231,7 @@ class Explanation:
             raise ValueError(f"got {len(names)} names for {len(self)} clips")
         entries = []
         for i, name in enumerate(names):
-            stem = _slug(name)
+            stem = safe_stem(name)
             files = {}
             for kind, wav in (
                 ("original", self.wav[i]),

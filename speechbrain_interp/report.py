@@ -19,14 +19,13 @@ from __future__ import annotations
 import datetime
 import html
 import json
-import os
-import re
 import sys
 from pathlib import Path
 
 import torch
 
-from speechbrain_interp.explanation import Explanation
+from speechbrain_interp.checkpointing import replace_atomically
+from speechbrain_interp.explanation import Explanation, safe_stem
 from speechbrain_interp.metrics import METRIC_NAMES
 from speechbrain_interp.report_check import check_report_in_chromium, find_chromium  # noqa: F401 (old path)
 
@@ -392,10 +391,8 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
             return {"report": None, "summary": None, "entries": entries, "failed": failed}
         redone = {e["source"] for e in entries}
         listed = [e for e in previous if e.get("source") not in redone] + entries
-        summary = out / "summary.json"
-        tmp = out / "summary.json.tmp"
-        tmp.write_text(json.dumps(listed, indent=2), encoding="utf-8")
-        os.replace(tmp, summary)
+        text = json.dumps(listed, indent=2)
+        summary = replace_atomically(out / "summary.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
         info = dict(info or {})
         if failed:
             info["skipped files"] = "; ".join(f"{k}: {v}" for k, v in failed.items())
@@ -455,7 +452,7 @@ def _names_in_folder(paths: list[Path], previous: list[dict]) -> dict:
         if str(path) in own:
             name = own[str(path)]
         elif owner.get(name, str(path)) != str(path):
-            name = f"{_slug_part(path.parent.name)}_{path.stem}" if path.parent.name else path.stem
+            name = f"{safe_stem(path.parent.name)}_{path.stem}" if path.parent.name else path.stem
         base, k = name, 2
         while name in used or owner.get(name, str(path)) != str(path):
             name, k = f"{base}_{k}", k + 1
@@ -463,6 +460,3 @@ def _names_in_folder(paths: list[Path], previous: list[dict]) -> dict:
         names[path] = name
     return names
 
-
-def _slug_part(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "clip"

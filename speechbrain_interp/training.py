@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from speechbrain.utils.checkpoints import (
 from torch import nn
 
 from speechbrain_interp.audio import load_audio
+from speechbrain_interp.checkpointing import RandomState, replace_atomically
 from speechbrain_interp.sources import resolve_source
 
 if TYPE_CHECKING:
@@ -402,7 +402,8 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     brick = LMAC(adapter, layers=layers, **lmac_options).to(device)
     optimizer = torch.optim.Adam(brick.decoder.parameters(), lr=lr)
     history, best, best_loss = [], None, float("inf")
-    generators = {"mixtures": generator, "order": loader.generator, "crops": train_set.generator}
+    random_state = RandomState({"mixtures": generator, "order": loader.generator,
+                                "crops": train_set.generator})
     settings = {"files": [str(f) for f in files], "batch_size": batch_size, "seconds": seconds, "lr": lr,
                 "seed": seed, "mixtures": mixtures, "layers": list(brick.layers)}
     done = 0
@@ -411,9 +412,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
         brick.decoder.load_state_dict(state["decoder"])
         optimizer.load_state_dict(state["optimizer"])
         history, best, best_loss, done = state["history"], state["best"], state["best_loss"], state["epoch"]
-        torch.set_rng_state(state["rng"])
-        for name, gen in generators.items():
-            gen.set_state(state["generators"][name])
+        random_state.restore(state["random"])
     bar = tqdm(total=epochs * len(loader), initial=done * len(loader), unit="batch", desc="training L-MAC",
                disable=not progress)
     try:
@@ -449,8 +448,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                 _write_checkpoint(checkpoint, {
                     "epoch": epoch, "settings": settings, "decoder": brick.decoder.state_dict(),
                     "optimizer": optimizer.state_dict(), "history": history, "best": best,
-                    "best_loss": best_loss, "rng": torch.get_rng_state(),
-                    "generators": {name: gen.get_state() for name, gen in generators.items()}})
+                    "best_loss": best_loss, "random": random_state.state()})
     finally:
         bar.close()
     brick.decoder.load_state_dict(best)
@@ -479,11 +477,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
 
 def _write_checkpoint(path, state: dict) -> None:
     """Write to a temporary file, then rename: a kill mid-write leaves the previous checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def _read_checkpoint(path, settings: dict) -> dict:
