@@ -273,6 +273,9 @@ def evaluate_mask(adapter, magnitude, mask, target=None, phase=None) -> dict[str
 def evaluate_explanation(explanation, adapter) -> dict[str, torch.Tensor]:
     """:func:`evaluate_mask` from what an ``Explanation`` already holds: no classifier pass.
 
+    An Explanation built by hand, without the classifier's logits, is scored by
+    :func:`evaluate_mask` (one pass on the masked-in and masked-out inputs).
+
     ``Interpreter.build_explanation`` keeps the classifier's logits on the input, the
     masked-in and the masked-out spectrogram; the adapter only says how logits become
     probabilities (softmax, or sigmoid if multi-label).
@@ -292,10 +295,15 @@ def evaluate_explanation(explanation, adapter) -> dict[str, torch.Tensor]:
     >>> again = evaluate_mask(adapter, e.magnitude, e.mask, target=e.target)
     >>> all(torch.allclose(v, again[k], equal_nan=True) for k, v in evaluate_explanation(e, adapter).items())
     True
+    >>> e.logits = None  # as if built by hand: the classifier runs instead
+    >>> all(torch.equal(v, again[k]) for k, v in evaluate_explanation(e, adapter).items())
+    True
     """
     if explanation.logits is None or explanation.logits_in is None or explanation.logits_out is None:
-        raise ValueError("this Explanation carries no logits (build it with Interpreter.build_explanation); "
-                         "use evaluate_mask(adapter, magnitude, mask) instead")
+        # built by hand, without the classifier's outputs: run the classifier
+        device = next(adapter.buffers(), torch.empty(0)).device
+        return evaluate_mask(adapter, explanation.magnitude.to(device), explanation.mask.to(device),
+                             target=explanation.target.to(device))
     return scores_from_logits(adapter, explanation.logits, explanation.logits_in, explanation.logits_out,
                    explanation.target.to(explanation.logits.device), explanation.mask)
 

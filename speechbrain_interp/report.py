@@ -120,14 +120,9 @@ def add_metrics(explanation: Explanation, adapter) -> Explanation:
     >>> sorted(e.scores)
     ['AD', 'AD (SB)', 'AG', 'AI', 'COMP', 'FF', 'Fid-In', 'SPS']
     """
-    from speechbrain_interp.metrics import evaluate_explanation, evaluate_mask
+    from speechbrain_interp.metrics import evaluate_explanation
 
-    if explanation.logits is not None:  # the explanation holds the classifier's outputs: reuse them
-        scores = evaluate_explanation(explanation, adapter)
-    else:  # built by hand: run the classifier
-        device = next(adapter.buffers(), torch.empty(0)).device
-        scores = evaluate_mask(adapter, explanation.magnitude.to(device), explanation.mask.to(device),
-                               target=explanation.target.to(device))
+    scores = evaluate_explanation(explanation, adapter)  # reuses the logits the explanation holds
     for name, value in scores.items():
         explanation.scores.setdefault(name, value.detach().cpu())
     return explanation

@@ -197,8 +197,7 @@ def evaluate_setting(interpreters: dict, wavs: torch.Tensor, batch_size: int, re
             e = interp.explain(batch)
             seconds += time.perf_counter() - t0
             with torch.no_grad():  # the explanation carries the classifier's logits: no new pass
-                scores = (evaluate_explanation(e, interp.classifier) if e.logits_in is not None
-                          else evaluate_mask(interp.classifier, e.magnitude, e.mask, target=e.target))
+                scores = evaluate_explanation(e, interp.classifier)
             scores.update(e.scores)
             _accumulate(sums, counts, scores)
             if index == 0 and references:
