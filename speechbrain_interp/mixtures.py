@@ -143,13 +143,15 @@ def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0
     mixed : torch.Tensor
         ``(batch, time)`` waveforms.
     kind : torch.Tensor
-        ``(batch,)``: 0 clean, 1 mixed with another clip, 2 mixed with noise, 3 inserted event.
+        ``(batch,)``: 0 clean, 1 mixed with another clip, 2 mixed with noise, 3 event inserted
+        into another clip, 4 event inserted into noise. With 1 and 3 the batch's next clip
+        (``wav.roll(1, 0)``) is a second source of the mixture.
 
     Example
     -------
     >>> mixed, kind = training_mixtures(torch.randn(8, 1600), p_insert=0.2,
     ...                                 generator=torch.Generator().manual_seed(0))
-    >>> mixed.shape, set(kind.tolist()) <= {0, 1, 2, 3}
+    >>> mixed.shape, set(kind.tolist()) <= {0, 1, 2, 3, 4}
     (torch.Size([8, 1600]), True)
     """
     batch = wav.shape[0]
@@ -170,4 +172,5 @@ def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0
         background = torch.where(into_noise[:, None], 0.1 * scale * noise, wav.roll(1, 0))
         inserted = insert_events(wav, background, insert_seconds, sample_rate, snr_range, generator)
         mixed = torch.where((kind == 3)[:, None], inserted, mixed)
+        kind = torch.where((kind == 3) & into_noise, 4, kind)
     return torch.where((kind == 0)[:, None], wav, mixed), kind

@@ -80,6 +80,11 @@ class LMAC(Interpreter):
     freq_cells : int, optional
         Frequency cells decoded per frame before interpolation to the STFT bins (default
         32; None decodes every bin).
+    class_conditional : bool
+        Condition the decoder on the class to explain (default False), so that
+        ``explain(wav, target=c)`` returns the mask of class ``c``'s evidence; trained with
+        targets that are not always the prediction (e.g. the other source of a mixture).
+        Unconditional decoders ignore ``target`` and always mask the prediction's evidence.
     lambda_in, lambda_out, lambda_l1, lambda_tv : float
         Loss weights (defaults 4.0, 2.0, 1.5, 0.0). SpeechBrain's CNN14 recipe uses 4.0,
         0.2, 0.4 with ``out_loss="neg_ce"`` and ``area_loss="mask"``.
@@ -139,6 +144,7 @@ class LMAC(Interpreter):
         "guide": True,
         "profile_bias": False,
         "freq_cells": 32,
+        "class_conditional": False,
         "lambda_in": 4.0,
         "lambda_out": 2.0,
         "lambda_l1": 1.5,
@@ -155,7 +161,7 @@ class LMAC(Interpreter):
 
     def __init__(self, classifier, layers=None, config=None, layouts=None, channels=None,
                  head_channels=None, n_convs=None, guide=None, profile_bias=None, freq_cells=None,
-                 lambda_in=None, lambda_out=None,
+                 class_conditional=None, lambda_in=None, lambda_out=None,
                  lambda_l1=None, lambda_tv=None, guidance_weight=None, guidance_threshold=None,
                  binarize_threshold=None, multilabel_threshold=None, probe_seconds=None,
                  out_loss=None, temperature=None, area_loss=None, decoder=None, pretrained_decoder=None):
@@ -163,7 +169,7 @@ class LMAC(Interpreter):
         opts = self.resolve_options(
             config, layers=layers, layouts=layouts, channels=channels, head_channels=head_channels,
             n_convs=n_convs, guide=guide, profile_bias=profile_bias, freq_cells=freq_cells,
-            lambda_in=lambda_in, lambda_out=lambda_out, lambda_l1=lambda_l1, lambda_tv=lambda_tv,
+            class_conditional=class_conditional, lambda_in=lambda_in, lambda_out=lambda_out, lambda_l1=lambda_l1, lambda_tv=lambda_tv,
             guidance_weight=guidance_weight, guidance_threshold=guidance_threshold,
             binarize_threshold=binarize_threshold, multilabel_threshold=multilabel_threshold,
             probe_seconds=probe_seconds, out_loss=out_loss, temperature=temperature, area_loss=area_loss)
@@ -187,14 +193,31 @@ class LMAC(Interpreter):
         self.area_loss = opts["area_loss"]
         if decoder is None:
             specs = infer_layouts(classifier, self.layers, opts["probe_seconds"], opts["layouts"])
+            n_classes = self._count_classes(opts["probe_seconds"]) if opts["class_conditional"] else 0
             decoder = MaskDecoder(specs, classifier.frontend.n_freqs, channels=opts["channels"],
                                   head_channels=opts["head_channels"], n_convs=opts["n_convs"],
                                   guide=opts["guide"], profile_bias=opts["profile_bias"],
-                                  freq_cells=opts["freq_cells"])
+                                  freq_cells=opts["freq_cells"], n_classes=n_classes)
         self.decoder = decoder
         self._register_load_state_dict_pre_hook(self._match_legacy_decoder)
         if pretrained_decoder is not None:
             self.load_weights(pretrained_decoder)
+
+    @property
+    def class_conditional(self) -> bool:
+        """Whether the mask depends on the class asked for (see ``class_conditional``)."""
+        return bool(getattr(self.decoder, "n_classes", 0))
+
+    @torch.no_grad()
+    def _count_classes(self, seconds: float) -> int:
+        """The classifier's number of classes: from its labels, or from one probe's logits."""
+        clf = self.classifier
+        if clf.num_classes:
+            return int(clf.num_classes)
+        fe = clf.frontend
+        probe = torch.zeros(1, max(int(seconds * fe.sample_rate), fe.min_samples))
+        device = next(clf.buffers(), torch.empty(0)).device
+        return int(clf.classify_wav(probe.to(device)).shape[-1])
 
     def prepare_state(self, state_dict) -> None:
         """Adapt the decoder's shape to a state dict of this brick before it is loaded."""
@@ -206,8 +229,18 @@ class LMAC(Interpreter):
         Decoders trained before ``profile_bias`` and ``freq_cells`` existed have a bias per
         frequency bin and decode every bin; they still load and behave exactly as before.
         """
-        key = f"{prefix}decoder.to_freq.bias"
         dec = self.decoder
+        film = state_dict.get(f"{prefix}decoder.film.weight")
+        if isinstance(dec, MaskDecoder) and film is not None and dec.n_classes != film.shape[0]:
+            # a class-conditional decoder's weights: give the brick the same conditioning
+            self.decoder = dec = MaskDecoder(dec.specs, dec.n_freq, channels=dec.head.in_channels,
+                                             head_channels=dec.head.out_channels,
+                                             n_convs=len(dec.stages[0]) // 2, guide=dec.guide,
+                                             profile_bias=dec.profile_bias,
+                                             freq_cells=None if dec.freq_cells == dec.n_freq else dec.freq_cells,
+                                             n_classes=film.shape[0])
+            self.options.update(class_conditional=True)
+        key = f"{prefix}decoder.to_freq.bias"
         if key not in state_dict or not isinstance(dec, MaskDecoder) or dec.profile_bias:
             return
         weight = state_dict[f"{prefix}decoder.to_freq.weight"]
@@ -215,7 +248,8 @@ class LMAC(Interpreter):
             return
         self.decoder = MaskDecoder(dec.specs, dec.n_freq, channels=dec.head.in_channels,
                                    head_channels=dec.head.out_channels, n_convs=len(dec.stages[0]) // 2,
-                                   guide=dec.guide, profile_bias=True, freq_cells=None)
+                                   guide=dec.guide, profile_bias=True, freq_cells=None,
+                                   n_classes=dec.n_classes)
         self.options.update(profile_bias=True, freq_cells=None)
 
     # --- training and persistence --------------------------------------------------------
@@ -232,6 +266,10 @@ class LMAC(Interpreter):
             raise FileNotFoundError(f"no L-MAC decoder weights at '{path}'")
         state = torch.load(path, map_location="cpu", weights_only=True)
         self.load_state_dict({f"decoder.{k}": v for k, v in state.items()}, strict=False)
+        if self.class_conditional and "film.weight" not in state:
+            # an unconditional decoder warm-starts a conditional one: the modulation stays at
+            # zero, so the conditional brick starts out exactly as the decoder it loaded
+            state = {**state, "film.weight": self.decoder.film.weight.detach()}
         self.decoder.load_state_dict(state)
         return self
 
@@ -246,14 +284,21 @@ class LMAC(Interpreter):
     save_decoder = deprecated_alias("save_weights", "save_decoder")
 
     # --- masks -------------------------------------------------------------------------
-    def decode(self, magnitude: torch.Tensor, hidden: dict) -> torch.Tensor:
-        """Mask logits ``(batch, frames, freq)`` from the hidden layers and the input magnitude."""
-        return self.decoder({n: hidden[n] for n in self.layers}, self.frontend.to_mask_domain(magnitude))
+    def decode(self, magnitude: torch.Tensor, hidden: dict, target=None) -> torch.Tensor:
+        """Mask logits ``(batch, frames, freq)`` from the hidden layers and the input magnitude.
+
+        ``target`` (the class to explain) is read by class-conditional decoders only.
+        """
+        domain = self.frontend.to_mask_domain(magnitude)
+        layers = {n: hidden[n] for n in self.layers}
+        if self.class_conditional:
+            return self.decoder(layers, domain, target=target)
+        return self.decoder(layers, domain)
 
     def compute_mask(self, spectrum, target, logits, hidden):
-        """L-MAC's mask for the classifier's prediction (the decoder is not class-conditional)."""
+        """L-MAC's mask for ``target``; an unconditional decoder masks the prediction's evidence."""
         with torch.no_grad():
-            return torch.sigmoid(self.decode(spectrum.magnitude, hidden))
+            return torch.sigmoid(self.decode(spectrum.magnitude, hidden, target))
 
     @torch.no_grad()
     def predict_mask(self, magnitude: torch.Tensor, phase=None):
@@ -272,7 +317,8 @@ class LMAC(Interpreter):
         (True, torch.Size([1, 3]))
         """
         logits, hidden = self.classifier.forward_with_hidden(magnitude, phase=phase)
-        return torch.sigmoid(self.decode(magnitude, hidden)), logits
+        target = self.prediction_target(logits) if self.class_conditional else None
+        return torch.sigmoid(self.decode(magnitude, hidden, target)), logits
 
     # --- the objective -------------------------------------------------------------------
     def prediction_target(self, logits: torch.Tensor) -> torch.Tensor:
@@ -385,7 +431,7 @@ class LMAC(Interpreter):
                                                                      phase=clean_spec.phase)
                 target = self.prediction_target(clean_logits)
         target = target.to(device)
-        mask_logits = self.decode(spec.magnitude, hidden)
+        mask_logits = self.decode(spec.magnitude, hidden, target)
         mask = torch.sigmoid(mask_logits)
         mag, phase = spec.magnitude, spec.phase
         # masked-in and masked-out inputs in one batched classifier pass

@@ -15,6 +15,9 @@ counts. :class:`MaskDecoder` instead
   layers' own, low resolution, so its cost is a small fraction of the classifier's;
 * maps each fused frame to the full linear-frequency axis with one linear layer, and
   interpolates in time to exactly the input's frame count, so any clip length works;
+* optionally conditions every fusion stage on the class to explain (FiLM: a per-class
+  scale and shift of the channels), so one decoder gives a different mask for each class
+  of a clip that holds several sounds;
 * optionally sharpens the mask with the input spectrogram itself: the mask logit is
   ``offset + gain * z`` where ``offset`` and ``gain`` come from the classifier's
   representations and ``z`` is the per-clip standardised spectrogram, so the mask can
@@ -240,6 +243,11 @@ class MaskDecoder(nn.Module):
         linearly interpolated to the ``n_freq`` bins. None (the original design) decodes every
         bin separately, which lets the mask carry bin-to-bin patterns finer than any sound
         event, patterns a classifier can react to without them pointing at anything.
+    n_classes : int
+        > 0 makes the decoder class-conditional: :meth:`forward` then takes the class to
+        explain, which scales and shifts the channels of every fusion stage (FiLM, Perez et
+        al. 2018). The modulation starts at zero, so a new conditional decoder begins as its
+        unconditional twin and loads that twin's weights (default 0: unconditional).
 
     Example
     -------
@@ -249,11 +257,15 @@ class MaskDecoder(nn.Module):
     ...           "tdnn": torch.randn(2, 51, 16)}
     >>> dec(hidden, torch.rand(2, 101, 257)).shape
     torch.Size([2, 101, 257])
+    >>> conditional = MaskDecoder({"deep": ("BCTF", 64, 4)}, n_freq=257, n_classes=3)
+    >>> conditional({"deep": torch.randn(2, 64, 13, 4)}, torch.rand(2, 101, 257),
+    ...             target=torch.tensor([0, 2])).shape
+    torch.Size([2, 101, 257])
     """
 
     def __init__(self, layers: dict, n_freq: int, channels: int = 32, head_channels: int = 8,
                  n_convs: int = 1, guide: bool = True, profile_bias: bool = True,
-                 freq_cells: int | None = None):
+                 freq_cells: int | None = None, n_classes: int = 0):
         super().__init__()
         if not layers:
             raise ValueError("MaskDecoder needs at least one hidden layer")
@@ -296,12 +308,36 @@ class MaskDecoder(nn.Module):
             nn.init.zeros_(self.to_freq.bias)  # start from a mask of 0.5 everywhere
         else:
             self.logit_bias = nn.Parameter(torch.zeros(1))
+        self.n_classes = int(n_classes or 0)
+        if self.n_classes:
+            # a scale and a shift per channel for each stage and for the head's input
+            self.film = nn.Embedding(self.n_classes, 2 * channels * (n_stages + 1))
+            nn.init.zeros_(self.film.weight)
+
+    def modulation(self, target, batch: int, device) -> list:
+        """``[(scale, shift)]`` per stage and for the head, each ``(batch, channels, 1, 1)``.
+
+        ``target`` is ``(batch,)`` class indices, or a ``(batch, classes)`` 0/1 set (multi-label),
+        which is explained by the mean of its classes' modulations.
+        """
+        if target is None:
+            raise ValueError("this decoder is class-conditional: pass the class to explain (target=...)")
+        target = torch.as_tensor(target, device=device)
+        if target.dim() == 1:
+            if target.numel() != batch:
+                raise ValueError(f"got {target.numel()} targets for a batch of {batch}")
+            codes = self.film(target.long())
+        else:
+            weights = target.float()
+            codes = weights @ self.film.weight / weights.sum(-1, keepdim=True).clamp_min(1.0)
+        parts = codes.view(batch, -1, 2, self.head.in_channels, 1, 1).unbind(1)
+        return [(1.0 + p[:, 0], p[:, 1]) for p in parts]
 
     @staticmethod
     def _key(name: str) -> str:
         return name.replace(".", "__")
 
-    def forward(self, hidden: dict, spectrogram: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: dict, spectrogram: torch.Tensor, target=None) -> torch.Tensor:
         """Mask logits ``(batch, frames, n_freq)``.
 
         Arguments
@@ -311,6 +347,9 @@ class MaskDecoder(nn.Module):
         spectrogram : torch.Tensor
             ``(batch, frames, n_freq)`` input in the mask domain; fixes the output's frame
             count and feeds the guide term.
+        target : torch.Tensor, optional
+            The class to explain, for a class-conditional decoder (see :meth:`modulation`);
+            ignored otherwise.
         """
         batch, frames, n_freq = spectrogram.shape
         if n_freq != self.n_freq:
@@ -318,11 +357,14 @@ class MaskDecoder(nn.Module):
         missing = [n for n in self.specs if n not in hidden]
         if missing:
             raise KeyError(f"hidden representations {missing} are missing; got {sorted(hidden)}")
+        films = self.modulation(target, batch, spectrogram.device) if self.n_classes else None
         x = None
-        for name, stage in zip(self.map_names, self.stages):
+        for i, (name, stage) in enumerate(zip(self.map_names, self.stages)):
             h = self.proj[self._key(name)](to_canonical(hidden[name], self.specs[name].layout))
             if x is not None:
                 h = h + F.interpolate(x, size=h.shape[-2:], mode="bilinear", align_corners=False)
+            if films is not None:
+                h = h * films[i][0] + films[i][1]
             x = stage(h)
         channels = self.head.in_channels
         if x is None:
@@ -331,7 +373,9 @@ class MaskDecoder(nn.Module):
             vec = to_canonical(hidden[name], "BC")
             x = x + self.vec_proj[self._key(name)](vec)[:, :, None, None]
         if not self.map_names:
-            x = self.stages[0](x)
+            x = self.stages[0](x if films is None else x * films[0][0] + films[0][1])
+        if films is not None:
+            x = x * films[-1][0] + films[-1][1]
         y = self.head(x)  # (B, K, T', F')
         if y.shape[-1] != self.out_freq_cells:
             raise ValueError(

@@ -80,6 +80,18 @@ class LMACBrain(sb.Brain):
             self._targets.update({i: t for i, t in zip(ids, target)})
         return torch.stack([self._targets[i] for i in ids]).to(wavs.device)
 
+    def other_source_targets(self, target, kind, p_other):
+        """Targets where, with probability ``p_other``, a two-clip mixture explains its other clip.
+
+        A class-conditional decoder learns from the same mixture asked two questions that
+        the answer depends on the question: the second source's class (the batch's next
+        clip, see ``training_mixtures``) must be masked where that clip is, not where the first is.
+        """
+        two_sources = (kind == 1) | (kind == 3)
+        swap = two_sources.cpu() & (torch.rand(kind.shape[0], generator=self._generator) < p_other)
+        swap = swap.to(target.device).view(-1, *([1] * (target.dim() - 1)))
+        return torch.where(swap, target.roll(1, 0), target)
+
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, _ = batch.sig
@@ -87,12 +99,15 @@ class LMACBrain(sb.Brain):
         hp = self.hparams
         if stage == sb.Stage.TRAIN:
             target = self.clean_targets(batch.id, wavs)
-            mixed, _ = training_mixtures(
+            mixed, kind = training_mixtures(
                 wavs, hp.mix_clip_prob, hp.mix_noise_prob, tuple(hp.mix_weight_range),
                 generator=self._generator, p_insert=getattr(hp, "mix_insert_prob", 0.0),
                 insert_seconds=tuple(getattr(hp, "insert_seconds", (0.5, 2.0))),
                 snr_range=tuple(getattr(hp, "insert_snr_range", (-5.0, 15.0))),
                 sample_rate=interp.frontend.sample_rate)
+            p_other = float(getattr(hp, "other_source_prob", 0.0))
+            if interp.class_conditional and p_other > 0:
+                target = self.other_source_targets(target, kind, p_other)
             return {"": interp.loss(mixed, clean_wav=wavs, target=target)}
         outputs = {"": interp.loss(wavs)}
         if hp.valid_mix_weight > 0:
