@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--layers", nargs="+",
                        help="hidden layers the decoder reads (default: per architecture)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    train.add_argument("--class-conditional", action="store_true",
+                       help="one mask per class asked for (explain --target X masks X's evidence)")
     _add_loading(train)
 
     export = sub.add_parser(
@@ -330,7 +332,7 @@ def _cmd_train(args) -> int:
         args.classifier, paths, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
         seconds=args.seconds, lr=args.lr, layers=args.layers, progress=not args.quiet,
         overwrite=args.overwrite, trust_code=args.trust_code, offline=args.offline or None,
-        device=args.device,
+        device=args.device, **({"class_conditional": True} if args.class_conditional else {}),
     )
     _print(args, json.dumps(result.history[-1] if result.history else {}, indent=2))
     _print(args, f"wrote the interpreter to {args.out}/; explain with: speechbrain-interp explain FILES "

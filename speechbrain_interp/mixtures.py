@@ -14,7 +14,8 @@ import torch
 
 from speechbrain_interp.localization import most_active_segment
 
-__all__ = ["total_variation", "mix_sources", "add_white_noise", "insert_events", "training_mixtures"]
+__all__ = ["total_variation", "mix_sources", "add_white_noise", "insert_events", "training_mixtures",
+           "other_source_targets"]
 
 _EPS = 1e-8
 
@@ -174,3 +175,23 @@ def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0
         mixed = torch.where((kind == 3)[:, None], inserted, mixed)
         kind = torch.where((kind == 3) & into_noise, 4, kind)
     return torch.where((kind == 0)[:, None], wav, mixed), kind
+
+
+def other_source_targets(target: torch.Tensor, kind: torch.Tensor, p_other: float, generator=None) -> torch.Tensor:
+    """Targets that, with probability ``p_other``, ask a two-clip mixture about its other clip.
+
+    ``kind`` comes from :func:`training_mixtures`: mixtures of kind 1 and 3 hold the batch's
+    next clip (``roll(1, 0)``) as a second source, whose target is ``target.roll(1, 0)``. A
+    class-conditional interpreter trained on such targets learns from one mixture asked two
+    questions that the answer depends on the question.
+
+    Example
+    -------
+    >>> kind = torch.tensor([0, 1, 3, 2])
+    >>> other_source_targets(torch.tensor([5, 6, 7, 8]), kind, 1.0).tolist()
+    [5, 5, 6, 8]
+    """
+    two_sources = ((kind == 1) | (kind == 3)).cpu()
+    swap = two_sources & (torch.rand(kind.shape[0], generator=generator) < p_other)
+    swap = swap.to(target.device).view(-1, *([1] * (target.dim() - 1)))
+    return torch.where(swap, target.roll(1, 0), target)

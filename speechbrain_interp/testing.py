@@ -25,7 +25,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_interp.loading import DEFAULT_LAYERS
 
 __all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier",
-           "band_window_classifier", "write_random_laion_clap"]
+           "band_window_classifier", "band_class_classifier", "write_random_laion_clap"]
 
 _LABEL_ENCODER = """label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 """
@@ -304,6 +304,31 @@ def band_window_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length
 # --------------------------------------------------------------------------------------
 # A random-weight LAION-CLAP folder (tests, examples), built like the real one
 # --------------------------------------------------------------------------------------
+def band_class_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64,
+                          bands_hz=((500.0, 900.0), (2000.0, 2400.0)), labels=("low", "high")):
+    """A :class:`TorchClassifier` around :class:`BandClassDetector`: one class per band, evidence known.
+
+    Example
+    -------
+    >>> adapter = band_class_classifier()
+    >>> t = torch.arange(8000) / 8000
+    >>> low, high = torch.sin(2 * torch.pi * 700 * t), torch.sin(2 * torch.pi * 2200 * t)
+    >>> adapter.classify_wav(torch.stack([low, high])).argmax(-1).tolist()
+    [0, 1]
+    """
+    from speechbrain_interp.adapters import TorchClassifier
+    from speechbrain_interp.lobes.band_classes import BandClassDetector
+    from speechbrain_interp.spectral import SpectralFrontEnd
+
+    frontend = SpectralFrontEnd(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
+                                mask_domain="log1p_magnitude")
+    hz_per_bin = sample_rate / n_fft
+    bands = [(int(lo / hz_per_bin), int(hi / hz_per_bin) + 1) for lo, hi in bands_hz]
+    net = BandClassDetector(frontend.n_freqs, bands)
+    return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features", "pooled"],
+                           labels=list(labels))
+
+
 def _byte_level_alphabet() -> list[str]:
     """GPT-2's byte-to-unicode table: the 256 symbols of a byte-level BPE vocabulary."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + \

@@ -346,7 +346,8 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
         ``out``, removed once ``out`` is written.
     **lmac_options
         Passed to :class:`~speechbrain_interp.interpreters.lmac.LMAC` (e.g. ``channels``,
-        ``lambda_in``).
+        ``lambda_in``, ``class_conditional=True``: the mixtures are then also asked about their
+        other clip, so the mask learns to follow the class asked for).
 
     Returns
     -------
@@ -371,7 +372,8 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
 
     # lazy: recipes import this module for its schedules; the interpreter stack loads only here
     from speechbrain_interp.explainer import ClassifierExplainer
-    from speechbrain_interp.interpreters.lmac import LMAC, training_mixtures
+    from speechbrain_interp.interpreters.lmac import LMAC
+    from speechbrain_interp.mixtures import other_source_targets, training_mixtures
     from speechbrain_interp.interpreting import audio_files
     from speechbrain_interp.loading import load_classifier_adapter
 
@@ -422,8 +424,13 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
             for wav in loader:
                 wav = wav.to(device)
                 if mixtures:
-                    mixed, _ = training_mixtures(wav, generator=generator)
-                    loss, stats = brick.loss(mixed, clean_wav=wav)
+                    mixed, kind = training_mixtures(wav, generator=generator)
+                    target = None
+                    if brick.class_conditional:  # ask about the other clip of two-clip mixtures too
+                        with torch.no_grad():
+                            target = brick.prediction_target(adapter.classify_wav(wav))
+                        target = other_source_targets(target, kind, 0.5, generator=generator)
+                    loss, stats = brick.loss(mixed, clean_wav=wav, target=target)
                 else:
                     loss, stats = brick.loss(wav)
                 optimizer.zero_grad()

@@ -197,6 +197,28 @@ def test_train_then_explain_with_the_result(setup, tmp_path, capsys):
                  str(setup["classifier"]), "--out", str(tmp_path / "explained"), "-q"]) == 0
 
 
+def test_train_class_conditional_then_explain_each_class(setup, tmp_path):
+    from speechbrain_interp.interfaces import LMACInterpreter
+
+    audio = tmp_path / "audio"
+    for i in range(3):
+        save_audio(audio / f"clip{i}.wav", demo_clip(1.0, seed=30 + i), 16000)
+    out = tmp_path / "trained"
+    assert main(["train", str(audio), "--classifier", str(setup["classifier"]), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "3", "--seconds", "1.0", "--class-conditional", "-q"]) == 0
+    loaded = LMACInterpreter.from_hparams(out, savedir=tmp_path / "savedir")
+    assert loaded.interpreter.class_conditional
+    wav = demo_clip(1.0, seed=30)[None]
+    predicted = int(loaded.interpret_batch(wav).target[0])
+    other = (predicted + 1) % loaded.interpreter.decoder.n_classes
+    first, second = (loaded.interpret_batch(wav, target=t).mask for t in (predicted, other))
+    assert not torch.equal(first, second)  # the mask depends on the class asked for
+    for target in (str(predicted), str(other)):
+        assert main(["explain", str(audio / "clip0.wav"), "--interpreter", str(out), "--classifier",
+                     str(setup["classifier"]), "--out", str(tmp_path / f"explained{target}"),
+                     "--target", target, "--no-metrics", "-q"]) == 0
+
+
 def test_the_readme_demo_runs_offline_with_the_bundled_interpreter(tmp_path):
     """The README's first command, in a fresh process, with no network and an empty Hub cache."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty_hf_home")}

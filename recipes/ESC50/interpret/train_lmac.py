@@ -44,7 +44,7 @@ from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.checkpointing import RandomState  # noqa: E402
-from speechbrain_interp.interpreters.lmac import mix_sources, training_mixtures  # noqa: E402
+from speechbrain_interp.mixtures import mix_sources, other_source_targets, training_mixtures  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +80,6 @@ class LMACBrain(sb.Brain):
             self._targets.update({i: t for i, t in zip(ids, target)})
         return torch.stack([self._targets[i] for i in ids]).to(wavs.device)
 
-    def other_source_targets(self, target, kind, p_other):
-        """Targets where, with probability ``p_other``, a two-clip mixture explains its other clip.
-
-        A class-conditional decoder learns from the same mixture asked two questions that
-        the answer depends on the question: the second source's class (the batch's next
-        clip, see ``training_mixtures``) must be masked where that clip is, not where the first is.
-        """
-        two_sources = (kind == 1) | (kind == 3)
-        swap = two_sources.cpu() & (torch.rand(kind.shape[0], generator=self._generator) < p_other)
-        swap = swap.to(target.device).view(-1, *([1] * (target.dim() - 1)))
-        return torch.where(swap, target.roll(1, 0), target)
-
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, _ = batch.sig
@@ -107,7 +95,8 @@ class LMACBrain(sb.Brain):
                 sample_rate=interp.frontend.sample_rate)
             p_other = float(getattr(hp, "other_source_prob", 0.0))
             if interp.class_conditional and p_other > 0:
-                target = self.other_source_targets(target, kind, p_other)
+                # asked about the other clip of two-clip mixtures too: the answer depends on the question
+                target = other_source_targets(target, kind, p_other, generator=self._generator)
             return {"": interp.loss(mixed, clean_wav=wavs, target=target)}
         outputs = {"": interp.loss(wavs)}
         if hp.valid_mix_weight > 0:

@@ -1,0 +1,144 @@
+"""Class-conditional L-MAC: the mask answers the class asked for, against a known answer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechbrain_interp import localization as L
+from speechbrain_interp.interpreters import LMAC
+from speechbrain_interp.testing import band_class_classifier
+
+SR = 8000
+
+
+def two_event_scenes(n, seed):
+    """1 s scenes with a 0.2 s "low" tone and a 0.2 s "high" tone at two separate random
+    times, and low noise. Returns ``(wavs, spans)``, spans ``(n, 2 classes, 2)`` in samples."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(SR) / SR
+    first = 0.35 * torch.rand(n, 1, generator=gen)           # one event in [0, 0.55) s
+    second = 0.55 + 0.25 * torch.rand(n, 1, generator=gen)   # the other in [0.55, 1) s
+    low_first = torch.rand(n, 1, generator=gen) < 0.5
+    start_low = torch.where(low_first, first, second)
+    start_high = torch.where(low_first, second, first)
+    f_low = 550 + 300 * torch.rand(n, 1, generator=gen)
+    f_high = 2050 + 300 * torch.rand(n, 1, generator=gen)
+    wav = 0.01 * torch.randn(n, SR, generator=gen)
+    wav = wav + torch.sin(2 * torch.pi * f_low * t) * ((t >= start_low) & (t < start_low + 0.2))
+    wav = wav + torch.sin(2 * torch.pi * f_high * t) * ((t >= start_high) & (t < start_high + 0.2))
+    spans = torch.stack([torch.cat([start_low, start_low + 0.2], 1),
+                         torch.cat([start_high, start_high + 0.2], 1)], 1)
+    return wav, (spans * SR).long()
+
+
+def own_span_scores(adapter, masks, spans):
+    """``(share of the masks' mass in their ``(n, 2)`` sample spans, lift)``, averaged over clips."""
+    scores = [L.event_scores(mask, adapter.frontend.hop_length, SR, [tuple((span / SR).tolist())])
+              for mask, span in zip(masks, spans)]
+    return (sum(s["time share"] for s in scores) / len(scores), sum(s["lift"] for s in scores) / len(scores))
+
+
+def train(lmac, steps, seed=0):
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(lmac.trainable_parameters(), lr=1e-2)
+    for step in range(steps):
+        wavs, _ = two_event_scenes(8, seed=1000 + step)
+        # ask each scene about one of its two sounds, at random
+        target = torch.randint(0, 2, (8,), generator=torch.Generator().manual_seed(step))
+        loss, _ = lmac.loss(wavs, target=target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return lmac.eval()
+
+
+def small_lmac(adapter, **kwargs):
+    return LMAC(adapter, profile_bias=False, freq_cells=32, channels=8, head_channels=4, **kwargs)
+
+
+def test_a_conditional_decoder_starts_as_its_unconditional_twin(tmp_path):
+    adapter = band_class_classifier()
+    plain = small_lmac(adapter)
+    path = plain.save_weights(tmp_path / "decoder.ckpt")
+    conditional = small_lmac(adapter, class_conditional=True).load_weights(path)
+    assert conditional.class_conditional and not plain.class_conditional
+    wavs, _ = two_event_scenes(3, seed=0)
+    expected = plain.explain(wavs).mask
+    for target in (0, 1):
+        assert torch.allclose(conditional.explain(wavs, target=target).mask, expected, atol=1e-6)
+    # the conditional weights bring their conditioning into an unconditional brick
+    conditional.decoder.film.weight.data.normal_()
+    path = conditional.save_weights(tmp_path / "conditional.ckpt")
+    again = small_lmac(adapter).load_weights(path)
+    assert again.class_conditional and again.options["class_conditional"]
+    assert torch.equal(again.explain(wavs, target=1).mask, conditional.explain(wavs, target=1).mask)
+
+
+def test_an_unconditional_decoder_ignores_the_target():
+    adapter = band_class_classifier()
+    lmac = small_lmac(adapter)
+    wavs, _ = two_event_scenes(2, seed=0)
+    a, b = lmac.explain(wavs, target=0), lmac.explain(wavs, target=1)
+    assert torch.equal(a.mask, b.mask)
+    assert a.target.tolist() == [0, 0] and b.target.tolist() == [1, 1]
+
+
+def test_a_conditional_decoder_needs_the_class():
+    adapter = band_class_classifier()
+    lmac = small_lmac(adapter, class_conditional=True)
+    wavs, _ = two_event_scenes(2, seed=0)
+    spec = adapter.frontend(wavs)
+    _, hidden = adapter.forward_with_hidden(spec.magnitude, phase=spec.phase)
+    with pytest.raises(ValueError, match="class-conditional"):
+        lmac.decoder({n: hidden[n] for n in lmac.layers}, spec.magnitude)
+    # a multi-label set is explained by its classes together
+    both = lmac.decode(spec.magnitude, hidden, torch.ones(2, 2))
+    assert both.shape == spec.magnitude.shape
+
+
+@pytest.mark.slow
+def test_two_events_two_questions_two_answers():
+    """Asked about one of two sounds, the mask goes where that sound is.
+
+    Each class's mask has a lift of at least 2 on its own event's span and puts at least
+    four times as much of its mass there as on the other event's span. No mask that ignores
+    the question can pass for both classes (the two spans are disjoint), and an untrained
+    conditional decoder does not.
+    """
+    adapter = band_class_classifier()
+    wavs, spans = two_event_scenes(24, seed=7)
+    assert bool((adapter.classify_wav(wavs) > 0).all())  # both sounds are heard in every scene
+    untrained = small_lmac(adapter, class_conditional=True, lambda_l1=5.0).eval()
+    trained = train(small_lmac(adapter, class_conditional=True, lambda_l1=5.0), steps=150)
+    for lmac, should_pass in ((trained, True), (untrained, False)):
+        passed = []
+        for label in (0, 1):
+            masks = lmac.explain(wavs, target=label).mask
+            share, lift = own_span_scores(adapter, masks, spans[:, label])
+            other, _ = own_span_scores(adapter, masks, spans[:, 1 - label])
+            passed.append(lift >= 2.0 and share >= 4 * other)
+            if should_pass:
+                assert passed[-1], (label, share, lift, other)
+        assert all(passed) == should_pass
+
+
+def test_a_conditional_interpreter_exports_loads_and_honours_the_target(tmp_path):
+    from speechbrain_interp.export import export_interpreter
+    from speechbrain_interp.interfaces import LMACInterpreter
+    from speechbrain_interp.testing import load_speechbrain_classifier, make_speechbrain_classifier
+
+    folder = make_speechbrain_classifier(tmp_path / "classifier", "compact", n_mels=32,
+                                         labels=["dog", "siren", "rain"])
+    lmac = LMAC(load_speechbrain_classifier(folder, "compact"), channels=8, class_conditional=True)
+    torch.nn.init.normal_(lmac.decoder.film.weight)  # as if trained: each class its own modulation
+    repo = export_interpreter(lmac, tmp_path / "repo", classifier_source=folder)
+    loaded = LMACInterpreter.from_hparams(repo, savedir=tmp_path / "savedir")
+    assert loaded.interpreter.class_conditional
+    wav = torch.randn(1, 16000) * 0.1
+    for target in ("dog", "rain"):
+        expected = lmac.explain(wav, target=target)
+        got = loaded.interpret_batch(wav, target=target)
+        assert torch.allclose(got.mask, expected.mask, atol=1e-5)
+    masks = [loaded.interpret_batch(wav, target=t).mask for t in ("dog", "rain")]
+    assert not torch.allclose(masks[0], masks[1])
