@@ -177,7 +177,8 @@ def training_mixtures(wav: torch.Tensor, p_clip: float = 0.5, p_noise: float = 0
     return torch.where((kind == 0)[:, None], wav, mixed), kind
 
 
-def other_source_targets(target: torch.Tensor, kind: torch.Tensor, p_other: float, generator=None) -> torch.Tensor:
+def other_source_targets(target: torch.Tensor, kind: torch.Tensor, p_other: float,
+                         generator=None) -> torch.Tensor:
     """Targets that, with probability ``p_other``, ask a two-clip mixture about its other clip.
 
     ``kind`` comes from :func:`training_mixtures`: mixtures of kind 1 and 3 hold the batch's

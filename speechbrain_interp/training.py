@@ -373,9 +373,9 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     # lazy: recipes import this module for its schedules; the interpreter stack loads only here
     from speechbrain_interp.explainer import ClassifierExplainer
     from speechbrain_interp.interpreters.lmac import LMAC
-    from speechbrain_interp.mixtures import other_source_targets, training_mixtures
     from speechbrain_interp.interpreting import audio_files
     from speechbrain_interp.loading import load_classifier_adapter
+    from speechbrain_interp.mixtures import other_source_targets, training_mixtures
 
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"'{out}' already exists; pass overwrite=True (CLI: --overwrite) to replace "

@@ -169,7 +169,8 @@ class LMAC(Interpreter):
         opts = self.resolve_options(
             config, layers=layers, layouts=layouts, channels=channels, head_channels=head_channels,
             n_convs=n_convs, guide=guide, profile_bias=profile_bias, freq_cells=freq_cells,
-            class_conditional=class_conditional, lambda_in=lambda_in, lambda_out=lambda_out, lambda_l1=lambda_l1, lambda_tv=lambda_tv,
+            class_conditional=class_conditional, lambda_in=lambda_in, lambda_out=lambda_out,
+            lambda_l1=lambda_l1, lambda_tv=lambda_tv,
             guidance_weight=guidance_weight, guidance_threshold=guidance_threshold,
             binarize_threshold=binarize_threshold, multilabel_threshold=multilabel_threshold,
             probe_seconds=probe_seconds, out_loss=out_loss, temperature=temperature, area_loss=area_loss)
@@ -233,11 +234,11 @@ class LMAC(Interpreter):
         film = state_dict.get(f"{prefix}decoder.film.weight")
         if isinstance(dec, MaskDecoder) and film is not None and dec.n_classes != film.shape[0]:
             # a class-conditional decoder's weights: give the brick the same conditioning
+            cells = None if dec.freq_cells == dec.n_freq else dec.freq_cells
             self.decoder = dec = MaskDecoder(dec.specs, dec.n_freq, channels=dec.head.in_channels,
                                              head_channels=dec.head.out_channels,
                                              n_convs=len(dec.stages[0]) // 2, guide=dec.guide,
-                                             profile_bias=dec.profile_bias,
-                                             freq_cells=None if dec.freq_cells == dec.n_freq else dec.freq_cells,
+                                             profile_bias=dec.profile_bias, freq_cells=cells,
                                              n_classes=film.shape[0])
             self.options.update(class_conditional=True)
         key = f"{prefix}decoder.to_freq.bias"
