@@ -4,7 +4,7 @@ Given any SpeechBrain classifier (an ``AudioClassifier`` or ``EncoderClassifier`
 folder or Hub id), :func:`explain_classifier` wraps it with a trained interpreter when you
 have one, and otherwise explains it right away with a gradient baseline
 (:func:`gradient_baseline`), saying so in ``Explanation.note``. The result,
-a :class:`ClassifierExplainer` or a pretrained interface, has ``interpret_file``,
+a :class:`ClassifierInterface` or a pretrained interface, has ``interpret_file``,
 ``interpret_batch`` and ``interpret_files``. To train an L-MAC interpreter for the
 classifier, see :func:`speechbrain_interp.training.train_lmac`.
 
@@ -14,18 +14,20 @@ Authors
 
 from __future__ import annotations
 
+import warnings
+
 from pathlib import Path
 
 import torch
 
 from speechbrain_interp.adapters import ClassifierAdapter
 from speechbrain_interp.explanation import Explanation
-from speechbrain_interp.interfaces import PretrainedInterpreter, load
+from speechbrain_interp.interfaces import PretrainedInterface, load
 from speechbrain_interp.interpreters.base import Interpreter
 from speechbrain_interp.interpreting import InterpretingMixin
 from speechbrain_interp.loading import load_classifier, load_classifier_adapter
 
-__all__ = ["ClassifierExplainer", "explain_classifier", "gradient_baseline", "BASELINES"]
+__all__ = ["ClassifierInterface", "explain_classifier", "gradient_baseline", "BASELINES"]
 
 
 #: Gradient baselines by CLI name: (brick class in interpreters.baselines, description).
@@ -86,7 +88,7 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
     return getattr(baselines, BASELINES[name])(adapter, **kwargs)
 
 
-class ClassifierExplainer(InterpretingMixin, torch.nn.Module):
+class ClassifierInterface(InterpretingMixin, torch.nn.Module):
     """An interpreter brick around an existing classifier, with the file helpers of the interfaces.
 
     Arguments
@@ -125,7 +127,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     ---------
     classifier : AudioClassifier, EncoderClassifier, ClassifierAdapter, str or Path
         The classifier object, or its folder / Hub id.
-    interpreter : str, Path, Interpreter or PretrainedInterpreter, optional
+    interpreter : str, Path, Interpreter or PretrainedInterface, optional
         A trained interpreter for this classifier: a folder / Hub id written by
         :func:`speechbrain_interp.export.export_interpreter`, a loaded interface, or a brick.
         When None, a gradient baseline explains the classifier right away and every
@@ -141,7 +143,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
 
     Returns
     -------
-    PretrainedInterpreter or ClassifierExplainer
+    PretrainedInterface or ClassifierInterface
         Both have ``interpret_file``, ``interpret_batch`` and ``interpret_files``.
 
     Example
@@ -163,14 +165,14 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
             pretrained = load_classifier(classifier, trust_code=trust_code, offline=offline)
         return load(interpreter, savedir=savedir, trust_code=trust_code, offline=offline,
                         classifier=pretrained)
-    if isinstance(interpreter, PretrainedInterpreter):
+    if isinstance(interpreter, PretrainedInterface):
         return interpreter
     adapter = load_classifier_adapter(classifier, savedir=savedir, layers=layers,
                                       trust_code=trust_code, offline=offline)
     if isinstance(interpreter, Interpreter):
         if interpreter.classifier is not adapter:
             raise ValueError("the interpreter brick was built around another classifier adapter")
-        return ClassifierExplainer(interpreter)
+        return ClassifierInterface(interpreter)
     if interpreter is not None:
         raise TypeError(f"interpreter must be a folder, Hub id or Interpreter, got {type(interpreter)}")
     brick = gradient_baseline(adapter, baseline, **baseline_options)
@@ -179,4 +181,12 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     note = (f"No trained interpreter was given, so this is the {readable} gradient baseline: "
             "faster to get but usually less faithful than L-MAC. Train one with "
             "speechbrain_interp.inference.train_lmac or `speechbrain-interp train`.")
-    return ClassifierExplainer(brick, note=note)
+    return ClassifierInterface(brick, note=note)
+
+
+def __getattr__(name):
+    """``ClassifierExplainer``, the old name of :class:`ClassifierInterface`, with a ``DeprecationWarning``."""
+    if name == "ClassifierExplainer":
+        warnings.warn("ClassifierExplainer is now ClassifierInterface", DeprecationWarning, stacklevel=2)
+        return ClassifierInterface
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

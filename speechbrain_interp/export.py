@@ -68,7 +68,7 @@ def _classifier_yaml(path: Path) -> tuple[str, list]:
 def _family_of(interpreter) -> tuple[str, str]:
     """The family and interface a brick declares (``Interpreter.family`` / ``interface``)."""
     family = getattr(interpreter, "family", "generic")
-    interface = getattr(interpreter, "interface", "PretrainedInterpreter")
+    interface = getattr(interpreter, "interface", "PretrainedInterface")
     if interface not in INTERFACES:
         raise ValueError(f"{type(interpreter).__name__} declares the interface '{interface}', which is not "
                          f"one of {sorted(INTERFACES)}")

@@ -4,9 +4,9 @@
 re-exports their names (new code should import from the new homes):
 
 * :mod:`speechbrain_interp.interfaces`: the SpeechBrain ``Pretrained`` interfaces
-  ``PretrainedInterpreter``, ``LMACInterpreter``, ``L2IInterpreter``,
-  ``ConceptBottleneckInterpreter``, ``INTERFACES`` and ``build_concept_interpreter``;
-* :mod:`speechbrain_interp.explainer`: ``ClassifierExplainer``, ``explain_classifier``,
+  ``PretrainedInterface``, ``LMACInterface``, ``L2IInterface``,
+  ``ConceptBottleneckInterface``, ``INTERFACES`` and ``build_concept_interpreter``;
+* :mod:`speechbrain_interp.explainer`: ``ClassifierInterface``, ``explain_classifier``,
   ``gradient_baseline``, ``BASELINES``;
 * :mod:`speechbrain_interp.loading`: ``load_classifier_adapter``;
 * :mod:`speechbrain_interp.interpreting`: ``audio_files``, ``AUDIO_SUFFIXES`` and the
@@ -20,20 +20,20 @@ those names still resolve here.
 Example
 -------
 >>> from speechbrain_interp import inference, interfaces
->>> inference.LMACInterpreter is interfaces.LMACInterpreter
+>>> inference.LMACInterface is interfaces.LMACInterface
 True
 
 Authors
 * speechbrain_interp contributors 2026
 """
 
-from speechbrain_interp.explainer import BASELINES, ClassifierExplainer, explain_classifier, gradient_baseline
+from speechbrain_interp.explainer import BASELINES, ClassifierInterface, explain_classifier, gradient_baseline
 from speechbrain_interp.interfaces import (
     INTERFACES,
-    ConceptBottleneckInterpreter,
-    L2IInterpreter,
-    LMACInterpreter,
-    PretrainedInterpreter,
+    ConceptBottleneckInterface,
+    L2IInterface,
+    LMACInterface,
+    PretrainedInterface,
     build_concept_interpreter,
 )
 from speechbrain_interp.interpreting import AUDIO_SUFFIXES, audio_files
@@ -41,12 +41,12 @@ from speechbrain_interp.loading import load_classifier_adapter
 from speechbrain_interp.training import TrainingResult, train_lmac
 
 __all__ = [
-    "PretrainedInterpreter",
-    "LMACInterpreter",
-    "L2IInterpreter",
-    "ConceptBottleneckInterpreter",
+    "PretrainedInterface",
+    "LMACInterface",
+    "L2IInterface",
+    "ConceptBottleneckInterface",
     "build_concept_interpreter",
-    "ClassifierExplainer",
+    "ClassifierInterface",
     "INTERFACES",
     "BASELINES",
     "AUDIO_SUFFIXES",
@@ -57,3 +57,14 @@ __all__ = [
     "train_lmac",
     "TrainingResult",
 ]
+
+
+def __getattr__(name):
+    """Old names of the interfaces still import from here, with a ``DeprecationWarning``."""
+    from speechbrain_interp import explainer, interfaces
+
+    if name in interfaces.DEPRECATED_NAMES:
+        return getattr(interfaces, name)
+    if name == "ClassifierExplainer":
+        return explainer.ClassifierExplainer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

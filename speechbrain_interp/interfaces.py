@@ -3,12 +3,12 @@
 A pretrained interpreter is a folder or Hub repository written by
 :func:`speechbrain_interp.export.export_interpreter` (its layout:
 :mod:`speechbrain_interp.repository`), loaded with
-``LMACInterpreter.from_hparams(source, savedir)`` like any SpeechBrain model. The hparams
+``LMACInterface.from_hparams(source, savedir)`` like any SpeechBrain model. The hparams
 YAML carries the classifier's modules, how the interpreter reads them and the brick; the
 classes here stay thin: ``interpret_file``, ``interpret_batch``, ``forward`` (from
 :mod:`speechbrain_interp.interpreting`). One interface per brick family:
-:class:`LMACInterpreter`, :class:`L2IInterpreter`, :class:`ConceptBottleneckInterpreter`,
-and the generic :class:`PretrainedInterpreter`. :func:`load` reads ``config.json`` to pick
+:class:`LMACInterface`, :class:`L2IInterface`, :class:`ConceptBottleneckInterface`,
+and the generic :class:`PretrainedInterface`. :func:`load` reads ``config.json`` to pick
 the interface, and :func:`build_concept_interpreter` is what an exported concept folder's
 YAML calls to rebuild its brick.
 
@@ -37,17 +37,17 @@ from speechbrain_interp.safety import load_weights_into
 from speechbrain_interp.sources import resolve_source
 
 __all__ = [
-    "PretrainedInterpreter",
-    "LMACInterpreter",
-    "L2IInterpreter",
-    "ConceptBottleneckInterpreter",
+    "PretrainedInterface",
+    "LMACInterface",
+    "L2IInterface",
+    "ConceptBottleneckInterface",
     "build_concept_interpreter",
     "INTERFACES",
     "load",
 ]
 
 
-class PretrainedInterpreter(InterpretingMixin, Pretrained):
+class PretrainedInterface(InterpretingMixin, Pretrained):
     """A pretrained interpreter, loaded like any SpeechBrain model: the generic base of every family.
 
     The hparams YAML holds the classifier's modules (``compute_features`` or
@@ -75,7 +75,7 @@ class PretrainedInterpreter(InterpretingMixin, Pretrained):
     >>> folder = make_speechbrain_classifier(root / "classifier", "xvector", n_mels=24)
     >>> repo = export_interpreter(Saliency(load_speechbrain_classifier(folder)), root / "repo",
     ...                           classifier_source=folder)
-    >>> interpreter = PretrainedInterpreter.from_hparams(repo, savedir=root / "savedir")
+    >>> interpreter = PretrainedInterface.from_hparams(repo, savedir=root / "savedir")
     >>> explanation = interpreter.interpret_batch(torch.zeros(1, 16000))
     >>> explanation.mask.shape[0], explanation.method
     (1, 'saliency (gradient baseline)')
@@ -129,7 +129,7 @@ class PretrainedInterpreter(InterpretingMixin, Pretrained):
         if not isinstance(brick, Interpreter):
             raise TypeError(f"hparams 'interpreter' built a {type(brick).__name__}, not an Interpreter")
         # the brick declares its family (Interpreter.family); the generic interface loads any
-        if self.FAMILY != PretrainedInterpreter.FAMILY and brick.family != self.FAMILY:
+        if self.FAMILY != PretrainedInterface.FAMILY and brick.family != self.FAMILY:
             family = getattr(self.hparams, "interpreter_family", "another")
             raise TypeError(
                 f"{type(self).__name__} loads {self.BRICK} interpreters, but this folder holds a "
@@ -170,7 +170,7 @@ class PretrainedInterpreter(InterpretingMixin, Pretrained):
         return self.interpret_batch(wavs, wav_lens, target=target)
 
 
-class LMACInterpreter(PretrainedInterpreter):
+class LMACInterface(PretrainedInterface):
     """Pretrained L-MAC interpreter (Listenable Maps for Audio Classifiers).
 
     Example
@@ -184,7 +184,7 @@ class LMACInterpreter(PretrainedInterpreter):
     >>> folder = make_speechbrain_classifier(root / "classifier", "compact", n_mels=32)
     >>> lmac = LMAC(load_speechbrain_classifier(folder, "compact"), channels=8)  # train it first
     >>> repo = export_interpreter(lmac, root / "repo", classifier_source=folder)
-    >>> interpreter = LMACInterpreter.from_hparams(repo, savedir=root / "savedir")
+    >>> interpreter = LMACInterface.from_hparams(repo, savedir=root / "savedir")
     >>> e = interpreter.interpret_file(repo / "examples" / "siren_and_barks.wav")
     >>> e.method, e.interpretation.shape
     ('L-MAC', torch.Size([1, 80000]))
@@ -194,7 +194,7 @@ class LMACInterpreter(PretrainedInterpreter):
     BRICK = "speechbrain_interp.interpreters.lmac.LMAC"
 
 
-class L2IInterpreter(PretrainedInterpreter):
+class L2IInterface(PretrainedInterface):
     """Pretrained L2I interpreter (NMF components of the audio, weighted by relevance).
 
     Its explanations carry ``components``: listenable NMF parts with their relevance.
@@ -212,7 +212,7 @@ class L2IInterpreter(PretrainedInterpreter):
     >>> adapter = load_speechbrain_classifier(folder)
     >>> l2i = L2I(adapter, NMFDictionary(8, adapter.frontend.n_freqs), channels=8, top_k=2)
     >>> repo = export_interpreter(l2i, root / "repo", classifier_source=folder, examples=False)
-    >>> e = L2IInterpreter.from_hparams(repo).interpret_batch(torch.randn(1, 16000) * 0.1)
+    >>> e = L2IInterface.from_hparams(repo).interpret_batch(torch.randn(1, 16000) * 0.1)
     >>> len(e.components[0]), e.components[0][0].wav.shape
     (2, torch.Size([16000]))
     """
@@ -221,18 +221,18 @@ class L2IInterpreter(PretrainedInterpreter):
     BRICK = "speechbrain_interp.interpreters.l2i.L2I"
 
 
-class ConceptBottleneckInterpreter(PretrainedInterpreter):
+class ConceptBottleneckInterface(PretrainedInterface):
     """Pretrained concept-bottleneck interpreter; explanations carry top ``concepts``.
 
-    Loaded like :class:`LMACInterpreter` from a folder whose ``interpreter`` builds a
+    Loaded like :class:`LMACInterface` from a folder whose ``interpreter`` builds a
     :class:`speechbrain_interp.interpreters.concept_bottleneck.ConceptInterpreter`; that brick can also
     be used directly around any classifier adapter (see its example).
 
     Example
     -------
-    >>> ConceptBottleneckInterpreter.FAMILY
+    >>> ConceptBottleneckInterface.FAMILY
     'concepts'
-    >>> ConceptBottleneckInterpreter.brick_class().__name__
+    >>> ConceptBottleneckInterface.brick_class().__name__
     'ConceptInterpreter'
     """
 
@@ -312,7 +312,7 @@ def build_concept_interpreter(classifier, concepts, embed_dim: int, in_dim: int,
     >>> type(brick).__name__, brick.bottleneck.get_vocabulary()
     ('ConceptInterpreter', ['dog bark', 'siren', 'rain'])
     """
-    # lazy: the concept family is optional (see PretrainedInterpreter.brick_class)
+    # lazy: the concept family is optional (see PretrainedInterface.brick_class)
     from speechbrain_interp.concepts import ConceptBottleneck
     from speechbrain_interp.embedders.aligned import TextAlignedEncoder
     from speechbrain_interp.interpreters.concept_bottleneck import ConceptInterpreter
@@ -325,9 +325,40 @@ def build_concept_interpreter(classifier, concepts, embed_dim: int, in_dim: int,
     return ConceptInterpreter(classifier, bottleneck, embedder=embedder, top_k=top_k, mask=mask).eval()
 
 
-#: Interfaces :func:`load` may instantiate, by ``config.json`` name.
-INTERFACES = {c.__name__: c for c in (PretrainedInterpreter, LMACInterpreter, L2IInterpreter,
-                                       ConceptBottleneckInterpreter)}
+#: Names the interfaces had before "interpreter" came to mean the brick only; they still
+#: import (with a ``DeprecationWarning``) and still load from ``config.json``.
+DEPRECATED_NAMES = {
+    "PretrainedInterpreter": "PretrainedInterface",
+    "LMACInterpreter": "LMACInterface",
+    "L2IInterpreter": "L2IInterface",
+    "ConceptBottleneckInterpreter": "ConceptBottleneckInterface",
+}
+
+#: Interfaces :func:`load` may instantiate, by ``config.json`` name (old names included).
+INTERFACES = {c.__name__: c for c in (PretrainedInterface, LMACInterface, L2IInterface,
+                                       ConceptBottleneckInterface)}
+INTERFACES.update({old: INTERFACES[new] for old, new in DEPRECATED_NAMES.items()})
+
+
+def __getattr__(name):
+    """Old interface names resolve to the new classes, with a ``DeprecationWarning``.
+
+    Example
+    -------
+    >>> import warnings
+    >>> from speechbrain_interp import interfaces
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     old = interfaces.LMACInterpreter
+    >>> old is interfaces.LMACInterface, caught[0].category.__name__
+    (True, 'DeprecationWarning')
+    """
+    if name in DEPRECATED_NAMES:
+        new = DEPRECATED_NAMES[name]
+        warnings.warn(f"{name} is now {new} (a SpeechBrain interface; 'interpreter' names the brick)",
+                      DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _declares(hparams_path: Path, key: str) -> bool:
@@ -359,7 +390,7 @@ def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None
 
     Returns
     -------
-    PretrainedInterpreter
+    PretrainedInterface
 
     Example
     -------
@@ -373,11 +404,11 @@ def load(source, savedir=None, trust_code: bool = False, allow=(), revision=None
     >>> repo = export_interpreter(Saliency(load_speechbrain_classifier(folder)), root / "repo",
     ...                           classifier_source=folder, examples=False)
     >>> type(load(repo)).__name__, load(repo).labels
-    ('PretrainedInterpreter', ['dog_bark', 'siren', 'rain'])
+    ('PretrainedInterface', ['dog_bark', 'siren', 'rain'])
     """
     folder = resolve_source(source, revision=revision, offline=offline)
     config_path = folder / "config.json"
-    name = "PretrainedInterpreter"
+    name = "PretrainedInterface"
     if config_path.is_file():
         name = json.loads(config_path.read_text(encoding="utf-8")).get("speechbrain_interface", name)
     if (folder / "hyperparams.yaml").is_file() and not _declares(folder / "hyperparams.yaml", "interpreter"):

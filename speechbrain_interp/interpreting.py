@@ -1,7 +1,7 @@
 """The file and batch front of every interpreter: ``interpret_batch``, ``interpret_file``, ...
 
 :class:`InterpretingMixin` is the mixin that both the SpeechBrain interfaces
-(:mod:`speechbrain_interp.interfaces`) and :class:`~speechbrain_interp.explainer.ClassifierExplainer`
+(:mod:`speechbrain_interp.interfaces`) and :class:`~speechbrain_interp.explainer.ClassifierInterface`
 inherit: it reads audio files, resamples them to the classifier's rate, groups clips of equal
 length, runs the brick (``self.interpreter``) and stitches the per-group explanations back
 together in input order. :func:`audio_files` expands files and folders into a list of audio

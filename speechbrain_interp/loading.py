@@ -35,7 +35,7 @@ def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.
     Arguments
     ---------
     cls : type
-        E.g. :class:`~speechbrain_interp.interfaces.LMACInterpreter` or SpeechBrain's
+        E.g. :class:`~speechbrain_interp.interfaces.LMACInterface` or SpeechBrain's
         ``EncoderClassifier``.
     folder : str or Path
         Local repository folder (see :func:`resolve_source`).

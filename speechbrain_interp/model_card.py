@@ -108,7 +108,7 @@ def model_card(config: dict, info: ModelCardInfo) -> str:
     Example
     -------
     >>> from huggingface_hub import ModelCard
-    >>> config = {"speechbrain_interface": "LMACInterpreter", "family": "lmac", "method": "L-MAC",
+    >>> config = {"speechbrain_interface": "LMACInterface", "family": "lmac", "method": "L-MAC",
     ...           "sample_rate": 16000, "labels": ["dog", "siren"],
     ...           "classifier": {"embedding_model": "CompactCNN", "layers": ["embedding_model.conv_block5"]},
     ...           "examples": ["examples/siren_and_barks.wav"]}
@@ -127,7 +127,7 @@ def model_card(config: dict, info: ModelCardInfo) -> str:
     }
     if info.training_data and info.training_data != "unknown":
         meta["datasets"] = [info.training_data]
-    interface = config.get("speechbrain_interface", "PretrainedInterpreter")
+    interface = config.get("speechbrain_interface", "PretrainedInterface")
     labels = config.get("labels") or []
     clf = config.get("classifier", {})
     example = (config.get("examples") or ["examples/siren_and_barks.wav"])[0]

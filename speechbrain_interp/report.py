@@ -312,7 +312,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
 
     Arguments
     ---------
-    explainer : PretrainedInterpreter or ClassifierExplainer
+    explainer : PretrainedInterface or ClassifierInterface
         Anything with ``interpret_files`` (see :mod:`speechbrain_interp.interpreting`).
     paths : list
         Audio files.

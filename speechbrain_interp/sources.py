@@ -142,7 +142,7 @@ def bundled_interpreter(name: str = BUNDLED_INTERPRETER) -> Path:
     -------
     >>> import json
     >>> json.loads((bundled_interpreter() / "config.json").read_text())["speechbrain_interface"]
-    'LMACInterpreter'
+    'LMACInterface'
     >>> bundled_interpreter("no-such-interpreter")
     Traceback (most recent call last):
     ...

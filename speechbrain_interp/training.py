@@ -37,7 +37,7 @@ from speechbrain_interp.checkpointing import RandomState, replace_atomically
 from speechbrain_interp.sources import resolve_source
 
 if TYPE_CHECKING:
-    from speechbrain_interp.explainer import ClassifierExplainer
+    from speechbrain_interp.explainer import ClassifierInterface
 
 __all__ = ["OneCycleLR", "TrainingClock", "WeightAveraging", "unwrap", "train_lmac", "TrainingResult"]
 
@@ -283,7 +283,7 @@ class TrainingResult:
 
     Attributes
     ----------
-    explainer : ClassifierExplainer
+    explainer : ClassifierInterface
         The trained L-MAC brick around the classifier, ready to ``interpret_file``.
     history : list of dict
         Per epoch: ``epoch``, ``train_loss``, ``valid_loss`` (None without validation clips),
@@ -292,7 +292,7 @@ class TrainingResult:
         The repository folder written when ``out`` was given.
     """
 
-    explainer: ClassifierExplainer
+    explainer: ClassifierInterface
     history: list
     folder: Path | None
 
@@ -371,7 +371,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     from tqdm.auto import tqdm
 
     # lazy: recipes import this module for its schedules; the interpreter stack loads only here
-    from speechbrain_interp.explainer import ClassifierExplainer
+    from speechbrain_interp.explainer import ClassifierInterface
     from speechbrain_interp.interpreters.lmac import LMAC
     from speechbrain_interp.interpreting import audio_files
     from speechbrain_interp.loading import load_classifier_adapter
@@ -479,7 +479,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                                     overwrite=overwrite)
         if checkpoint is not None:  # the folder holds the result now
             Path(checkpoint).unlink(missing_ok=True)
-    return TrainingResult(ClassifierExplainer(brick), history, folder)
+    return TrainingResult(ClassifierInterface(brick), history, folder)
 
 
 def _write_checkpoint(path, state: dict) -> None:

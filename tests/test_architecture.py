@@ -202,7 +202,7 @@ OLD_PATHS = {
     "speechbrain_interp.hub.bundled_interpreter": "speechbrain_interp.sources.bundled_interpreter",
     "speechbrain_interp.inference.build_concept_interpreter":
         "speechbrain_interp.interfaces.build_concept_interpreter",
-    "speechbrain_interp.inference.LMACInterpreter": "speechbrain_interp.interfaces.LMACInterpreter",
+    "speechbrain_interp.inference.LMACInterface": "speechbrain_interp.interfaces.LMACInterface",
     "speechbrain_interp.inference.explain_classifier": "speechbrain_interp.explainer.explain_classifier",
     "speechbrain_interp.inference.train_lmac": "speechbrain_interp.training.train_lmac",
     "speechbrain_interp.clap.TextAlignedEncoder": "speechbrain_interp.embedders.aligned.TextAlignedEncoder",

@@ -17,7 +17,7 @@ import torch
 from speechbrain_interp import hub
 from speechbrain_interp.audio import save_audio
 from speechbrain_interp.cli import build_parser, main
-from speechbrain_interp.inference import LMACInterpreter
+from speechbrain_interp.inference import LMACInterface
 from speechbrain_interp.interpreters.lmac import LMAC
 from speechbrain_interp.synth import demo_clip
 from speechbrain_interp.testing import load_speechbrain_classifier, make_speechbrain_classifier
@@ -166,7 +166,7 @@ def test_export_then_push(setup, tmp_path, capsys, monkeypatch):
     assert "interpreter.safetensors" in capsys.readouterr().out
     card = (out / "README.md").read_text()
     assert "license: cc-by-nc-3.0" in card and 'source="me/lmac-test"' in card
-    loaded = LMACInterpreter.from_hparams(out)
+    loaded = LMACInterface.from_hparams(out)
     wav = demo_clip(1.0)[None]
     expected = hparams["interpreter"].explain(wav).mask
     assert torch.allclose(loaded.interpret_batch(wav).mask, expected, atol=1e-6)
@@ -198,7 +198,7 @@ def test_train_then_explain_with_the_result(setup, tmp_path, capsys):
 
 
 def test_train_class_conditional_then_explain_each_class(setup, tmp_path):
-    from speechbrain_interp.interfaces import LMACInterpreter
+    from speechbrain_interp.interfaces import LMACInterface
 
     audio = tmp_path / "audio"
     for i in range(3):
@@ -206,7 +206,7 @@ def test_train_class_conditional_then_explain_each_class(setup, tmp_path):
     out = tmp_path / "trained"
     assert main(["train", str(audio), "--classifier", str(setup["classifier"]), "--out", str(out),
                  "--epochs", "1", "--batch-size", "3", "--seconds", "1.0", "--class-conditional", "-q"]) == 0
-    loaded = LMACInterpreter.from_hparams(out, savedir=tmp_path / "savedir")
+    loaded = LMACInterface.from_hparams(out, savedir=tmp_path / "savedir")
     assert loaded.interpreter.class_conditional
     wav = demo_clip(1.0, seed=30)[None]
     predicted = int(loaded.interpret_batch(wav).target[0])
@@ -338,7 +338,7 @@ def test_runs_into_one_out_add_up_and_same_named_files_do_not_collide(setup, tmp
 def test_concurrent_runs_into_one_out_list_every_clip(setup, tmp_path):
     import threading
 
-    from speechbrain_interp.interfaces import LMACInterpreter
+    from speechbrain_interp.interfaces import LMACInterface
     from speechbrain_interp.report import explain_to_report
 
     out = tmp_path / "out"
@@ -350,7 +350,7 @@ def test_concurrent_runs_into_one_out_list_every_clip(setup, tmp_path):
             save_audio(path, demo_clip(0.8, seed=30 + 2 * g + k), 16000)
             files.append(path)
         groups.append(files)
-    explainers = [LMACInterpreter.from_hparams(setup["repo"], savedir=tmp_path / f"sd{g}") for g in range(3)]
+    explainers = [LMACInterface.from_hparams(setup["repo"], savedir=tmp_path / f"sd{g}") for g in range(3)]
     opts = {"progress": False, "metrics": False}
     threads = [threading.Thread(target=explain_to_report, args=(e, files, out), kwargs=opts)
                for e, files in zip(explainers, groups)]

@@ -18,7 +18,7 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 
 from speechbrain_interp import hub
 from speechbrain_interp.audio import load_audio, save_audio
-from speechbrain_interp.inference import L2IInterpreter, LMACInterpreter, PretrainedInterpreter
+from speechbrain_interp.inference import L2IInterface, LMACInterface, PretrainedInterface
 from speechbrain_interp.interpreters.l2i import L2I
 from speechbrain_interp.interpreters.lmac import LMAC
 from speechbrain_interp.interpreters.nmf import NMFDictionary
@@ -87,14 +87,14 @@ def test_export_writes_a_complete_safetensors_folder(lmac_repo):
                      "examples/siren_and_barks.wav", "hyperparams.yaml",
                      "interpreter.safetensors", "label_encoder.txt"]
     config = json.loads((repo / "config.json").read_text())
-    assert config["speechbrain_interface"] == "LMACInterpreter" and config["family"] == "lmac"
+    assert config["speechbrain_interface"] == "LMACInterface" and config["family"] == "lmac"
     assert config["labels"] == ["dog", "siren", "rain", "engine"] and config["sample_rate"] == 16000
     assert config["classifier"]["sha256"] == hub.classifier_fingerprint(lmac_repo["brick"].classifier)
     card = ModelCard((repo / "README.md").read_text())
     assert card.data.library_name == "speechbrain" and card.data.license == "apache-2.0"
     assert "interpretability" in card.data.tags and card.data.datasets == ["synthesized clips"]
     assert "| setting | AI | AD |" in card.text and "| in-domain | 12.5 | 3.25 |" in card.text
-    assert f'LMACInterpreter.from_hparams(source="{REPO_ID}"' in card.text
+    assert f'LMACInterface.from_hparams(source="{REPO_ID}"' in card.text
     assert "training data: synthesized clips" in card.text and "CC0" in card.text
     assert "test_accuracy = 0.8125" in card.text and "train [1, 2, 3]" in card.text
     wav = load_audio(repo / "examples" / "siren_and_barks.wav", sample_rate=16000)
@@ -108,8 +108,8 @@ def test_export_load_round_trip_gives_the_same_mask(lmac_repo, tmp_path):
     brick, repo = lmac_repo["brick"], lmac_repo["repo"]
     wav = torch.stack([demo_clip(2.0, seed=5), 0.3 * demo_clip(2.0, seed=6)])
     expected = _masks(brick, wav)
-    for loaded in (LMACInterpreter.from_hparams(repo, savedir=tmp_path / "savedir"),
-                   hub.load(repo), PretrainedInterpreter.from_hparams(str(repo))):
+    for loaded in (LMACInterface.from_hparams(repo, savedir=tmp_path / "savedir"),
+                   hub.load(repo), PretrainedInterface.from_hparams(str(repo))):
         assert (_masks(loaded, wav) - expected).abs().max() <= 1e-6
         assert loaded.labels == ["dog", "siren", "rain", "engine"]
 
@@ -122,8 +122,8 @@ def test_a_savedir_reused_for_another_model_loads_the_new_one(lmac_repo, tmp_pat
                                    examples=False, verify=False)
     wav = demo_clip(1.5)[None]
     savedir = tmp_path / "shared_savedir"
-    first = LMACInterpreter.from_hparams(lmac_repo["repo"], savedir=savedir)
-    second = LMACInterpreter.from_hparams(other, savedir=savedir)
+    first = LMACInterface.from_hparams(lmac_repo["repo"], savedir=savedir)
+    second = LMACInterface.from_hparams(other, savedir=savedir)
     assert (_masks(second, wav) - _masks(other_brick, wav)).abs().max() <= 1e-6
     assert (_masks(first, wav) - _masks(second, wav)).abs().max() > 1e-3
 
@@ -136,9 +136,9 @@ def test_l2i_round_trip(tmp_path):
     dictionary = NMFDictionary(n_components=6, n_freqs=n_freqs, W=torch.rand(n_freqs, 6))
     brick = L2I(adapter, dictionary, channels=8, n_blocks=1, top_k=2).eval()
     repo = hub.export_interpreter(brick, tmp_path / "repo", classifier_source=classifier, verify=False)
-    assert json.loads((repo / "config.json").read_text())["speechbrain_interface"] == "L2IInterpreter"
+    assert json.loads((repo / "config.json").read_text())["speechbrain_interface"] == "L2IInterface"
     loaded = hub.load(repo)
-    assert isinstance(loaded, L2IInterpreter)
+    assert isinstance(loaded, L2IInterface)
     wav = demo_clip(1.0)[None]
     a, b = brick.explain(wav), loaded.interpret_batch(wav)
     assert (a.mask - b.mask).abs().max() <= 1e-6
@@ -150,7 +150,7 @@ def test_l2i_round_trip(tmp_path):
     assert (from_file.mask - brick.explain(on_disk).mask).abs().max() <= 1e-6
     assert from_file.method == a.method and len(from_file.components[0]) == 2
     with pytest.raises(TypeError, match="L2I.*hub.load"):
-        LMACInterpreter.from_hparams(repo)
+        LMACInterface.from_hparams(repo)
 
 
 def test_load_from_a_hub_id_in_the_cache_offline(lmac_repo, tmp_path, monkeypatch):
@@ -163,7 +163,7 @@ def test_load_from_a_hub_id_in_the_cache_offline(lmac_repo, tmp_path, monkeypatc
     wav = demo_clip(1.0)[None]
     expected = _masks(lmac_repo["brick"], wav)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    loaded = LMACInterpreter.from_hparams(REPO_ID, savedir=tmp_path / "savedir")
+    loaded = LMACInterface.from_hparams(REPO_ID, savedir=tmp_path / "savedir")
     assert (_masks(loaded, wav) - expected).abs().max() <= 1e-6
     monkeypatch.delenv("HF_HUB_OFFLINE")
     assert hub.resolve_source(REPO_ID, offline=True) == snapshot
@@ -190,7 +190,7 @@ def test_load_from_a_hub_id_without_network_falls_back_to_the_cache(lmac_repo, t
 def test_offline_without_a_cache_gives_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
     with pytest.raises(hub.HubUnavailableError) as err:
-        LMACInterpreter.from_hparams("sbi-test/never-downloaded", offline=True)
+        LMACInterface.from_hparams("sbi-test/never-downloaded", offline=True)
     message = str(err.value)
     assert "sbi-test/never-downloaded" in message and "offline mode" in message
     assert str(tmp_path / "empty_cache") in message and "HF_HOME" in message
@@ -216,7 +216,7 @@ def test_the_bundled_interpreter(tmp_path):
     assert re.search(r"\| method \| time share \| lift \| T-F AUC \|", card.text)
     for row in ("| fixed profile |", "| energy mask |", "rand r (top 1)"):
         assert row in card.text, row
-    interpreter = LMACInterpreter.from_hparams(folder, offline=True)
+    interpreter = LMACInterface.from_hparams(folder, offline=True)
     assert hub.classifier_fingerprint(interpreter.interpreter.classifier) == config["classifier"]["sha256"]
     e = interpreter.interpret_file(folder / config["examples"][0])
     assert e.mask.shape == e.magnitude.shape and e.predicted_labels[0] in config["labels"]

@@ -12,11 +12,11 @@ from speechbrain_interp import hub
 from speechbrain_interp.audio import AudioFileNotFoundError, CorruptAudioError, load_audio, save_audio
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.inference import (
-    ClassifierExplainer,
-    ConceptBottleneckInterpreter,
-    L2IInterpreter,
-    LMACInterpreter,
-    PretrainedInterpreter,
+    ClassifierInterface,
+    ConceptBottleneckInterface,
+    L2IInterface,
+    LMACInterface,
+    PretrainedInterface,
     audio_files,
     explain_classifier,
     train_lmac,
@@ -43,7 +43,7 @@ def setup(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def interpreter(setup):
-    return LMACInterpreter.from_hparams(setup["repo"], savedir=setup["root"] / "savedir")
+    return LMACInterface.from_hparams(setup["repo"], savedir=setup["root"] / "savedir")
 
 
 def test_interpret_file_and_batch_and_forward(setup, interpreter):
@@ -98,12 +98,12 @@ def test_interpret_files_batches_lengths_and_reports_bad_files(setup, interprete
 
 
 def test_generic_interface_and_family_checks(setup):
-    generic = PretrainedInterpreter.from_hparams(setup["repo"])
+    generic = PretrainedInterface.from_hparams(setup["repo"])
     assert isinstance(generic.interpreter, LMAC)
-    for wrong in (L2IInterpreter, ConceptBottleneckInterpreter):
+    for wrong in (L2IInterface, ConceptBottleneckInterface):
         with pytest.raises(TypeError, match="hub.load"):
             wrong.from_hparams(setup["repo"])
-    assert isinstance(hub.load(setup["repo"]), LMACInterpreter)
+    assert isinstance(hub.load(setup["repo"]), LMACInterface)
 
 
 def test_explaining_another_copy_of_the_classifier(setup, tmp_path):
@@ -139,7 +139,7 @@ def _small_audio_classifier():
 def test_gradient_baseline_when_no_interpreter_is_trained(setup, tmp_path):
     wav = 0.1 * torch.randn(1, 16000)
     by_folder = explain_classifier(setup["classifier"])  # a folder: loaded safely, then explained
-    assert isinstance(by_folder, ClassifierExplainer)
+    assert isinstance(by_folder, ClassifierInterface)
     e = by_folder.interpret_batch(wav)
     assert e.method == "saliency (gradient baseline)" and "No trained interpreter" in e.note
     assert e.labels == LABELS and e.mask.shape == e.magnitude.shape
@@ -166,7 +166,7 @@ def test_train_lmac_on_a_folder_of_audio(setup, tmp_path, capsys):
     assert [r["epoch"] for r in result.history] == [1, 2]
     assert all(r["valid_loss"] is not None for r in result.history)
     assert sum(bool(r.get("selected")) for r in result.history) == 1
-    loaded = LMACInterpreter.from_hparams(result.folder)
+    loaded = LMACInterface.from_hparams(result.folder)
     wav = demo_clip(1.0, seed=10)[None]
     assert torch.allclose(loaded.interpret_batch(wav).mask, result.explainer.interpret_batch(wav).mask,
                           atol=1e-6)
@@ -216,7 +216,7 @@ def test_audio_files_expands_folders(setup, tmp_path):
 
 def test_concept_interface_export_load_and_every_entry_point(tmp_path):
     """The concepts family end to end: export (checked to 1e-6), from_hparams, file, batch, forward."""
-    brick_class = ConceptBottleneckInterpreter.brick_class()
+    brick_class = ConceptBottleneckInterface.brick_class()
     if brick_class is None:
         pytest.skip("speechbrain_interp.interpreters.concepts is not available")
     from speechbrain_interp.clap import HashingTextEncoder, TextAlignedEncoder
@@ -233,9 +233,9 @@ def test_concept_interface_export_load_and_every_entry_point(tmp_path):
     _ = bottleneck.fit_audio_mean(embedder.embed_audio(clips).detach())
     brick = brick_class(adapter, bottleneck, top_k=3).eval()
     repo = hub.export_interpreter(brick, tmp_path / "repo", classifier_source=folder)  # verifies 1e-6
-    assert hub.check_hub_folder(repo)["speechbrain_interface"] == "ConceptBottleneckInterpreter"
-    interpreter = ConceptBottleneckInterpreter.from_hparams(repo, savedir=tmp_path / "savedir")
-    assert isinstance(hub.load(repo), ConceptBottleneckInterpreter)
+    assert hub.check_hub_folder(repo)["speechbrain_interface"] == "ConceptBottleneckInterface"
+    interpreter = ConceptBottleneckInterface.from_hparams(repo, savedir=tmp_path / "savedir")
+    assert isinstance(hub.load(repo), ConceptBottleneckInterface)
     expected = brick.explain(clips[:2])
     for e in (interpreter.interpret_batch(clips[:2]), interpreter(clips[:2], torch.ones(2))):
         assert isinstance(e, Explanation) and e.method == "concept bottleneck"
@@ -255,7 +255,7 @@ def test_concept_interface_export_load_and_every_entry_point(tmp_path):
 
 
 def test_saving_an_interpreted_file_names_its_outputs_after_it(setup, tmp_path):
-    explainer = LMACInterpreter.from_hparams(setup["repo"], savedir=setup["root"] / "savedir")
+    explainer = LMACInterface.from_hparams(setup["repo"], savedir=setup["root"] / "savedir")
     clip = tmp_path / "dog_bark.wav"
     save_audio(clip, demo_clip(0.8, seed=5), 16000)
     entries = explainer.interpret_file(clip).save(tmp_path / "out")

@@ -125,7 +125,7 @@ def test_two_events_two_questions_two_answers():
 
 def test_a_conditional_interpreter_exports_loads_and_honours_the_target(tmp_path):
     from speechbrain_interp.export import export_interpreter
-    from speechbrain_interp.interfaces import LMACInterpreter
+    from speechbrain_interp.interfaces import LMACInterface
     from speechbrain_interp.testing import load_speechbrain_classifier, make_speechbrain_classifier
 
     folder = make_speechbrain_classifier(tmp_path / "classifier", "compact", n_mels=32,
@@ -133,7 +133,7 @@ def test_a_conditional_interpreter_exports_loads_and_honours_the_target(tmp_path
     lmac = LMAC(load_speechbrain_classifier(folder, "compact"), channels=8, class_conditional=True)
     torch.nn.init.normal_(lmac.decoder.film.weight)  # as if trained: each class its own modulation
     repo = export_interpreter(lmac, tmp_path / "repo", classifier_source=folder)
-    loaded = LMACInterpreter.from_hparams(repo, savedir=tmp_path / "savedir")
+    loaded = LMACInterface.from_hparams(repo, savedir=tmp_path / "savedir")
     assert loaded.interpreter.class_conditional
     wav = torch.randn(1, 16000) * 0.1
     for target in ("dog", "rain"):

@@ -35,10 +35,10 @@ def test_text_aligned_recipe_debug(tmp_path):
     assert list((out / "explanations").glob("*.png"))
     assert "zero_shot_acc" in (out / "train_log.txt").read_text()
     # the exported folder loads as a pretrained concept interpreter
-    from speechbrain_interp.inference import ConceptBottleneckInterpreter
+    from speechbrain_interp.inference import ConceptBottleneckInterface
     from speechbrain_interp.synth import demo_clip
 
-    interpreter = ConceptBottleneckInterpreter.from_hparams(out / "export", savedir=tmp_path / "savedir")
+    interpreter = ConceptBottleneckInterface.from_hparams(out / "export", savedir=tmp_path / "savedir")
     e = interpreter.interpret_batch(demo_clip(1.0)[None])
     assert e.method == "concept bottleneck" and e.concepts[0]
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from speechbrain_interp import hub
-from speechbrain_interp.inference import LMACInterpreter, PretrainedInterpreter
+from speechbrain_interp.inference import LMACInterface, PretrainedInterface
 from speechbrain_interp.safety import (
     SafePretrainer,
     UnsafeHparamsError,
@@ -80,10 +80,10 @@ def test_malicious_repository_is_refused_by_every_loader(tmp_path):
     text = (repo / "hyperparams.yaml").read_text()
     brick = "interpreter: !name:speechbrain_interp.interpreters.Interpreter\n"
     (repo / "hyperparams.yaml").write_text(f'__hello: !apply:os.system ["touch {canary}"]\n' + text + brick)
-    (repo / "config.json").write_text('{"speechbrain_interface": "LMACInterpreter"}')
-    for load in (lambda: LMACInterpreter.from_hparams(repo), lambda: hub.load(repo),
+    (repo / "config.json").write_text('{"speechbrain_interface": "LMACInterface"}')
+    for load in (lambda: LMACInterface.from_hparams(repo), lambda: hub.load(repo),
                  lambda: hub.load_classifier(repo),
-                 lambda: PretrainedInterpreter.from_hparams(repo, savedir=tmp_path / "savedir")):
+                 lambda: PretrainedInterface.from_hparams(repo, savedir=tmp_path / "savedir")):
         with pytest.raises(UnsafeHparamsError, match="os.system"):
             load()
     assert not canary.exists()

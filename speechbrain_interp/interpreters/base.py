@@ -97,7 +97,7 @@ class Interpreter(nn.Module):
     DEFAULTS: dict = {}
     #: family name written to exported folders, and the SpeechBrain interface that loads them
     family = "generic"
-    interface = "PretrainedInterpreter"
+    interface = "PretrainedInterface"
     #: dotted name that rebuilds the brick in exported YAML (default: the class itself)
     export_target: str | None = None
     #: whether the brick has weights to train (then it implements ``loss`` and ``save_weights``)

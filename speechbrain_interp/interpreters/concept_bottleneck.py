@@ -67,7 +67,7 @@ class ConceptInterpreter(Interpreter):
 
     method = "concept bottleneck"
     DEFAULTS = {"top_k": 10, "mask": "saliency"}
-    family, interface = "concepts", "ConceptBottleneckInterpreter"
+    family, interface = "concepts", "ConceptBottleneckInterface"
     # the old path (a re-export): concept folders read as before and load with older versions too
     export_target = "speechbrain_interp.inference.build_concept_interpreter"
 

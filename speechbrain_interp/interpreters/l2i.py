@@ -134,7 +134,7 @@ class L2I(Interpreter):
 
     method = "L2I"
     needs_hidden = True
-    family, interface = "l2i", "L2IInterpreter"
+    family, interface = "l2i", "L2IInterface"
     trainable = True
     explains_in_eval = True  # Psi has dropout: explanations must not depend on the training mode
 

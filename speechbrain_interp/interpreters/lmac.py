@@ -130,7 +130,7 @@ class LMAC(Interpreter):
 
     method = "L-MAC"
     needs_hidden = True
-    family, interface = "lmac", "LMACInterpreter"
+    family, interface = "lmac", "LMACInterface"
     trainable = True
     weights_file = "decoder.ckpt"  # the best decoder the recipe keeps
     OUT_LOSSES = ("neg_ce", "not_target")

@@ -34,7 +34,7 @@ projection), ``embeddings.safetensors`` (``embeddings``: test fold, read by
 ``benchmarks/bench_concepts.py --embeddings``; ``train``: training folds, for
 ``ConceptBottleneck.fit_audio_mean``), ``explanations/`` and, for the text-aligned encoder,
 ``export/``: a pretrained-interpreter folder (vocabulary ``vocabularies[0]``, lambda for
-``explain_l0``) that ``ConceptBottleneckInterpreter.from_hparams`` loads.
+``explain_l0``) that ``ConceptBottleneckInterface.from_hparams`` loads.
 
 Usage
 -----
@@ -385,7 +385,7 @@ def explain_examples(hparams, embedder, emb_train, splits, n: int):
 
 
 def export(hparams, interpreter) -> Path | None:
-    """A pretrained-interpreter folder (``ConceptBottleneckInterpreter.from_hparams``) for the
+    """A pretrained-interpreter folder (``ConceptBottleneckInterface.from_hparams``) for the
     text-aligned encoder: projection, vocabulary embeddings, audio mean and lambda travel; the
     classifier's files are copied from ``classifier_source``."""
     from speechbrain_interp.embedders.aligned import TextAlignedEncoder
