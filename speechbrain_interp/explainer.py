@@ -15,7 +15,6 @@ Authors
 from __future__ import annotations
 
 import warnings
-
 from pathlib import Path
 
 import torch
