@@ -184,7 +184,7 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
 
 
 def __getattr__(name):
-    """``ClassifierExplainer``, the old name of :class:`ClassifierInterface`, with a ``DeprecationWarning``."""
+    """``ClassifierExplainer``, the old name of :class:`ClassifierInterface` (with a warning)."""
     if name == "ClassifierExplainer":
         warnings.warn("ClassifierExplainer is now ClassifierInterface", DeprecationWarning, stacklevel=2)
         return ClassifierInterface
