@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechbrain_interp.lobes.band_window import evidence_features
+
 __all__ = ["BandClassDetector"]
 
 
@@ -60,14 +62,8 @@ class BandClassDetector(nn.Module):
             if not 0 <= a < b <= self.n_freq:
                 raise ValueError(f"band {(a, b)} outside 0..{n_freq}")
         self.threshold, self.gain = float(threshold), float(gain)
-        self.features = nn.Conv2d(1, channels, 3, padding=1)
+        self.features = evidence_features(channels)
         self.pooled = nn.AvgPool2d(2, ceil_mode=True)
-        gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            weight = 0.3 * torch.randn(self.features.weight.shape, generator=gen)
-            weight[0] = 1.0 / 9.0  # channel 0: a 3x3 local mean of the input
-            self.features.weight.copy_(weight)
-            self.features.bias.zero_()
         self.requires_grad_(False)
 
     def region(self, frames: int, label: int, span=None) -> torch.Tensor:

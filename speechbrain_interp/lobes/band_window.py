@@ -22,7 +22,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BandWindowDetector"]
+__all__ = ["BandWindowDetector", "evidence_features"]
+
+
+def evidence_features(channels: int) -> nn.Conv2d:
+    """A fixed 3x3 convolution whose channel 0 is the input's local mean (the evidence) and
+    whose other channels are seeded random filters that the decisions ignore.
+
+    Example
+    -------
+    >>> conv = evidence_features(4)
+    >>> float(conv(torch.ones(1, 1, 5, 5))[0, 0, 2, 2])
+    1.0
+    """
+    conv = nn.Conv2d(1, channels, 3, padding=1)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        weight = 0.3 * torch.randn(conv.weight.shape, generator=gen)
+        weight[0] = 1.0 / 9.0
+        conv.weight.copy_(weight)
+        conv.bias.zero_()
+    return conv
 
 
 class BandWindowDetector(nn.Module):
@@ -72,14 +92,8 @@ class BandWindowDetector(nn.Module):
         if not 0 <= self.band[0] < self.band[1] <= self.n_freq:
             raise ValueError(f"band {band} outside 0..{n_freq}")
         self.threshold, self.gain = float(threshold), float(gain)
-        self.features = nn.Conv2d(1, channels, 3, padding=1)
+        self.features = evidence_features(channels)
         self.pooled = nn.AvgPool2d(2, ceil_mode=True)
-        gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            weight = 0.3 * torch.randn(self.features.weight.shape, generator=gen)
-            weight[0] = 1.0 / 9.0  # channel 0: a 3x3 local mean of the input
-            self.features.weight.copy_(weight)
-            self.features.bias.zero_()
         self.requires_grad_(False)
 
     def region(self, frames: int) -> torch.Tensor:
