@@ -135,8 +135,9 @@ def start_experiment(hparams_file, overrides: dict) -> dict:
     return hparams
 
 
-def markdown_table(rows: dict, cols, first: str = "method", fmt=None) -> list[str]:
-    """A Markdown table, one row per ``{name: {column: value}}`` entry; missing cells stay empty.
+def markdown_table(rows, cols, first: str = "method", fmt=None) -> list[str]:
+    """A Markdown table, one row per ``{name: {column: value}}`` entry (or ``(name, row)`` pair,
+    when names repeat); missing cells stay empty.
 
     Example
     -------
@@ -147,7 +148,7 @@ def markdown_table(rows: dict, cols, first: str = "method", fmt=None) -> list[st
     """
     fmt = fmt or (lambda col, value: f"{value:.3f}")
     lines = [f"| {first} | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, row in rows.items():
+    for name, row in (rows.items() if isinstance(rows, dict) else rows):
         lines.append(f"| {name} | " + " | ".join(fmt(c, row[c]) if c in row else "" for c in cols) + " |")
     return lines
 
@@ -166,17 +167,19 @@ def debug_scratch(prefix: str) -> Path:
     return scratch
 
 
-def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=()):
+def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=(), prefix: str = "l2i_debug_",
+                          clips_per_fold: int = 1):
     """Overrides that make ``--debug`` self-contained and quick.
 
     A random-weight compact classifier when ``classifier_source`` holds none, a synthesised
-    data set in ESC-50's layout when ``data_folder`` holds none, and the keys in
-    ``extra_none`` set to None when the files they name do not exist.
+    data set in ESC-50's layout (``clips_per_fold`` clips per class and fold) when
+    ``data_folder`` holds none, and the keys in ``extra_none`` set to None when the files
+    they name do not exist. Scratch files go to a ``prefix`` temporary folder.
     """
     from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
 
     overrides = dict(overrides)
-    scratch = debug_scratch("l2i_debug_")
+    scratch = debug_scratch(prefix)
     labels = ["dog", "siren", "rain", "engine"]
     source = peek(hparams_file, overrides, "classifier_source")
     if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
@@ -185,7 +188,8 @@ def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=()):
         overrides["classifier_interface"] = "EncoderClassifier"
     data = peek(hparams_file, overrides, "data_folder")
     if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
-        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, seconds=1.0))
+        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, seconds=1.0,
+                                                       clips_per_fold=clips_per_fold))
     for key in extra_none:
         path = peek(hparams_file, overrides, key)
         if path and not Path(str(path)).exists():

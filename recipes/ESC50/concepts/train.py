@@ -65,7 +65,14 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import debug_scratch, parse_arguments, peek, start_experiment, top_level  # noqa: E402
+from recipe_tools import (  # noqa: E402
+    esc50_debug_overrides,
+    markdown_table,
+    parse_arguments,
+    peek,
+    start_experiment,
+    top_level,
+)
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.concept_metrics import ConceptProjector, LinearProbe, zero_shot_logits  # noqa: E402
@@ -77,20 +84,7 @@ logger = logging.getLogger(__name__)
 # --- command line ---------------------------------------------------------------------------
 def debug_overrides(hparams_file, overrides: dict) -> dict:
     """``--debug``: a random-weight classifier and a synthesised ESC-50 when the real ones are absent."""
-    from speechbrain_interp.testing import make_fake_esc50, make_speechbrain_classifier
-
-    overrides = dict(overrides)
-    scratch = debug_scratch("concepts_debug_")
-    labels = ["dog", "siren", "rain", "engine"]
-    source = peek(hparams_file, overrides, "classifier_source")
-    if source is not None and not (Path(str(source)) / "hyperparams.yaml").exists():
-        folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
-        overrides["classifier_source"] = str(folder)
-        overrides["classifier_interface"] = "EncoderClassifier"
-    data = peek(hparams_file, overrides, "data_folder")
-    if not data or not (Path(str(data)) / "meta" / "esc50.csv").exists():
-        overrides["data_folder"] = str(make_fake_esc50(scratch / "esc50", classes=labels, clips_per_fold=2,
-                                                       seconds=1.0))
+    overrides = esc50_debug_overrides(hparams_file, overrides, prefix="concepts_debug_", clips_per_fold=2)
     keys = top_level(hparams_file)
     if "clap_checkpoint" in keys and not peek(hparams_file, overrides, "clap_checkpoint"):
         from speechbrain_interp.testing import write_random_laion_clap  # LAION-CLAP, random weights
@@ -98,7 +92,6 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
         clap = write_random_laion_clap()  # built once, then reused from the package cache
         overrides["clap_checkpoint"] = str(clap / "clap.safetensors")
         overrides["clap_text_encoder"] = str(clap / "roberta")
-    overrides.setdefault("output_folder", str(scratch / "output"))
     if "number_of_epochs" in keys:
         overrides.setdefault("number_of_epochs", 2)
     overrides.setdefault("target_l0s", [2, 5])
@@ -333,28 +326,29 @@ def evaluate(hparams, embedder, emb: dict, y: dict, labels: list[str]) -> dict:
 
 
 def results_markdown(results: dict) -> str:
+    """The recipe's two tables (frozen and fine-tuned projector), with ``recipe_tools.markdown_table``."""
     d = results["dense"]
-    lines = [
-        f"Test fold {results['test_folds']} ({results['n_test']} clips), embedder: {results['embedder']}.",
-        "",
-        "| representation | vocabulary | target L0 | test L0 | zero-shot acc | linear-probe acc | "
-        "recomposition cosine |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        f"| dense embedding | - | - | {results['dim']} (dense) | {d['zero_shot']:.4f} | "
-        f"{d['probe']:.4f} | 1 |",
-    ]
-    for r in results["concepts"]:
-        lines.append(f"| concepts | {r['vocabulary']} ({r['concepts']}) | {r['target_l0']} | {r['l0']:.1f} | "
-                     f"{r['zero_shot']:.4f} | {r['probe']:.4f} | {r['cosine']:.4f} |")
-    lines += ["", "Fine-tuned projector (linear, fitted on the training folds' labels):", "",
-              "| representation | vocabulary | target L0 | test L0 | zero-shot acc | linear-probe acc | "
-              "recomposition cosine |", "|---|---|---:|---:|---:|---:|---:|",
-              f"| projected dense | - | - | {results['dim']} (dense) | {d['projector_zero_shot']:.4f} | "
-              f"{d['projector_probe']:.4f} | 1 |"]
-    for r in results["concepts"]:
-        lines.append(f"| projected concepts | {r['vocabulary']} ({r['concepts']}) | {r['target_l0']} | "
-                     f"{r['projector_l0']:.1f} | {r['projector_zero_shot']:.4f} | "
-                     f"{r['projector_probe']:.4f} | {r['projector_cosine']:.4f} |")
+    cols = ["vocabulary", "target L0", "test L0", "zero-shot acc", "linear-probe acc", "recomposition cosine"]
+
+    def fmt(col, value):
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    def table(prefix: str, name: str, dense: str) -> list[str]:
+        rows = [(dense, {
+            "vocabulary": "-", "target L0": "-", "test L0": f"{results['dim']} (dense)",
+            "zero-shot acc": d[prefix + "zero_shot"], "linear-probe acc": d[prefix + "probe"],
+            "recomposition cosine": 1})]
+        rows += [(f"{name}concepts", {
+            "vocabulary": f"{r['vocabulary']} ({r['concepts']})", "target L0": r["target_l0"],
+            "test L0": f"{r[prefix + 'l0']:.1f}", "zero-shot acc": r[prefix + "zero_shot"],
+            "linear-probe acc": r[prefix + "probe"], "recomposition cosine": r[prefix + "cosine"]})
+            for r in results["concepts"]]
+        return markdown_table(rows, cols, first="representation", fmt=fmt)
+
+    head = f"Test fold {results['test_folds']} ({results['n_test']} clips), embedder: {results['embedder']}."
+    lines = [head, "", *table("", "", "dense embedding"), "",
+             "Fine-tuned projector (linear, fitted on the training folds' labels):", "",
+             *table("projector_", "projected ", "projected dense")]
     return "\n".join(lines) + "\n"
 
 
