@@ -259,13 +259,18 @@ class LMAC(Interpreter):
         return list(self.decoder.parameters())
 
     def load_weights(self, path) -> LMAC:
-        """Load decoder weights saved by :meth:`save_weights` or a recipe's Checkpointer."""
+        """Load decoder weights: a ``decoder.ckpt`` of :meth:`save_weights` or a recipe's
+        Checkpointer, or an exported folder's ``interpreter.safetensors``."""
+        from speechbrain_interp.safety import load_state_dict
+
         path = Path(path)
         if path.is_dir():
             path = path / self.weights_file
         if not path.exists():
             raise FileNotFoundError(f"no L-MAC decoder weights at '{path}'")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_state_dict(path)  # no unpickling, whatever the format
+        if any(k.startswith("decoder.") for k in state):  # an exported brick's state dict
+            state = {k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")}
         self.load_state_dict({f"decoder.{k}": v for k, v in state.items()}, strict=False)
         if self.class_conditional and "film.weight" not in state:
             # an unconditional decoder warm-starts a conditional one: the modulation stays at
