@@ -60,7 +60,10 @@ class SpectralFrontEnd(nn.Module):
     window : str or torch.Tensor
         ``"hann"``, ``"hamming"`` or a window tensor of ``win_length`` samples.
     center : bool
-        Pad so frame ``t`` is centred on sample ``t * hop``; required for exact inversion.
+        Pad so frame ``t`` is centred on sample ``t * hop`` (SpeechBrain's and torchaudio's
+        default). False frames the waveform as it is, as many AudioSet models do; the samples
+        no frame covers (the tail after the last full frame) resynthesise as silence, and the
+        edges, where few frames overlap, are inverted with a floored window envelope.
     pad_mode : str
         Padding used when ``center`` is True.
     mask_domain : str
@@ -70,6 +73,16 @@ class SpectralFrontEnd(nn.Module):
         Number of mel bands for :meth:`mel` (HTK mel scale, slaney-free triangles).
     f_min, f_max : float
         Mel band limits in Hz (``f_max`` defaults to Nyquist).
+    mel_power : float
+        :meth:`mel` projects ``|X| ** mel_power``: 2 (power, the default) or 1 (magnitude mels).
+    log_offset : float
+        :meth:`log_mel` is ``log(mel + log_offset)`` (default 1e-6; models use 1e-10, 0.01, 1, ...).
+    mel_scale, mel_norm : str, optional
+        torchaudio's ``melscale_fbanks`` scale (``"htk"``, default, or ``"slaney"``) and
+        normalisation (None, default, or ``"slaney"``).
+    mel_fbanks : torch.Tensor, optional
+        A ``(n_freq, n_mels)`` filterbank to use as it is (e.g. the one a model was trained
+        with, from librosa or its own code), instead of building one.
 
     Example
     -------
@@ -81,6 +94,12 @@ class SpectralFrontEnd(nn.Module):
     >>> rebuilt = frontend.istft(spec.magnitude, spec.phase, spec.num_samples)
     >>> bool((rebuilt - wav).abs().max() < 1e-5)
     True
+    >>> uncentred = SpectralFrontEnd(sample_rate=16000, n_fft=512, win_length=400, hop_length=160,
+    ...                              center=False)
+    >>> spec = uncentred(wav)
+    >>> rebuilt = uncentred.istft(spec.magnitude, spec.phase, spec.num_samples)
+    >>> rebuilt.shape, bool((rebuilt - wav)[:, 400:15600].abs().max() < 1e-4), uncentred.min_samples
+    (torch.Size([2, 16000]), True, 512)
     """
 
     def __init__(
@@ -96,6 +115,11 @@ class SpectralFrontEnd(nn.Module):
         n_mels: int | None = None,
         f_min: float = 0.0,
         f_max: float | None = None,
+        mel_power: float = 2.0,
+        log_offset: float = 1e-6,
+        mel_scale: str = "htk",
+        mel_norm: str | None = None,
+        mel_fbanks: torch.Tensor | None = None,
     ):
         super().__init__()
         if mask_domain not in MASK_DOMAINS:
@@ -117,12 +141,19 @@ class SpectralFrontEnd(nn.Module):
         if window.shape != (self.win_length,):
             raise ValueError(f"window has shape {tuple(window.shape)}, expected ({self.win_length},)")
         self.register_buffer("window", window.float(), persistent=False)
+        self.mel_power, self.log_offset = float(mel_power), float(log_offset)
+        if mel_fbanks is not None:
+            mel_fbanks = torch.as_tensor(mel_fbanks, dtype=torch.float32)
+            if mel_fbanks.dim() != 2 or mel_fbanks.shape[0] != self.n_freqs:
+                raise ValueError(f"mel_fbanks must be (n_freq={self.n_freqs}, n_mels), got "
+                                 f"{tuple(mel_fbanks.shape)}; transpose a (n_mels, n_freq) librosa filterbank")
+            n_mels = mel_fbanks.shape[1]
+        elif n_mels:
+            mel_fbanks = AF.melscale_fbanks(self.n_freqs, f_min, f_max or sample_rate / 2, n_mels,
+                                            self.sample_rate, norm=mel_norm, mel_scale=mel_scale)
         self.n_mels = n_mels
         if n_mels:
-            fb = AF.melscale_fbanks(
-                self.n_freqs, f_min, f_max or sample_rate / 2, n_mels, self.sample_rate
-            )
-            self.register_buffer("mel_fbanks", fb, persistent=False)
+            self.register_buffer("mel_fbanks", mel_fbanks, persistent=False)
 
     @classmethod
     def from_speechbrain_stft(cls, stft: nn.Module, **kwargs) -> SpectralFrontEnd:
@@ -155,8 +186,8 @@ class SpectralFrontEnd(nn.Module):
 
     @property
     def min_samples(self) -> int:
-        """Shortest waveform accepted: one analysis window."""
-        return self.win_length
+        """Shortest waveform accepted: one analysis window (one FFT frame when not centred)."""
+        return self.win_length if self.center else self.n_fft
 
     def num_frames(self, num_samples: int) -> int:
         """Number of STFT frames for a waveform of ``num_samples``."""
@@ -187,6 +218,8 @@ class SpectralFrontEnd(nn.Module):
 
     def istft(self, magnitude: torch.Tensor, phase: torch.Tensor, num_samples: int) -> torch.Tensor:
         """Invert a magnitude with a phase to ``(batch, num_samples)`` waveforms."""
+        if not self.center:
+            return self._overlap_add(torch.polar(magnitude.float(), phase.float()), int(num_samples))
         spec = torch.polar(magnitude.float(), phase.float()).transpose(1, 2)
         return torch.istft(
             spec,
@@ -197,6 +230,30 @@ class SpectralFrontEnd(nn.Module):
             center=self.center,
             length=int(num_samples),
         )
+
+    def _full_window(self, device) -> torch.Tensor:
+        """The analysis window zero-padded to ``n_fft`` and centred, as ``torch.stft`` uses it."""
+        left = (self.n_fft - self.win_length) // 2
+        return nn.functional.pad(self.window.to(device), (left, self.n_fft - self.win_length - left))
+
+    def _overlap_add(self, spec: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Least-squares inversion of an uncentred ``(batch, frames, freq)`` STFT.
+
+        ``torch.istft`` refuses uncentred frames whose window envelope reaches zero at the
+        edges; here the envelope is floored at a thousandth of its peak, so edge samples come
+        back attenuated instead of failing, and samples after the last frame are silence.
+        """
+        frames = spec.shape[1]
+        window = self._full_window(spec.device)
+        chunks = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * window  # (batch, frames, n_fft)
+        covered = (frames - 1) * self.hop_length + self.n_fft
+        fold = dict(output_size=(1, covered), kernel_size=(1, self.n_fft), stride=(1, self.hop_length))
+        wav = nn.functional.fold(chunks.transpose(1, 2), **fold)[:, 0, 0]
+        envelope = nn.functional.fold(window.pow(2)[None, :, None].expand(1, -1, frames), **fold)[0, 0, 0]
+        wav = wav / envelope.clamp_min(1e-3 * float(envelope.max()))
+        if covered >= num_samples:
+            return wav[:, :num_samples]
+        return nn.functional.pad(wav, (0, num_samples - covered))
 
     def to_mask_domain(self, magnitude: torch.Tensor) -> torch.Tensor:
         """Map a linear magnitude to the domain masks multiply."""
@@ -217,18 +274,28 @@ class SpectralFrontEnd(nn.Module):
         """
         return self.from_mask_domain(mask * self.to_mask_domain(magnitude))
 
-    def mel(self, magnitude: torch.Tensor, power: float = 2.0) -> torch.Tensor:
-        """Project ``|X| ** power`` onto the mel bands, ``(batch, frames, n_mels)``."""
+    def mel(self, magnitude: torch.Tensor, power: float | None = None) -> torch.Tensor:
+        """Project ``|X| ** power`` (default ``mel_power``) onto the mel bands, ``(batch, frames, n_mels)``."""
         if not self.n_mels:
             raise ValueError("this front-end was built without n_mels; pass n_mels=... to use mel()")
+        power = self.mel_power if power is None else power
         return (magnitude**power) @ self.mel_fbanks.to(magnitude.device)
 
-    def log_mel(self, magnitude: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-        """Log mel power, ``log(mel(|X|) + eps)``, the usual classifier input."""
-        return torch.log(self.mel(magnitude) + eps)
+    def log_mel(self, magnitude: torch.Tensor, eps: float | None = None) -> torch.Tensor:
+        """``log(mel(|X|) + eps)`` with ``eps`` defaulting to ``log_offset``: the usual classifier input.
+
+        Example
+        -------
+        >>> fe = SpectralFrontEnd(n_fft=64, n_mels=4, mel_power=1.0, log_offset=0.01)
+        >>> mag = torch.ones(1, 2, 33)
+        >>> torch.allclose(fe.log_mel(mag), torch.log(mag @ fe.mel_fbanks + 0.01))
+        True
+        """
+        return torch.log(self.mel(magnitude) + (self.log_offset if eps is None else eps))
 
     def extra_repr(self) -> str:
         return (
             f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, win_length={self.win_length}, "
-            f"hop_length={self.hop_length}, mask_domain={self.mask_domain}, n_mels={self.n_mels}"
+            f"hop_length={self.hop_length}, center={self.center}, mask_domain={self.mask_domain}, "
+            f"n_mels={self.n_mels}, mel_power={self.mel_power}, log_offset={self.log_offset}"
         )

@@ -87,3 +87,54 @@ def test_bad_settings_and_short_input():
     fe = SpectralFrontEnd(n_fft=512)
     with pytest.raises(AudioTooShortError, match="512"):
         fe(torch.zeros(1, 100))
+
+
+# --- models with their own front-end: uncentred STFTs, explicit log-mel -------------------
+def _uncentred():
+    return SpectralFrontEnd(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, center=False,
+                            n_mels=32, mel_power=1.0, log_offset=0.01)
+
+
+def test_uncentred_stft_inverts_with_exact_length_and_the_brick_explains():
+    from speechbrain_interp.adapters import TorchClassifier
+    from speechbrain_interp.interpreters.baselines import Saliency
+
+    fe = _uncentred()
+    wav = torch.randn(2, 16123)
+    spec = fe(wav)
+    assert spec.magnitude.shape[1] == fe.num_frames(16123)
+    rebuilt = fe.istft(spec.magnitude, spec.phase, spec.num_samples)
+    assert rebuilt.shape == wav.shape
+    covered = (fe.num_frames(16123) - 1) * fe.hop_length + fe.n_fft
+    inner = slice(fe.n_fft, covered - fe.n_fft)  # where frames overlap fully
+    assert (rebuilt[:, inner] - wav[:, inner]).abs().max() < 1e-4
+    assert rebuilt[:, covered:].abs().max() == 0  # no frame covers the tail: silence
+    net = torch.nn.Sequential(torch.nn.Linear(32, 3))
+    adapter = TorchClassifier(torch.nn.Sequential(), fe, input=lambda f, mag, ph: net(f.log_mel(mag)).mean(1))
+    e = Saliency(adapter).explain(wav)
+    assert e.interpretation.shape == wav.shape and torch.isfinite(e.interpretation).all()
+
+
+def test_uncentred_clips_shorter_than_one_fft_frame_are_refused_up_front():
+    from speechbrain_interp.audio import AudioTooShortError
+
+    fe = _uncentred()
+    assert fe.min_samples == 512
+    with pytest.raises(AudioTooShortError):
+        fe(torch.randn(1, 450))
+    assert fe(torch.randn(1, 512)).magnitude.shape[1] == 1
+
+
+def test_log_mel_power_offset_and_filterbank_are_explicit():
+    fe = _uncentred()
+    mag = torch.rand(1, 5, fe.n_freqs)
+    assert torch.allclose(fe.log_mel(mag), torch.log(mag @ fe.mel_fbanks + 0.01))
+    power = SpectralFrontEnd(n_fft=512, n_mels=32)  # the default stays log(|X|^2 @ mel + 1e-6)
+    assert torch.allclose(power.log_mel(mag), torch.log(mag.pow(2) @ power.mel_fbanks + 1e-6))
+    slaney = SpectralFrontEnd(n_fft=512, n_mels=32, mel_scale="slaney", mel_norm="slaney")
+    assert not torch.allclose(slaney.mel_fbanks, power.mel_fbanks)
+    own = torch.rand(fe.n_freqs, 8)
+    custom = SpectralFrontEnd(n_fft=512, mel_fbanks=own)
+    assert custom.n_mels == 8 and torch.equal(custom.mel_fbanks, own)
+    with pytest.raises(ValueError, match="transpose"):
+        SpectralFrontEnd(n_fft=512, mel_fbanks=own.T)
