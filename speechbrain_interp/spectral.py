@@ -146,7 +146,7 @@ class SpectralFrontEnd(nn.Module):
             mel_fbanks = torch.as_tensor(mel_fbanks, dtype=torch.float32)
             if mel_fbanks.dim() != 2 or mel_fbanks.shape[0] != self.n_freqs:
                 raise ValueError(f"mel_fbanks must be (n_freq={self.n_freqs}, n_mels), got "
-                                 f"{tuple(mel_fbanks.shape)}; transpose a (n_mels, n_freq) librosa filterbank")
+                                 f"{tuple(mel_fbanks.shape)}; transpose a (n_mels, n_freq) librosa one")
             n_mels = mel_fbanks.shape[1]
         elif n_mels:
             mel_fbanks = AF.melscale_fbanks(self.n_freqs, f_min, f_max or sample_rate / 2, n_mels,
@@ -275,7 +275,7 @@ class SpectralFrontEnd(nn.Module):
         return self.from_mask_domain(mask * self.to_mask_domain(magnitude))
 
     def mel(self, magnitude: torch.Tensor, power: float | None = None) -> torch.Tensor:
-        """Project ``|X| ** power`` (default ``mel_power``) onto the mel bands, ``(batch, frames, n_mels)``."""
+        """``|X| ** power`` (default ``mel_power``) on the mel bands, ``(batch, frames, n_mels)``."""
         if not self.n_mels:
             raise ValueError("this front-end was built without n_mels; pass n_mels=... to use mel()")
         power = self.mel_power if power is None else power
