@@ -54,3 +54,21 @@ def test_a_folder_exported_under_the_old_interface_name_still_loads(tmp_path):
     loaded = interfaces.load(folder, savedir=tmp_path / "savedir")
     assert isinstance(loaded, interfaces.LMACInterface)
     assert loaded.interpreter.method == "L-MAC"
+
+
+def test_the_first_released_folder_still_loads_and_behaves_as_then(tmp_path):
+    """A folder exported by the first release (old interface name, ``speechbrain_interp.inference``
+    module, a decoder with a bias per frequency bin) loads with today's code."""
+    from pathlib import Path
+
+    folder = tmp_path / "first_release"
+    shutil.copytree(Path(__file__).parent / "data" / "lmac_first_release", folder)
+    for name in ("embedding_model.safetensors", "classifier.safetensors", "label_encoder.txt"):
+        shutil.copy(bundled_interpreter() / name, folder / name)  # the same classifier (same SHA-256)
+    loaded = interfaces.load(folder, savedir=tmp_path / "savedir")
+    assert isinstance(loaded, interfaces.LMACInterface)
+    brick = loaded.interpreter
+    assert brick.options["profile_bias"] and brick.options["freq_cells"] is None  # the legacy decoder
+    e = loaded.interpret_file(bundled_interpreter() / "examples" / "crickets_in_noise.wav")
+    # the first release's masks: a near-uniform filter, mean about one half (issue 11's finding)
+    assert 0.35 < float(e.mask.mean()) < 0.65
