@@ -1,0 +1,195 @@
+"""Two events, two questions: does the mask for a class go where that class's sound is?
+
+The localization benchmark (:mod:`speechbrain_interp.localization`) asks about one sound per
+mixture. A scene often holds several, and an explanation asked about one of them must point
+at that one. Here two events of different classes are inserted into one background at two
+separate times (for example a dog at 0.5-1.5 s and a siren at 3-4 s) and each brick is asked
+about each class. For each question, the mask's **own share** (its mass inside the asked
+event's span), its **other share** (inside the other event's span) and its **own lift** (own
+share over the span's share of the clip) are measured.
+
+A mask that ignores the question has the same own share for both questions, so it cannot
+reach a high own share for both: the row of a brick that is not conditional on the class
+stays near the sum of the two spans' shares divided evenly.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from speechbrain_interp.localization import most_active_segment, nanmean, time_share
+
+__all__ = ["TwoEventSet", "make_two_event_set", "two_event_scores", "evaluate_two_events",
+           "TWO_EVENT_METRICS"]
+
+#: Columns of :func:`evaluate_two_events`.
+TWO_EVENT_METRICS = ("own share", "other share", "own lift", "own >= 0.7")
+_EPS = 1e-12
+
+
+@dataclass
+class TwoEventSet:
+    """Scenes with two inserted events each, all ``(n, time)`` at one sample rate.
+
+    Arguments
+    ---------
+    mixture : torch.Tensor
+        ``(n, time)`` scenes, peak-normalised.
+    spans : torch.Tensor
+        ``(n, 2, 2)`` first and one-past-last sample of each event.
+    targets : torch.Tensor
+        ``(n, 2)`` class of each event.
+    ids : list of str
+        A name per scene.
+    """
+
+    mixture: torch.Tensor
+    spans: torch.Tensor
+    targets: torch.Tensor
+    ids: list
+
+    def __len__(self) -> int:
+        return int(self.mixture.shape[0])
+
+    def subset(self, keep) -> TwoEventSet:
+        """The scenes selected by a boolean ``(n,)`` tensor."""
+        idx = torch.as_tensor(keep).nonzero().flatten()
+        return TwoEventSet(self.mixture[idx], self.spans[idx], self.targets[idx], [self.ids[i] for i in idx])
+
+
+def make_two_event_set(first, second, backgrounds, sample_rate: int, targets, seconds: float = 1.0,
+                       snr_db: float = 5.0, gap: float = 0.5, ids=None, seed: int = 0,
+                       peak: float = 0.9) -> TwoEventSet:
+    """Insert the most active ``seconds`` of ``first[i]`` and of ``second[i]`` into ``backgrounds[i]``.
+
+    The two events land at random, non-overlapping offsets at least ``gap`` seconds apart,
+    in random order, each at ``snr_db`` over the background within its own span.
+
+    Example
+    -------
+    >>> a, b = torch.zeros(2, 8000), torch.zeros(2, 8000)
+    >>> a[:, 1000:3000], b[:, 5000:7000] = torch.randn(2, 2000), torch.randn(2, 2000)
+    >>> bench = make_two_event_set(a, b, 0.01 * torch.randn(2, 40000), 8000, [[0, 1], [2, 3]],
+    ...                            seconds=0.25)
+    >>> bench.mixture.shape, bench.spans.shape, bench.targets.tolist()
+    (torch.Size([2, 40000]), torch.Size([2, 2, 2]), [[0, 1], [2, 3]])
+    >>> s = bench.spans[0]
+    >>> bool(s[0, 1] + 4000 <= s[1, 0] or s[1, 1] + 4000 <= s[0, 0])   # 0.5 s apart at least
+    True
+    """
+    first, second = torch.as_tensor(first).float(), torch.as_tensor(second).float()
+    bgs = torch.as_tensor(backgrounds).float()
+    n, total = bgs.shape
+    length = int(seconds * sample_rate)
+    room = total - 2 * length - int(gap * sample_rate)
+    if room < 0:
+        raise ValueError(f"backgrounds of {total} samples cannot hold two {seconds} s events {gap} s apart")
+    gen = torch.Generator().manual_seed(int(seed))
+    mixtures, spans = [], []
+    for i in range(n):
+        # two offsets: a random split of the free room before, between and after the events
+        cuts = (torch.rand(2, generator=gen) * (room + 1)).long().sort().values.tolist()
+        starts = [cuts[0], cuts[1] + length + int(gap * sample_rate)]
+        if bool(torch.rand(1, generator=gen) < 0.5):
+            starts.reverse()  # which event comes first is random
+        mix = bgs[i].clone()
+        for clip, start in zip((first[i], second[i]), starts):
+            a = int(most_active_segment(clip, length)[0])
+            segment = clip[a:a + length]
+            e_fg = segment.double().pow(2).sum().clamp_min(_EPS)
+            e_bg = bgs[i, start:start + length].double().pow(2).sum()
+            gain = float(torch.sqrt(e_bg / e_fg * 10.0 ** (snr_db / 10.0))) if e_bg > 0 else 1.0
+            mix[start:start + length] += gain * segment
+        mixtures.append(mix * (peak / mix.abs().max().clamp_min(_EPS)))
+        spans.append(torch.tensor([[starts[0], starts[0] + length], [starts[1], starts[1] + length]]))
+    names = list(ids) if ids is not None else [str(i) for i in range(n)]
+    return TwoEventSet(torch.stack(mixtures), torch.stack(spans), torch.as_tensor(targets).long(), names)
+
+
+def _span_frames(frontend, spans: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(n, frames)`` frames whose centre lies in each ``(n, 2)`` sample span."""
+    centres = torch.arange(frames) * frontend.hop_length
+    if not frontend.center:
+        centres = centres + frontend.n_fft // 2
+    return (centres[None] >= spans[:, :1]) & (centres[None] < spans[:, 1:])
+
+
+def two_event_scores(frontend, masks: torch.Tensor, own: torch.Tensor, other: torch.Tensor) -> dict:
+    """Per-scene own share, other share and own lift of ``(n, frames, freq)`` masks.
+
+    Example
+    -------
+    >>> from speechbrain_interp.spectral import SpectralFrontEnd
+    >>> fe = SpectralFrontEnd(n_fft=64, hop_length=10)
+    >>> mask = torch.zeros(1, 10, 33)
+    >>> mask[0, 2:4] = 1.0
+    >>> s = two_event_scores(fe, mask, torch.tensor([[20, 40]]), torch.tensor([[60, 80]]))
+    >>> [round(float(s[k][0]), 2) for k in ("own share", "other share", "own lift")]
+    [1.0, 0.0, 5.0]
+    """
+    frames = masks.shape[1]
+    in_own, in_other = _span_frames(frontend, own, frames), _span_frames(frontend, other, frames)
+    own_share = time_share(masks, in_own)
+    return {"own share": own_share, "other share": time_share(masks, in_other),
+            "own lift": own_share / in_own.double().mean(1).clamp_min(_EPS),
+            "own >= 0.7": (own_share >= 0.7).double()}
+
+
+@torch.no_grad()
+def _top_k(adapter, wavs, k: int, batch_size: int) -> torch.Tensor:
+    out = []
+    for start in range(0, wavs.shape[0], batch_size):
+        out.append(adapter.classify_wav(wavs[start:start + batch_size]).topk(k, -1).indices.cpu())
+    return torch.cat(out)
+
+
+def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int = 8, top_k: int = 5,
+                        energy_row: bool = True) -> dict:
+    """Ask every brick about each of the two events of each scene; mean scores per brick.
+
+    Only scenes where the classifier ranks both events' classes among its ``top_k`` count
+    (a question about a class the classifier does not hear has no right answer).
+
+    Returns
+    -------
+    dict
+        ``{"kept": int, "total": int, "rows": {name: {metric: mean over scenes and questions}}}``,
+        with an ``"energy mask"`` reference row (the same mask for both questions).
+    """
+    if not interpreters:
+        raise ValueError("evaluate_two_events needs at least one interpreter")
+    adapter = next(iter(interpreters.values())).classifier
+    ranked = _top_k(adapter, bench.mixture, top_k, batch_size)
+    heard = ((ranked[:, None, :] == bench.targets[:, :, None]).any(-1)).all(-1)
+    kept = bench.subset(heard)
+    rows = {}
+    if len(kept) == 0:
+        return {"kept": 0, "total": len(bench), "rows": rows}
+    fe = adapter.frontend
+    named = dict(interpreters)
+    for name, interp in named.items():
+        sums = {m: [] for m in TWO_EVENT_METRICS}
+        for q in (0, 1):
+            masks = []
+            for start in range(0, len(kept), batch_size):
+                sl = slice(start, start + batch_size)
+                e = interp.explain(kept.mixture[sl], target=kept.targets[sl, q])
+                masks.append(e.mask.detach().cpu())
+            scores = two_event_scores(fe, torch.cat(masks), kept.spans[:, q], kept.spans[:, 1 - q])
+            for m in TWO_EVENT_METRICS:
+                sums[m].append(scores[m])
+        rows[name] = {m: nanmean(torch.cat(v)) for m, v in sums.items()}
+    if energy_row:
+        from speechbrain_interp.localization import energy_mask
+
+        mag = torch.cat([fe(kept.mixture[s:s + batch_size]).magnitude.cpu()
+                         for s in range(0, len(kept), batch_size)])
+        masks = energy_mask(fe, mag)
+        scores = [two_event_scores(fe, masks, kept.spans[:, q], kept.spans[:, 1 - q]) for q in (0, 1)]
+        rows["energy mask"] = {m: nanmean(torch.cat([s[m] for s in scores])) for m in TWO_EVENT_METRICS}
+    return {"kept": len(kept), "total": len(bench), "rows": rows}
