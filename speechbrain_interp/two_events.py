@@ -144,7 +144,8 @@ def two_event_scores(frontend, masks: torch.Tensor, own: torch.Tensor, other: to
 def _top_k(adapter, wavs, k: int, batch_size: int) -> torch.Tensor:
     out = []
     for start in range(0, wavs.shape[0], batch_size):
-        out.append(adapter.classify_wav(wavs[start:start + batch_size]).topk(k, -1).indices.cpu())
+        probs = adapter.classify_wav(wavs[start:start + batch_size])
+        out.append(probs.topk(min(k, probs.shape[-1]), -1).indices.cpu())
     return torch.cat(out)
 
 

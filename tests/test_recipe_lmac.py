@@ -76,16 +76,20 @@ def test_debug_eval_writes_the_table(recipe_modules, tmp_path):
     _, eval_module = recipe_modules
     out = tmp_path / "eval"
     eval_module.main([str(RECIPE / "hparams" / "eval.yaml"), "--debug", f"--output_folder={out}",
-                      f"--data_folder={tmp_path / 'no_data'}", "--settings=[mixture, speech]"])
+                      f"--data_folder={tmp_path / 'no_data'}", "--settings=[mixture, speech, two_events]"])
     results = json.loads((out / "results.json").read_text())
     table = (out / "results.md").read_text()
     rows = results["settings"]["mixture"]["rows"]
-    assert list(rows) == ["L-MAC", "L-MAC FT", "Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM",
-                          "fixed profile", "energy mask", "all-ones"]
+    assert list(rows) == ["L-MAC", "L-MAC FT", "L-MAC conditional", "Saliency", "Integrated Gradients",
+                          "SmoothGrad", "Grad-CAM", "fixed profile", "energy mask", "all-ones"]
     for name, row in rows.items():
         assert {"AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP"} <= set(row)
         assert ("s/clip" in row) == (name not in eval_module.REFERENCE_ROWS)
     assert "| L-MAC |" in table and "### mixture" in table
+    pairs = results["settings"]["two_events"]
+    assert pairs["total"] == 4 and 0 <= pairs["kept"] <= 4 and "### two_events" in table
+    for row in pairs["rows"].values():
+        assert set(row) == {"own share", "other share", "own lift", "own >= 0.7"}
     speech = results["settings"]["speech"]
     if shutil.which("espeak-ng"):
         assert speech["rows"] and speech["clips"] == 4

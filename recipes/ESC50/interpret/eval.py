@@ -48,14 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
 from recipe_tools import debug_scratch, markdown_table, parse_arguments, peek, synthesize_clips  # noqa: E402
 
-from speechbrain_interp import localization, sanity  # noqa: E402
+from speechbrain_interp import localization, sanity, two_events  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.interpreters.lmac import add_white_noise, mix_sources  # noqa: E402
 from speechbrain_interp.metrics import METRIC_NAMES, evaluate_explanation, evaluate_mask  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("in_domain", "mixture", "white_noise", "speech", "localization", "sanity")
+SETTINGS = ("in_domain", "mixture", "white_noise", "speech", "localization", "sanity", "two_events")
 #: Reference rows that every table carries beside the bricks (see speechbrain_interp.localization).
 REFERENCE_ROWS = ("fixed profile", "energy mask", "all-ones")
 
@@ -273,6 +273,31 @@ def evaluate_localization_setting(interpreters: dict, wavs, labels, hparams, spe
     return block
 
 
+def evaluate_two_events_setting(interpreters: dict, wavs, labels, hparams) -> dict:
+    """Two events of different classes per scene, each brick asked about each (see ``two_events``).
+
+    Clip ``i`` and its partner (another class) are inserted, ``two_event_seconds`` each, into
+    white noise at ``two_event_snr_db``; scenes count when the classifier ranks both classes
+    among its ``two_event_top_k``.
+    """
+    adapter = next(iter(interpreters.values())).classifier
+    if labels is None or (adapter.num_classes and int(labels.max()) >= adapter.num_classes):
+        # unlabelled clips, or labels the classifier does not have (--debug's random classifier)
+        labels = localization.predictions(adapter, wavs, int(hparams["batch_size"]))
+    seed = int(hparams["seed"])
+    partner = partner_indices(wavs.shape[0], labels, seed)
+    gen = torch.Generator().manual_seed(seed)
+    clip_s = wavs.shape[1] / hparams["sample_rate"]
+    seconds = min(float(hparams["two_event_seconds"]), 0.4 * clip_s)  # short (debug) clips: shorter events
+    bench = two_events.make_two_event_set(
+        wavs, wavs[partner], 0.05 * torch.randn(wavs.shape, generator=gen), hparams["sample_rate"],
+        torch.stack([labels, labels[partner]], 1), seconds=seconds, gap=min(0.5, 0.2 * clip_s),
+        snr_db=float(hparams["two_event_snr_db"]), seed=seed)
+    table = two_events.evaluate_two_events(interpreters, bench, int(hparams["batch_size"]),
+                                           top_k=int(hparams["two_event_top_k"]))
+    return {"clips": wavs.shape[0], **table}
+
+
 def _fmt(key: str, value: float) -> str:
     if value != value:  # NaN
         return "n/a"
@@ -310,6 +335,11 @@ def markdown_tables(results: dict) -> str:
             cols = sorted({k for row in block["rows"].values() for k in row})
             out += _table(block["rows"], cols)
             continue
+        if setting == "two_events":
+            out.append(f"{block['kept']} of {block['total']} two-event scenes kept (both classes in the "
+                       "classifier's top k); each brick is asked about each event.\n")
+            out += _table(block["rows"], list(two_events.TWO_EVENT_METRICS))
+            continue
         extra = sorted({k for row in block["rows"].values() for k in row}
                        - set(METRIC_NAMES) - {"s/clip"})
         out += _table(block["rows"], list(METRIC_NAMES) + extra + ["s/clip"])
@@ -342,7 +372,7 @@ def prepare_debug(hparams_file, overrides: dict):
         overrides["classifier_source"] = str(make_speechbrain_classifier(
             scratch / "classifier", "compact", n_mels=32, labels=["dog", "siren", "rain", "engine"]))
         overrides["classifier_interface"] = "EncoderClassifier"
-    for key in ("lmac_decoder", "lmac_ft_decoder"):
+    for key in ("lmac_decoder", "lmac_ft_decoder", "lmac_cond_decoder"):
         path = peek(hparams_file, overrides, key)
         if path and not Path(str(path)).exists():
             overrides[key] = None  # untrained decoder: a smoke test, not a result
@@ -394,6 +424,10 @@ def main(argv):
                 logger.warning("espeak-ng not found: localization runs without speech backgrounds")
             block = evaluate_localization_setting(interpreters, wavs, labels, hparams, speech)
             results["settings"][setting] = block
+            (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+            continue
+        if setting == "two_events":
+            results["settings"][setting] = evaluate_two_events_setting(interpreters, wavs, labels, hparams)
             (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
             continue
         if setting == "sanity":
