@@ -30,7 +30,8 @@ SHIMS = {
 #: Layers, lowest first: a module may import modules of its own layer or of lower ones.
 LAYERS = [
     ("core", ["audio", "spectral", "adapters", "explanation", "figures", "metrics", "localization",
-              "sanity", "safety", "synth", "mixtures", "checkpointing", "vocabularies", "lobes"]),
+              "sanity", "two_events", "safety", "synth", "mixtures", "checkpointing", "vocabularies",
+              "lobes"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters"]),
     ("folders and loading", ["sources", "repository", "loading"]),
