@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--batch-size", type=int, default=8, help="files per batch (default: %(default)s)")
     explain.add_argument("--target", help="class name or index to explain instead of the prediction")
     explain.add_argument("--no-metrics", action="store_true", help="skip the faithfulness metrics")
+    explain.add_argument("--figures", choices=("fast", "detailed", "none"), default="fast",
+                         help="image per clip: colour-mapped panels (fast, default), the full figure "
+                              "(detailed), or none")
+    explain.add_argument("--no-images", action="store_true", help="no image per clip (--figures none)")
     explain.add_argument("--layers", nargs="+", metavar="MODULE",
                          help="with --classifier: the classifier's modules to read (Grad-CAM uses the "
                               "first; default: per architecture)")
@@ -243,6 +247,7 @@ def _run_explain(args, paths, out: Path, title: str, events: dict | None = None)
         explainer, paths, out, batch_size=getattr(args, "batch_size", 8), progress=not args.quiet,
         target=target, title=title, info={"interpreter": what},
         metrics=not getattr(args, "no_metrics", False), events=events,
+        figures="none" if getattr(args, "no_images", False) else getattr(args, "figures", "detailed"),
     )
     for entry in result["entries"]:
         _print(args, f"  {entry['name']}: {entry['label']} (p={entry['probability']:.2f}, "

@@ -200,7 +200,7 @@ class Explanation:
             out["note"] = self.note
         return out
 
-    def save(self, directory, names=None, figure: bool = True, summary: bool = True) -> list[dict]:
+    def save(self, directory, names=None, figure=True, summary: bool = True) -> list[dict]:
         """Write each clip's WAVs (original, interpretation, residual, components) and PNG.
 
         Arguments
@@ -209,8 +209,11 @@ class Explanation:
             Output folder, created if needed.
         names : list of str, optional
             One file stem per clip (default: the stems of ``sources``, else ``clip0``, ``clip1``, ...).
-        figure : bool
-            Also draw the spectrogram / mask / overlay PNG.
+        figure : bool or str
+            The PNG per clip: ``"detailed"`` (or True), the matplotlib figure with waveform,
+            spectrogram, mask and overlay; ``"fast"``, three colour-mapped panels written
+            without a figure (:func:`~speechbrain_interp.figures.fast_image`); ``"none"`` (or
+            False), no image.
         summary : bool
             Also write ``directory/summary.json`` (the report writer merges its own instead).
 
@@ -220,7 +223,11 @@ class Explanation:
             Per clip, :meth:`to_dict` plus ``files``: paths relative to ``directory``.
             The same list is written to ``directory/summary.json`` (with ``summary``).
         """
-        from speechbrain_interp.figures import plot_explanation
+        from speechbrain_interp.figures import FIGURE_KINDS, fast_image, plot_explanation
+
+        figure = {True: "detailed", False: "none", None: "none"}.get(figure, figure)
+        if figure not in FIGURE_KINDS:
+            raise ValueError(f"figure must be one of {FIGURE_KINDS} (or True / False), got {figure!r}")
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -245,9 +252,12 @@ class Explanation:
                     key = f"component{rank}"
                     files[key] = f"{stem}_component{rank}_k{comp.index}.wav"
                     save_audio(directory / files[key], comp.wav, self.sample_rate)
-            if figure:
+            if figure != "none":
                 files["figure"] = f"{stem}.png"
-                plot_explanation(self, i, directory / files["figure"], title=str(name))
+                if figure == "fast":
+                    fast_image(self, i, directory / files["figure"])
+                else:
+                    plot_explanation(self, i, directory / files["figure"], title=str(name))
             entry = {"name": str(name), **self.to_dict(i), "files": files}
             entries.append(entry)
         if summary:

@@ -1,5 +1,10 @@
 """Figures for explanations: waveform, spectrogram, mask, overlay and concept weights.
 
+Two renderers: :func:`plot_explanation`, the detailed matplotlib figure (axes, colour bars,
+waveform, concept bars), and :func:`fast_image`, three colour-mapped panels (input, mask,
+masked-in) written straight to a PNG without a figure, about a tenth of the cost, which is
+what explaining a whole folder wants.
+
 Authors
 * speechbrain_interp contributors 2026
 """
@@ -11,9 +16,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-__all__ = ["plot_explanation"]
+__all__ = ["plot_explanation", "fast_image", "FIGURE_KINDS"]
+
+#: What :meth:`Explanation.save` can draw per clip.
+FIGURE_KINDS = ("fast", "detailed", "none")
 
 
 def _db(magnitude: torch.Tensor) -> torch.Tensor:
@@ -84,3 +93,53 @@ def plot_explanation(explanation, i: int, path, title: str = "") -> None:
         axes[5].tick_params(axis="y", labelsize=7)
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _rows(values: torch.Tensor, rows: int) -> torch.Tensor:
+    """``(channels, frames, freq)`` values averaged down to at most ``rows`` frequency rows, as
+    ``(channels, rows, frames)`` with low frequencies last (the bottom of an image)."""
+    channels, frames, freq = values.shape
+    if freq > rows:  # pool along the contiguous axis, then transpose the small result
+        values = torch.nn.functional.adaptive_avg_pool1d(values.reshape(channels * frames, 1, freq), rows)
+        values = values.reshape(channels, frames, rows)
+    return values.transpose(1, 2).flip(1)
+
+
+def fast_image(explanation, i: int, path, rows: int = 128) -> None:
+    """Clip ``i`` as three stacked colour-mapped panels (input dB, mask, masked-in dB) in one PNG.
+
+    No matplotlib figure is built: the arrays are colour-mapped and written as an image, one
+    pixel per frame across and ``rows`` frequency rows per panel, low frequencies at the bottom.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> from matplotlib.image import imread
+    >>> from speechbrain_interp.explanation import Explanation
+    >>> wav = torch.randn(1, 1600) * 0.1
+    >>> e = Explanation("demo", 16000, wav, torch.rand(1, 11, 257), torch.rand(1, 11, 257),
+    ...                 wav, wav, torch.tensor([0]), torch.tensor([0.9]), torch.tensor([0.8]))
+    >>> path = os.path.join(tempfile.mkdtemp(), "fig.png")
+    >>> fast_image(e, 0, path)
+    >>> imread(path).shape[:2]   # 3 panels of 128 rows, 2-pixel gaps; 11 frames
+    (388, 11)
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    # pool to the displayed rows first: every later step then works on a few thousand pixels
+    mag, mask = _rows(torch.stack([explanation.magnitude[i].detach().float().cpu(),
+                                   explanation.mask[i].detach().float().cpu().clamp(0.0, 1.0)]), rows)
+    db = 20.0 * torch.log10(mag.clamp_min(1e-8))
+    hi = float(db.max())
+    lo = hi - 80.0
+
+    def scaled(x):
+        return ((x - lo) / 80.0).clamp(0.0, 1.0).numpy()
+
+    masked_db = 20.0 * torch.log10((mag * mask).clamp_min(1e-8))
+    panels = [colormaps["magma"](scaled(db), bytes=True), colormaps["viridis"](mask.numpy(), bytes=True),
+              colormaps["magma"](scaled(masked_db), bytes=True)]
+    gap = np.full((2, panels[0].shape[1], 4), 255, dtype=np.uint8)
+    image = np.concatenate([panels[0], gap, panels[1], gap, panels[2]])[..., :3]
+    Image.fromarray(np.ascontiguousarray(image)).save(path, compress_level=1)  # fast zlib level

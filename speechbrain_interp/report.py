@@ -20,6 +20,7 @@ import datetime
 import html
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -307,7 +308,7 @@ def _add_event_scores(entry: dict, explanation, i: int, explainer, spans) -> Non
 
 def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool = True,
                       target=None, title: str | None = None, info: dict | None = None,
-                      metrics: bool = True, events: dict | None = None) -> dict:
+                      metrics: bool = True, events: dict | None = None, figures: str = "fast") -> dict:
     """Explain audio files and write WAVs, PNGs, ``summary.json`` and ``report.html`` into ``out``.
 
     Arguments
@@ -330,6 +331,9 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         Run details for the report header.
     metrics : bool
         Compute the faithfulness metrics of every clip.
+    figures : str
+        The image per clip: ``"fast"`` (default; colour-mapped panels, no matplotlib figure),
+        ``"detailed"`` (the full figure) or ``"none"``.
     events : dict, optional
         ``{path: [(start_s, end_s), ...]}``: where the explained event is in a clip, when it is
         known. Such clips also score the mask's share of mass inside the events and its lift
@@ -369,17 +373,25 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     with _folder_lock(out):
         previous = _read_summary(out)
         names = _names_in_folder(paths, previous)
-        for batch_paths, explanation in explainer.interpret_files(
-            paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
-        ):
-            if metrics:
-                add_metrics(explanation, explainer.interpreter.classifier)
-            saved = explanation.save(out, names=[names[p] for p in batch_paths], summary=False)
-            for i, (entry, path) in enumerate(zip(saved, batch_paths)):
-                entry["source"] = str(path)
-                if events and path in events:
-                    _add_event_scores(entry, explanation, i, explainer, events[path])
-            entries += saved
+        # files are written by one worker thread while the next batch is explained (encoding
+        # PNGs and WAVs releases the GIL, as the classifier's kernels do)
+        pending = []
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            for batch_paths, explanation in explainer.interpret_files(
+                paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
+            ):
+                if metrics:
+                    add_metrics(explanation, explainer.interpreter.classifier)
+                stems = [names[p] for p in batch_paths]
+                job = writer.submit(explanation.save, out, names=stems, summary=False, figure=figures)
+                pending.append((batch_paths, explanation, job))
+            for batch_paths, explanation, job in pending:
+                saved = job.result()
+                for i, (entry, path) in enumerate(zip(saved, batch_paths)):
+                    entry["source"] = str(path)
+                    if events and path in events:
+                        _add_event_scores(entry, explanation, i, explainer, events[path])
+                entries += saved
         position = {str(p): k for k, p in enumerate(paths)}
         entries.sort(key=lambda e: position.get(e["source"], len(position)))  # batches group by length
         if not entries:  # a run that explained nothing leaves an earlier run's results as they were

@@ -197,6 +197,27 @@ def test_train_then_explain_with_the_result(setup, tmp_path, capsys):
                  str(setup["classifier"]), "--out", str(tmp_path / "explained"), "-q"]) == 0
 
 
+def test_figure_kinds_fast_detailed_and_none(setup, tmp_path):
+    from matplotlib.image import imread
+
+    clip = str(setup["clips"] / "siren.flac")
+    common = ["--interpreter", str(setup["repo"]), "--no-metrics", "-q"]
+    shapes = {}
+    for kind, flags in (("fast", []), ("detailed", ["--figures", "detailed"]), ("none", ["--no-images"])):
+        out = tmp_path / kind
+        assert main(["explain", clip, "--out", str(out), *common, *flags]) == 0
+        (entry,) = json.loads((out / "summary.json").read_text())
+        assert {"original", "interpretation", "residual"} <= set(entry["files"])
+        if kind == "none":
+            assert "figure" not in entry["files"] and not list(out.glob("*.png"))
+            assert (out / "report.html").is_file()
+        else:
+            shapes[kind] = imread(out / entry["files"]["figure"]).shape
+    frames = shapes["fast"][1]
+    assert shapes["fast"][0] == 3 * 128 + 4 and frames > 10  # three panels, one pixel per frame
+    assert shapes["detailed"] != shapes["fast"]
+
+
 def test_train_class_conditional_then_explain_each_class(setup, tmp_path):
     from speechbrain_interp.interfaces import LMACInterface
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""End-to-end cost of explaining a folder against the brick's own ``explain()``, in one run.
+
+On the same clips (``--clips`` synthesized 5 s scenes written as WAV files), with the bundled
+L-MAC interpreter, it prints seconds per clip and the ratio to the brick's time for:
+
+* the brick: ``interpret_batch`` on clips already in memory (the explanation itself:
+  classifier, decoder, resynthesis, the classifier on the interpretation and residual);
+* the command line's path (``speechbrain_interp.report.explain_to_report``): read the files,
+  explain, score, write the WAVs, the images, ``summary.json`` and ``report.html``;
+* the same without images (``--no-images``);
+* the same with the detailed matplotlib figure per clip (``--figures detailed``).
+
+Usage
+-----
+    python benchmarks/bench_cli.py               # 20 clips
+    python benchmarks/bench_cli.py --clips 8 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import machine_note  # noqa: E402
+
+from speechbrain_interp import pretrained_default  # noqa: E402
+from speechbrain_interp.audio import load_audio, save_audio  # noqa: E402
+from speechbrain_interp.interfaces import load  # noqa: E402
+from speechbrain_interp.report import explain_to_report  # noqa: E402
+from speechbrain_interp.synth import demo_scene  # noqa: E402
+
+
+def best_of(fn, repeat: int) -> float:
+    """Fastest wall-clock seconds of ``fn()`` over ``repeat`` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(torch.get_num_threads())
+    root = Path(tempfile.mkdtemp(prefix="bench_cli_"))
+    try:
+        paths = []
+        for i in range(args.clips):
+            wav, _ = demo_scene(seed=i)
+            paths.append(root / "clips" / f"scene{i:03d}.wav")
+            save_audio(paths[-1], wav, 16000)
+        interface = load(pretrained_default(), savedir=root / "savedir")
+        wavs = torch.stack([load_audio(p, sample_rate=16000) for p in paths])
+
+        def brick():
+            for start in range(0, len(wavs), args.batch_size):
+                interface.interpret_batch(wavs[start:start + args.batch_size])
+
+        def cli(**options):
+            def run():
+                out = root / "out"
+                shutil.rmtree(out, ignore_errors=True)
+                explain_to_report(interface, paths, out, batch_size=args.batch_size, progress=False,
+                                  **options)
+            return run
+
+        rows = [("brick: interpret_batch (in memory)", best_of(brick, args.repeat))]
+        rows.append(("CLI path: WAVs, images, metrics, report", best_of(cli(), args.repeat)))
+        rows.append(("CLI path without images", best_of(cli(figures="none"), args.repeat)))
+        rows.append(("CLI path with detailed figures", best_of(cli(figures="detailed"), args.repeat)))
+        base = rows[0][1]
+        print(machine_note())
+        print(f"{args.clips} clips of 5 s, batch {args.batch_size}, best of {args.repeat}")
+        print("| measurement | seconds per clip | ratio to the brick |")
+        print("|---|---:|---:|")
+        for name, seconds in rows:
+            print(f"| {name} | {seconds / args.clips:.4f} | {seconds / base:.2f}x |")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
