@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
     explain.add_argument("--batch-size", type=int, default=8, help="files per batch (default: %(default)s)")
     explain.add_argument("--target", help="class name or index to explain instead of the prediction")
+    explain.add_argument("--each-label", action="store_true",
+                         help="one mask and interpretation per label the clip is heard as (multi-label "
+                              "classifiers: every label above 0.5)")
     explain.add_argument("--no-metrics", action="store_true", help="skip the faithfulness metrics")
     explain.add_argument("--figures", choices=("fast", "detailed", "none"), default="fast",
                          help="image per clip: colour-mapped panels (fast, default), the full figure "
@@ -243,6 +246,10 @@ def _run_explain(args, paths, out: Path, title: str, events: dict | None = None)
     target = getattr(args, "target", None)
     if target is not None and target.isdigit():
         target = int(target)
+    if getattr(args, "each_label", False):
+        from speechbrain_interp.interpreting import EACH_LABEL
+
+        target = EACH_LABEL
     result = explain_to_report(
         explainer, paths, out, batch_size=getattr(args, "batch_size", 8), progress=not args.quiet,
         target=target, title=title, info={"interpreter": what},
@@ -312,6 +319,10 @@ def _cmd_explain(args) -> int:
     if args.baseline and args.interpreter:
         print("error: --baseline stands in for a trained interpreter; pass --baseline or --interpreter, "
               "not both", file=sys.stderr)
+        return 2
+    if args.each_label and args.target is not None:
+        print("error: --each-label explains every label a clip is heard as; pass --each-label or --target "
+              "CLASS, not both", file=sys.stderr)
         return 2
     paths = audio_files(args.inputs)
     if not paths:

@@ -21,7 +21,7 @@ import torch
 
 from speechbrain_interp.audio import save_audio
 
-__all__ = ["Explanation", "Component", "safe_stem"]
+__all__ = ["Explanation", "Component", "LabelMask", "safe_stem"]
 
 
 @dataclass
@@ -52,6 +52,30 @@ def safe_stem(name: str) -> str:
     'dog_bark_1'
     """
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "clip"
+
+
+@dataclass
+class LabelMask:
+    """One explained label of a clip: its mask, the classifier's probability for it on the
+    input and on the masked-in input, and the listenable interpretation.
+
+    Arguments
+    ---------
+    label : str
+        Class name.
+    mask : torch.Tensor
+        ``(frames, freq)`` mask in [0, 1].
+    probability, probability_in : float
+        The class's probability on the input and on the masked-in input.
+    interpretation : torch.Tensor
+        ``(time,)`` masked-in audio.
+    """
+
+    label: str
+    mask: torch.Tensor
+    probability: float
+    probability_in: float
+    interpretation: torch.Tensor
 
 
 @dataclass
@@ -88,6 +112,9 @@ class Explanation:
         Extra per-sample numbers, e.g. faithfulness metrics, ``{name: (batch,) tensor}``.
     components : list, optional
         Per clip, a list of :class:`Component` (L2I's audio objects).
+    label_masks : list, optional
+        Per clip, one :class:`LabelMask` per explained label (see
+        :func:`speechbrain_interp.per_label.explain_labels`): multi-label explanations.
     concepts : list, optional
         Per clip, a list of ``(concept, weight)`` pairs, largest weight first.
     note : str, optional
@@ -131,6 +158,7 @@ class Explanation:
     scores: dict = field(default_factory=dict)
     components: list | None = None
     concepts: list | None = None
+    label_masks: list | None = None
     note: str | None = None
     logits: torch.Tensor | None = None
     logits_in: torch.Tensor | None = None
@@ -156,7 +184,7 @@ class Explanation:
             v = getattr(self, f.name)
             if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == len(self):
                 v = v[i : i + 1]
-            elif f.name in ("components", "concepts", "sources") and v is not None:
+            elif f.name in ("components", "concepts", "sources", "label_masks") and v is not None:
                 v = [v[i]]
             elif f.name == "scores":
                 v = {k: t[i : i + 1] for k, t in v.items()}
@@ -196,6 +224,10 @@ class Explanation:
             out["components"] = [
                 {"index": int(c.index), "relevance": float(c.relevance)} for c in self.components[i]
             ]
+        if self.label_masks is not None:
+            out["per_label"] = [{"label": m.label, "probability": m.probability,
+                                 "probability_in": m.probability_in, "mask_mean": float(m.mask.mean())}
+                                for m in self.label_masks[i]]
         if self.note:
             out["note"] = self.note
         return out
@@ -252,6 +284,10 @@ class Explanation:
                     key = f"component{rank}"
                     files[key] = f"{stem}_component{rank}_k{comp.index}.wav"
                     save_audio(directory / files[key], comp.wav, self.sample_rate)
+            if self.label_masks is not None:  # one listenable interpretation per explained label
+                for rank, m in enumerate(self.label_masks[i]):
+                    files[f"label{rank}"] = f"{stem}_label{rank}_{safe_stem(m.label)}.wav"
+                    save_audio(directory / files[f"label{rank}"], m.interpretation, self.sample_rate)
             if figure != "none":
                 files["figure"] = f"{stem}.png"
                 if figure == "fast":

@@ -22,10 +22,13 @@ from speechbrain_interp.audio import AudioError, load_audio
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.interpreters.base import Interpreter
 
-__all__ = ["audio_files", "AUDIO_SUFFIXES", "InterpretingMixin"]
+__all__ = ["audio_files", "AUDIO_SUFFIXES", "InterpretingMixin", "EACH_LABEL"]
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+#: ``target=EACH_LABEL`` explains every label each clip is heard as, one mask per label
+#: (:func:`speechbrain_interp.per_label.explain_labels`; the CLI's ``--each-label``).
+EACH_LABEL = "*each label*"
 
 
 def audio_files(inputs: Sequence) -> list[Path]:
@@ -84,6 +87,7 @@ def _concat(parts: list[Explanation], order: list[int], num_samples: int) -> Exp
         labels=first.labels, probability_out=cat("probability_out"), scores=scores,
         components=[e.components[0] for e in flat] if first.components is not None else None,
         concepts=[e.concepts[0] for e in flat] if first.concepts is not None else None,
+        label_masks=[e.label_masks[0] for e in flat] if first.label_masks is not None else None,
         note=first.note, logits=cat("logits"), logits_in=cat("logits_in"), logits_out=cat("logits_out"),
         probabilities=cat("probabilities"),
         sources=[e.sources[0] for e in flat] if first.sources is not None else None,
@@ -130,6 +134,10 @@ class InterpretingMixin:
 
     def _explain(self, wavs: torch.Tensor, target) -> Explanation:
         with torch.enable_grad():  # gradient-based bricks need autograd even under no_grad()
+            if isinstance(target, str) and target == EACH_LABEL:
+                from speechbrain_interp.per_label import explain_labels
+
+                return explain_labels(self.interpreter, wavs.to(self._device()))
             return self.interpreter.explain(wavs.to(self._device()), target=target)
 
     def interpret_batch(self, wavs, wav_lens=None, target=None) -> Explanation:

@@ -149,6 +149,10 @@ def _row(entry: dict, base: str) -> str:
     players = []
     kinds = list(_AUDIO_KINDS) + [(k, f"component {k[len('component'):]}") for k in files
                                   if k.startswith("component")]
+    per_label = entry.get("per_label") or []
+    kinds += [(f"label{r}", f"{m['label']} (p {_fmt(m['probability'])}, on its interpretation "
+                            f"{_fmt(m['probability_in'])})")
+              for r, m in enumerate(per_label) if f"label{r}" in files]
     for key, label in kinds:
         if key in files:
             src = html.escape(base + files[key], quote=True)

@@ -305,8 +305,11 @@ def band_window_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length
 # A random-weight LAION-CLAP folder (tests, examples), built like the real one
 # --------------------------------------------------------------------------------------
 def band_class_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64,
-                          bands_hz=((500.0, 900.0), (2000.0, 2400.0)), labels=("low", "high")):
+                          bands_hz=((500.0, 900.0), (2000.0, 2400.0)), labels=("low", "high"),
+                          multilabel: bool = False):
     """A :class:`TorchClassifier` around :class:`BandClassDetector`: one class per band, evidence known.
+
+    ``multilabel=True`` reads its logits with sigmoids: a clip with both tones is both classes.
 
     Example
     -------
@@ -326,7 +329,7 @@ def band_class_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length:
     bands = [(int(lo / hz_per_bin), int(hi / hz_per_bin) + 1) for lo, hi in bands_hz]
     net = BandClassDetector(frontend.n_freqs, bands)
     return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features", "pooled"],
-                           labels=list(labels))
+                           labels=list(labels), multilabel=multilabel)
 
 
 def _byte_level_alphabet() -> list[str]:

@@ -33,7 +33,7 @@ LAYERS = [
               "sanity", "two_events", "safety", "synth", "mixtures", "checkpointing", "vocabularies",
               "lobes"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
-    ("bricks", ["interpreters"]),
+    ("bricks", ["interpreters", "per_label"]),
     ("folders and loading", ["sources", "repository", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
     ("export", ["brick_spec", "model_card", "export", "recipe_export"]),

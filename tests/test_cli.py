@@ -197,6 +197,18 @@ def test_train_then_explain_with_the_result(setup, tmp_path, capsys):
                  str(setup["classifier"]), "--out", str(tmp_path / "explained"), "-q"]) == 0
 
 
+def test_each_label_on_the_command_line(setup, tmp_path, capsys):
+    clip = str(setup["clips"] / "siren.flac")
+    out = tmp_path / "each"
+    assert main(["explain", clip, "--interpreter", str(setup["repo"]), "--out", str(out), "--each-label",
+                 "--no-metrics", "--no-images", "-q"]) == 0
+    (entry,) = json.loads((out / "summary.json").read_text())
+    assert [m["label"] for m in entry["per_label"]] == [entry["label"]]  # single-label: the top class
+    assert (out / entry["files"]["label0"]).is_file()
+    assert main(["explain", clip, "--each-label", "--target", "rain", "--out", str(tmp_path / "x")]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_figure_kinds_fast_detailed_and_none(setup, tmp_path):
     from matplotlib.image import imread
 
