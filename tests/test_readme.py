@@ -1,4 +1,5 @@
-"""Every Python snippet of the README runs on a fresh clone, offline, in an empty folder.
+"""Every Python snippet of the README and of the documentation runs on a fresh clone, offline,
+in an empty folder.
 
 A snippet whose first line is ``# continued`` runs after the one before it (it uses its names).
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = [REPO / "README.md"]
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
 def snippets(path: Path) -> list[tuple[str, str]]:
@@ -32,7 +33,8 @@ ALL = [s for doc in DOCUMENTS for s in snippets(doc)]
 
 
 def test_the_readme_has_snippets():
-    assert len(ALL) >= 8
+    assert sum(name.startswith("README.md") for name, _ in ALL) >= 3
+    assert len(ALL) >= 10
 
 
 @pytest.mark.slow
