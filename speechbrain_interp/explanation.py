@@ -295,6 +295,8 @@ class Explanation:
                 else:
                     plot_explanation(self, i, directory / files["figure"], title=str(name))
             entry = {"name": str(name), **self.to_dict(i), "files": files}
+            if figure != "none":
+                entry["figure_kind"] = figure
             entries.append(entry)
         if summary:
             with open(directory / "summary.json", "w", encoding="utf-8") as fh:

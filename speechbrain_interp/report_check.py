@@ -68,7 +68,11 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
     -------
     dict
         ``{"loaded": bool, "audio_total": n, "audio_ok": n, "audio_failed": n,
-        "audio_sources": [...], "missing_files": [...], "screenshot": Path}``.
+        "audio_sources": [...], "missing_files": [...], "selftest": {...}, "screenshot": Path}``;
+        ``selftest`` is what the page recorded when it drove itself: ``sort-ok`` (``"yes"`` when
+        sorting the overview by probability ordered it), ``playhead`` (its position after
+        seeking the first clip to half its length), ``switch`` and ``switch-time`` (the source
+        and position after switching to the interpretation).
 
     Raises
     ------
@@ -84,8 +88,12 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
     report = Path(report).resolve()
     screenshot = Path(screenshot) if screenshot else report.with_suffix(".png")
     url = report.as_uri()
-    dom = _chromium(["--virtual-time-budget=15000", "--dump-dom", url], timeout)
+    # "#selftest" makes the page sort its overview, seek a clip and switch its source by itself,
+    # and record the outcome in <div id="selftest"> (see speechbrain_interp.report_page)
+    dom = _chromium(["--virtual-time-budget=15000", "--dump-dom", url + "#selftest"], timeout)
     text = dom.stdout
+    probe = re.search(r'<div id="selftest"[^>]*>', text)
+    selftest = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', probe.group(0))) if probe else {}
     status = re.search(r'<div id="audio-status"[^>]*>', text)
     attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', status.group(0))) if status else {}
     sources = re.findall(r'<audio[^>]*\ssrc="([^"]+)"', text)
@@ -100,6 +108,7 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
         "audio_done": attrs.get("done") == "yes",
         "audio_sources": sources,
         "missing_files": missing,
+        "selftest": selftest,
         "screenshot": screenshot if screenshot.is_file() else None,
         "stderr": (dom.stderr + shot.stderr)[-2000:],
     }

@@ -51,7 +51,7 @@ def test_report_rows_players_figures_and_metrics(report):
     assert len(entries) == 2 and page.count('class="clip-row"') == 2
     sources = [html.unescape(s) for s in re.findall(r'<audio[^>]*src="([^"]+)"', page)]
     assert len(sources) == 6
-    kinds = re.findall(r'data-kind="(\w+)"', page)
+    kinds = re.findall(r'<audio[^>]*data-kind="(\w+)"', page)
     assert kinds == ["original", "interpretation", "residual"] * 2
     folder = report["report"].parent
     assert all((folder / s).is_file() for s in sources)
@@ -62,6 +62,25 @@ def test_report_rows_players_figures_and_metrics(report):
     assert "siren &amp; dog" in page and "dog <bark>" not in page  # names and labels are escaped
     assert page.count("No trained interpreter") == 1  # a note shared by every clip is shown once
     assert "saliency on a random classifier" in page
+
+
+def test_overview_legend_and_low_confidence_flag(report):
+    page = report["report"].read_text()
+    entries = json.loads(report["summary"].read_text())
+    overview = page[page.index('<table id="overview">'):page.index("</table>", page.index('id="overview"'))]
+    assert overview.count("<tr>") == 3  # header and one row per clip
+    for e in entries:  # each row links to its clip's details
+        link = r'href="#(clip-[^"]+)"[^>]*>' + re.escape(html.escape(e["name"]))
+        anchor = re.search(link, overview).group(1)
+        assert f'<tr class="clip-row" id="{anchor}">' in page
+        top3 = ", ".join(f"{html.escape(c)} {p:.2f}" for c, p in e["top_classes"][:3])
+        assert top3 in overview
+    # a random three-class classifier is never confident: every prediction is flagged
+    assert overview.count("low confidence") == len(entries)
+    legend = page[page.index('<dl class="legend">'):]
+    for name in ("p on interpretation", "mask mean", "Fid-In", "AD", "AI"):
+        assert f"<dt>{name}</dt>" in legend
+    assert page.count('class="timeline"') == 2 and page.count('class="playhead"') == 2
 
 
 def test_write_report_from_summary_json(report):
@@ -90,6 +109,20 @@ def test_report_in_headless_chromium(report, tmp_path, capsys):
 
     shot = Image.open(tmp_path / "shot.png").convert("L")
     assert shot.size[0] >= 1000 and len(set(shot.resize((64, 64)).getdata())) > 20  # not a blank page
+
+
+@needs_chromium
+def test_chromium_sorts_seeks_and_switches(report):
+    """The page, driven in headless Chromium: the overview sorts by probability, the playhead
+    follows a seek to the middle of the clip, and switching to the interpretation keeps the time."""
+    result = check_report_in_chromium(report["report"])
+    test = result["selftest"]
+    assert test.get("done") == "yes", result["stderr"]
+    assert test["sort-ok"] == "yes"
+    values = [float(v) for v in test["sorted"].split(",")]
+    assert values == sorted(values, reverse=True) and len(values) == 2
+    assert abs(float(test["playhead"]) - 0.5) < 0.02
+    assert test["switch"] == "interpretation" and abs(float(test["switch-time"]) - 0.5) < 0.02
 
 
 @needs_chromium
