@@ -72,7 +72,7 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
         ``selftest`` is what the page recorded when it drove itself: ``sort-ok`` (``"yes"`` when
         sorting the overview by probability ordered it), ``playhead`` (its position after
         seeking the first clip to half its length), ``switch`` and ``switch-time`` (the source
-        and position after switching to the interpretation).
+        and position after switching to the interpretation), ``played`` (it started playing).
 
     Raises
     ------

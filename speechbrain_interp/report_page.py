@@ -198,6 +198,12 @@ _SCRIPT = """
       tl.activate('interpretation', false);
       out.setAttribute('data-switch', tl.getAttribute('data-active'));
       out.setAttribute('data-switch-time', (tl.player().currentTime / a.duration).toFixed(3));
+      // play: the active player leaves the paused state at once (the HTML spec), whatever the clock
+      var player = tl.player();
+      var started = player.play();
+      if (started && started.catch) { started.catch(function () {}); }
+      out.setAttribute('data-played', player.paused ? 'no' : 'yes');
+      player.pause();
     }
     out.setAttribute('data-done', 'yes');
   }

@@ -114,7 +114,8 @@ def test_report_in_headless_chromium(report, tmp_path, capsys):
 @needs_chromium
 def test_chromium_sorts_seeks_and_switches(report):
     """The page, driven in headless Chromium: the overview sorts by probability, the playhead
-    follows a seek to the middle of the clip, and switching to the interpretation keeps the time."""
+    follows a seek to the middle of the clip, switching to the interpretation keeps the time, and
+    the interpretation then plays."""
     result = check_report_in_chromium(report["report"])
     test = result["selftest"]
     assert test.get("done") == "yes", result["stderr"]
@@ -123,6 +124,7 @@ def test_chromium_sorts_seeks_and_switches(report):
     assert values == sorted(values, reverse=True) and len(values) == 2
     assert abs(float(test["playhead"]) - 0.5) < 0.02
     assert test["switch"] == "interpretation" and abs(float(test["switch-time"]) - 0.5) < 0.02
+    assert test["played"] == "yes"  # and it plays from there
 
 
 @needs_chromium
