@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--each-label", action="store_true",
                          help="one mask and interpretation per label the clip is heard as (multi-label "
                               "classifiers: every label above 0.5)")
+    explain.add_argument("--long", action="store_true",
+                         help="recordings of any length: explain in overlapping windows of --window seconds, "
+                              "write stitched WAVs and a timeline per file (bounded memory)")
+    explain.add_argument("--window", type=float, default=5.0, help="with --long: window length in seconds")
     explain.add_argument("--no-metrics", action="store_true", help="skip the faithfulness metrics")
     explain.add_argument("--figures", choices=("fast", "detailed", "none"), default="fast",
                          help="image per clip: colour-mapped panels (fast, default), the full figure "
@@ -328,7 +332,23 @@ def _cmd_explain(args) -> int:
     if not paths:
         print(f"error: no audio files (wav, flac, ogg, mp3) in {' '.join(args.inputs)}", file=sys.stderr)
         return 2
+    if args.long:
+        return _run_long(args, paths, Path(args.out))
     return _run_explain(args, paths, Path(args.out), title="speechbrain_interp explanations")
+
+
+def _run_long(args, paths, out: Path) -> int:
+    from speechbrain_interp.long_audio import explain_long
+
+    explainer, what = _load_explainer(args)
+    _print(args, f"explaining {len(paths)} recording(s) in {args.window:g} s windows with {what}")
+    for path in paths:
+        result = explain_long(explainer, path, out, window_s=args.window)
+        heard = "; ".join(f"{c}: " + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans)
+                          for c, spans in result["classes"].items()) or "no class above 0.5"
+        _print(args, f"  {Path(path).name}: {len(result['windows'])} windows; {heard}")
+    _print(args, f"wrote stitched WAVs and timelines to {out}/")
+    return 0
 
 
 def _cmd_train(args) -> int:

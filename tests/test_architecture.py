@@ -37,7 +37,8 @@ LAYERS = [
     ("folders and loading", ["sources", "repository", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
     ("export", ["brick_spec", "model_card", "export", "recipe_export"]),
-    ("applications", ["training", "report", "report_page", "report_check", "testing", "cli", "__main__"]),
+    ("applications", ["training", "long_audio", "report", "report_page", "report_check", "testing", "cli",
+                      "__main__"]),
 ]
 
 
