@@ -276,3 +276,29 @@ def test_mixture_helpers():
     assert torch.allclose(mix, ref / ref.abs().max(), atol=1e-6)
     with pytest.raises(ValueError, match="same shape"):
         mix_sources(s1, torch.randn(1, 10))
+
+
+def test_a_layer_that_folds_patches_into_the_batch_is_refused():
+    """A patch model's hidden layer (batch x patches, ...) must not yield one mask per patch."""
+    from torch import nn
+
+    from speechbrain_interp.adapters import TorchClassifier
+    from speechbrain_interp.spectral import SpectralFrontEnd
+
+    class Patches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(32, 8)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):  # (batch, frames, 32) -> patches of 10 frames folded into the batch
+            b, t, f = x.shape
+            t = t - t % 10
+            patches = x[:, :t].reshape(b * (t // 10), 10, f)
+            h = self.encoder(patches).mean(1)  # (batch * patches, 8)
+            return self.head(h.reshape(b, -1, 8).mean(1))
+
+    fe = SpectralFrontEnd(n_fft=256, hop_length=128, n_mels=32)
+    adapter = TorchClassifier(Patches(), fe, input="log_mel", layers=["encoder"])
+    with pytest.raises(ValueError, match="batch axis"):
+        LMAC(adapter, layers=["encoder"])

@@ -159,6 +159,13 @@ def infer_layouts(adapter, layers, seconds: float = 2.0, layouts=None) -> dict:
     specs = {}
     for name in layers:
         short, long = shapes[name]
+        if short[0] != 1 or long[0] != 1:
+            # e.g. a patch-based model that folds fixed-length patches into the batch axis: one
+            # mask per patch would come back for one clip, silently
+            raise ValueError(
+                f"layer '{name}' has a batch axis of {short[0]} for one clip ({tuple(short)}); "
+                "layers that fold patches or frames into the batch are not supported: read a layer "
+                "after the model pools its patches back to one row per clip")
         layout = layouts.get(name) or _layout_from_shapes(short, long)
         if layout not in LAYOUTS:
             raise ValueError(f"layout of '{name}' must be one of {LAYOUTS}, got '{layout}'")
@@ -357,6 +364,10 @@ class MaskDecoder(nn.Module):
         missing = [n for n in self.specs if n not in hidden]
         if missing:
             raise KeyError(f"hidden representations {missing} are missing; got {sorted(hidden)}")
+        wrong = {n: tuple(hidden[n].shape) for n in self.specs if hidden[n].shape[0] != batch}
+        if wrong:
+            raise ValueError(f"hidden layers {wrong} do not have the input's batch size {batch}: "
+                             "a model that folds patches into the batch axis cannot be decoded per clip")
         films = self.modulation(target, batch, spectrogram.device) if self.n_classes else None
         x = None
         for i, (name, stage) in enumerate(zip(self.map_names, self.stages)):
