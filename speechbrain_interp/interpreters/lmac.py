@@ -234,12 +234,7 @@ class LMAC(Interpreter):
         film = state_dict.get(f"{prefix}decoder.film.weight")
         if isinstance(dec, MaskDecoder) and film is not None and dec.n_classes != film.shape[0]:
             # a class-conditional decoder's weights: give the brick the same conditioning
-            cells = None if dec.freq_cells == dec.n_freq else dec.freq_cells
-            self.decoder = dec = MaskDecoder(dec.specs, dec.n_freq, channels=dec.head.in_channels,
-                                             head_channels=dec.head.out_channels,
-                                             n_convs=len(dec.stages[0]) // 2, guide=dec.guide,
-                                             profile_bias=dec.profile_bias, freq_cells=cells,
-                                             n_classes=film.shape[0])
+            self.decoder = dec = dec.variant(n_classes=int(film.shape[0]))
             self.options.update(class_conditional=True)
         key = f"{prefix}decoder.to_freq.bias"
         if key not in state_dict or not isinstance(dec, MaskDecoder) or dec.profile_bias:
@@ -247,10 +242,7 @@ class LMAC(Interpreter):
         weight = state_dict[f"{prefix}decoder.to_freq.weight"]
         if weight.shape[0] != (2 if dec.guide else 1) * dec.n_freq:
             return
-        self.decoder = MaskDecoder(dec.specs, dec.n_freq, channels=dec.head.in_channels,
-                                   head_channels=dec.head.out_channels, n_convs=len(dec.stages[0]) // 2,
-                                   guide=dec.guide, profile_bias=True, freq_cells=None,
-                                   n_classes=dec.n_classes)
+        self.decoder = dec.variant(profile_bias=True, freq_cells=None)
         self.options.update(profile_bias=True, freq_cells=None)
 
     # --- training and persistence --------------------------------------------------------

@@ -285,6 +285,10 @@ class MaskDecoder(nn.Module):
             freq = 1 if layout in ("BC", "BCT", "BTC") else int(freq)
             specs[name] = LayerSpec(layout, int(ch), freq, int(spec[3]) if len(spec) > 3 else 0)
         self.specs = specs
+        # the constructor's settings, so that a variant of this decoder can be rebuilt (variant())
+        self.settings = {"channels": channels, "head_channels": head_channels, "n_convs": n_convs,
+                         "guide": guide, "profile_bias": profile_bias, "freq_cells": freq_cells,
+                         "n_classes": n_classes}
         self.n_freq = int(n_freq)
         self.guide = bool(guide)
         maps = [n for n, s in specs.items() if s.layout != "BC"]
@@ -320,6 +324,18 @@ class MaskDecoder(nn.Module):
             # a scale and a shift per channel for each stage and for the head's input
             self.film = nn.Embedding(self.n_classes, 2 * channels * (n_stages + 1))
             nn.init.zeros_(self.film.weight)
+
+    def variant(self, **changes) -> MaskDecoder:
+        """A new, untrained decoder for the same layers with some settings changed.
+
+        Example
+        -------
+        >>> dec = MaskDecoder({"deep": ("BCTF", 64, 4)}, n_freq=257, channels=8)
+        >>> wider = dec.variant(n_classes=3)
+        >>> wider.n_classes, wider.head.in_channels
+        (3, 8)
+        """
+        return MaskDecoder(self.specs, self.n_freq, **{**self.settings, **changes})
 
     def modulation(self, target, batch: int, device) -> list:
         """``[(scale, shift)]`` per stage and for the head, each ``(batch, channels, 1, 1)``.
