@@ -427,9 +427,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                     mixed, kind = training_mixtures(wav, generator=generator)
                     target = None
                     if brick.class_conditional:  # ask about the other clip of two-clip mixtures too
-                        with torch.no_grad():
-                            target = brick.prediction_target(adapter.classify_wav(wav))
-                        target = other_source_targets(target, kind, 0.5, generator=generator)
+                        target = other_source_targets(brick.clean_target(wav), kind, 0.5, generator=generator)
                     loss, stats = brick.loss(mixed, clean_wav=wav, target=target)
                 else:
                     loss, stats = brick.loss(wav)

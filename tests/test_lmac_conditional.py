@@ -175,3 +175,15 @@ def test_a_conditional_interpreter_exports_loads_and_honours_the_target(tmp_path
         assert torch.allclose(got.mask, expected.mask, atol=1e-5)
     masks = [loaded.interpret_batch(wav, target=t).mask for t in ("dog", "rain")]
     assert not torch.allclose(masks[0], masks[1])
+
+
+def test_clean_targets_of_a_multilabel_classifier_are_the_heard_labels_only():
+    """What train_lmac asks a conditional decoder about: the predicted set from the logits (a set
+    made from probabilities read as logits would hold every class)."""
+    adapter = band_class_classifier(multilabel=True)
+    wavs, _ = two_event_scenes(2, seed=0)
+    t = torch.arange(SR) / SR
+    low_only = torch.sin(2 * torch.pi * 700 * t)[None]
+    lmac = small_lmac(adapter, class_conditional=True)
+    assert lmac.clean_target(low_only).tolist() == [[1.0, 0.0]]
+    assert lmac.clean_target(wavs).tolist() == [[1.0, 1.0], [1.0, 1.0]]

@@ -331,6 +331,22 @@ class LMAC(Interpreter):
         empty = chosen.sum(-1, keepdim=True) == 0
         return torch.where(empty, top, chosen)
 
+    @torch.no_grad()
+    def clean_target(self, wav: torch.Tensor) -> torch.Tensor:
+        """:meth:`prediction_target` of the classifier on ``(batch, time)`` clean clips: what a
+        mixture made from them is trained to explain.
+
+        Example
+        -------
+        >>> from speechbrain_interp.testing import band_window_classifier
+        >>> t = torch.arange(8000) / 8000
+        >>> LMAC(band_window_classifier()).clean_target(torch.stack([torch.sin(2 * torch.pi * 2000 * t),
+        ...                                                          0.01 * torch.randn(8000)])).tolist()
+        [1, 0]
+        """
+        spec = self.frontend(wav)
+        return self.prediction_target(self.classifier(spec.magnitude, phase=spec.phase))
+
     def class_loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-clip cross-entropy of ``target``; multi-label: ``mean -log sigmoid`` over the predicted set."""
         if not self.classifier.multilabel:

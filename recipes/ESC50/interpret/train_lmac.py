@@ -74,10 +74,7 @@ class LMACBrain(sb.Brain):
         """The classifier's predictions on the clean clips, computed once per clip and cached."""
         interp = self.modules.interpreter
         if any(i not in self._targets for i in ids):
-            with torch.no_grad():
-                spec = interp.frontend(wavs)
-                target = interp.prediction_target(interp.classifier(spec.magnitude, phase=spec.phase))
-            self._targets.update({i: t for i, t in zip(ids, target)})
+            self._targets.update({i: t for i, t in zip(ids, interp.clean_target(wavs))})
         return torch.stack([self._targets[i] for i in ids]).to(wavs.device)
 
     def compute_forward(self, batch, stage):
