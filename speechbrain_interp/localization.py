@@ -35,6 +35,8 @@ __all__ = [
     "most_active_segment",
     "make_localization_set",
     "ground_truth",
+    "frames_in_spans",
+    "snr_gain",
     "time_share",
     "span_frames",
     "event_scores",
@@ -194,7 +196,7 @@ def make_localization_set(foreground_clips, backgrounds, sample_rate: int, snr_d
         e_bg = bgs[i, off:off + length].double().pow(2).sum()
         for snr in snr_db:
             # scale the foreground so that 10 log10(E_fg / E_bg) over the span is `snr`
-            gain = torch.sqrt(e_bg / e_fg.clamp_min(_EPS) * 10.0 ** (snr / 10.0)).float() if e_bg > 0 else 1.0
+            gain = snr_gain(e_fg, e_bg, snr)
             fg = torch.zeros(total)
             fg[off:off + length] = gain * segment
             mix = fg + bgs[i]
@@ -224,14 +226,37 @@ def ground_truth(frontend, bench: LocalizationSet):
     """
     fg = frontend(bench.foreground).magnitude
     bg = frontend(bench.background).magnitude
-    ibm = fg > bg
-    frames = fg.shape[1]
+    return frames_in_spans(frontend, bench.span, fg.shape[1]), fg > bg
+
+
+def frames_in_spans(frontend, spans: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(n, frames)`` indicator of the frames whose centre sample lies in each ``(n, 2)`` sample span.
+
+    Example
+    -------
+    >>> from speechbrain_interp.spectral import SpectralFrontEnd
+    >>> frames_in_spans(SpectralFrontEnd(n_fft=64, hop_length=10), torch.tensor([[20, 40]]), 6).int()
+    tensor([[0, 0, 1, 1, 0, 0]], dtype=torch.int32)
+    """
     centres = torch.arange(frames) * frontend.hop_length
     if not frontend.center:
         centres = centres + frontend.n_fft // 2
-    span = bench.span.to(centres.device)
-    in_span = (centres[None, :] >= span[:, :1]) & (centres[None, :] < span[:, 1:])
-    return in_span, ibm
+    spans = torch.as_tensor(spans).to(centres.device)
+    return (centres[None, :] >= spans[:, :1]) & (centres[None, :] < spans[:, 1:])
+
+
+def snr_gain(event_energy: torch.Tensor, background_energy: torch.Tensor, snr_db: float):
+    """Gain that puts an event of ``event_energy`` at ``snr_db`` over ``background_energy``
+    (``10 log10(E_event / E_background)``); 1 over silence.
+
+    Example
+    -------
+    >>> float(snr_gain(torch.tensor(1.0, dtype=torch.float64), torch.tensor(4.0, dtype=torch.float64), 0.0))
+    2.0
+    """
+    if not background_energy > 0:
+        return 1.0
+    return torch.sqrt(background_energy / event_energy.clamp_min(_EPS) * 10.0 ** (snr_db / 10.0)).float()
 
 
 def time_share(mask: torch.Tensor, in_span: torch.Tensor) -> torch.Tensor:

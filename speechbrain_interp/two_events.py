@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import torch
 
-from speechbrain_interp.localization import most_active_segment, nanmean, time_share
+from speechbrain_interp.localization import (
+    energy_mask,
+    frames_in_spans,
+    most_active_segment,
+    nanmean,
+    snr_gain,
+    time_share,
+)
 
 __all__ = ["TwoEventSet", "make_two_event_set", "two_event_scores", "evaluate_two_events",
            "TWO_EVENT_METRICS"]
@@ -101,22 +108,13 @@ def make_two_event_set(first, second, backgrounds, sample_rate: int, targets, se
         for clip, start in zip((first[i], second[i]), starts):
             a = int(most_active_segment(clip, length)[0])
             segment = clip[a:a + length]
-            e_fg = segment.double().pow(2).sum().clamp_min(_EPS)
+            e_fg = segment.double().pow(2).sum()
             e_bg = bgs[i, start:start + length].double().pow(2).sum()
-            gain = float(torch.sqrt(e_bg / e_fg * 10.0 ** (snr_db / 10.0))) if e_bg > 0 else 1.0
-            mix[start:start + length] += gain * segment
+            mix[start:start + length] += snr_gain(e_fg, e_bg, snr_db) * segment
         mixtures.append(mix * (peak / mix.abs().max().clamp_min(_EPS)))
         spans.append(torch.tensor([[starts[0], starts[0] + length], [starts[1], starts[1] + length]]))
     names = list(ids) if ids is not None else [str(i) for i in range(n)]
     return TwoEventSet(torch.stack(mixtures), torch.stack(spans), torch.as_tensor(targets).long(), names)
-
-
-def _span_frames(frontend, spans: torch.Tensor, frames: int) -> torch.Tensor:
-    """``(n, frames)`` frames whose centre lies in each ``(n, 2)`` sample span."""
-    centres = torch.arange(frames) * frontend.hop_length
-    if not frontend.center:
-        centres = centres + frontend.n_fft // 2
-    return (centres[None] >= spans[:, :1]) & (centres[None] < spans[:, 1:])
 
 
 def two_event_scores(frontend, masks: torch.Tensor, own: torch.Tensor, other: torch.Tensor) -> dict:
@@ -133,7 +131,7 @@ def two_event_scores(frontend, masks: torch.Tensor, own: torch.Tensor, other: to
     [1.0, 0.0, 5.0]
     """
     frames = masks.shape[1]
-    in_own, in_other = _span_frames(frontend, own, frames), _span_frames(frontend, other, frames)
+    in_own, in_other = frames_in_spans(frontend, own, frames), frames_in_spans(frontend, other, frames)
     own_share = time_share(masks, in_own)
     return {"own share": own_share, "other share": time_share(masks, in_other),
             "own lift": own_share / in_own.double().mean(1).clamp_min(_EPS),
@@ -172,8 +170,7 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
     if len(kept) == 0:
         return {"kept": 0, "total": len(bench), "rows": rows}
     fe = adapter.frontend
-    named = dict(interpreters)
-    for name, interp in named.items():
+    for name, interp in interpreters.items():
         sums = {m: [] for m in TWO_EVENT_METRICS}
         for q in (0, 1):
             masks = []
@@ -186,8 +183,6 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
                 sums[m].append(scores[m])
         rows[name] = {m: nanmean(torch.cat(v)) for m, v in sums.items()}
     if energy_row:
-        from speechbrain_interp.localization import energy_mask
-
         mag = torch.cat([fe(kept.mixture[s:s + batch_size]).magnitude.cpu()
                          for s in range(0, len(kept), batch_size)])
         masks = energy_mask(fe, mag)
