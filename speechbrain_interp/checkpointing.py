@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 def replace_atomically(path, write) -> Path:
     """Call ``write(tmp)`` on a sibling temporary file, then rename it to ``path``.
 
-    A process killed during ``write`` leaves ``path`` as it was (or absent), never half-written.
+    A process killed during ``write`` leaves ``path`` as it was (or absent), never half-written;
+    a ``write`` that raises leaves no temporary file either.
 
     Example
     -------
@@ -55,7 +56,11 @@ def replace_atomically(path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a write that failed leaves nothing behind (a kill still may)
+        raise
     os.replace(tmp, path)
     return path
 

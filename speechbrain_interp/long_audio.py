@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from speechbrain_interp.checkpointing import replace_atomically
+
 __all__ = ["explain_long", "class_spans"]
 
 
@@ -72,12 +74,6 @@ def class_spans(timeline: list, threshold: float = 0.5) -> dict:
         else:
             runs.append([w["start_s"], w["end_s"]])
     return spans
-
-
-@torch.no_grad()
-def _explain(brick, wavs):
-    with torch.enable_grad():  # gradient bricks need autograd
-        return brick.explain(wavs)
 
 
 def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: float = 0.5,
@@ -135,65 +131,77 @@ def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: 
              "timeline": f"{stem}_timeline.json"}
     # a Hann cross-fade with a floor: every sample has weight, so the edges are exact too
     fade = torch.hann_window(window, periodic=False).clamp_min(1e-3)
-    writers = {k: sf.SoundFile(str(out / files[k]), "w", samplerate=sr, channels=1, subtype="PCM_16")
-               for k in ("interpretation", "residual")}
-    acc = {k: torch.zeros(0) for k in writers}
-    weight = torch.zeros(0)
-    flushed = 0  # samples already written
-    timeline, total = [], None
     device = next(clf.buffers(), torch.empty(0)).device
+    timeline, total = [], 0
 
-    def flush(upto):
-        nonlocal weight, flushed
-        n = upto - flushed
-        if n <= 0:
-            return
-        for k, w in writers.items():
-            w.write((acc[k][:n] / weight[:n]).clamp(-1.0, 1.0).numpy())
-            acc[k] = acc[k][n:]
-        weight = weight[n:]
-        flushed = upto
+    def stream(targets: dict):
+        """Explain every window, writing the stitched audio to ``targets`` as it goes."""
+        nonlocal total
+        writers = {k: sf.SoundFile(str(p), "w", samplerate=sr, channels=1, format="WAV", subtype="PCM_16")
+                   for k, p in targets.items()}
+        acc = {k: torch.zeros(0) for k in writers}
+        weight = torch.zeros(0)
+        flushed = 0  # samples already written
 
-    def add(start, parts):
-        nonlocal weight
-        end = start + window
-        need = end - flushed
-        if weight.shape[0] < need:
-            grow = need - weight.shape[0]
-            weight = torch.cat([weight, torch.zeros(grow)])
+        def flush(upto):
+            nonlocal weight, flushed
+            n = upto - flushed
+            if n <= 0:
+                return
+            for k, w in writers.items():
+                w.write((acc[k][:n] / weight[:n]).clamp(-1.0, 1.0).numpy())
+                acc[k] = acc[k][n:]
+            weight = weight[n:]
+            flushed = upto
+
+        def add(start, parts):
+            nonlocal weight
+            need = start + window - flushed
+            if weight.shape[0] < need:
+                grow = need - weight.shape[0]
+                weight = torch.cat([weight, torch.zeros(grow)])
+                for k in acc:
+                    acc[k] = torch.cat([acc[k], torch.zeros(grow)])
+            lo = start - flushed
+            weight[lo:lo + window] += fade
             for k in acc:
-                acc[k] = torch.cat([acc[k], torch.zeros(grow)])
-        lo = start - flushed
-        weight[lo:lo + window] += fade
-        for k in acc:
-            acc[k][lo:lo + window] += fade * parts[k]
+                acc[k][lo:lo + window] += fade * parts[k]
 
-    try:
-        batch = []
-        for item in _windows(path, window, hop, sr):
-            batch.append(item)
-            total = item[2]
-            if len(batch) == batch_size:
+        try:
+            batch = []
+            for item in _windows(path, window, hop, sr):
+                batch.append(item)
+                total = item[2]
+                if len(batch) == batch_size:
+                    _process(brick, batch, add, timeline, sr, window, top_k, device)
+                    flush(min(batch[-1][0] + hop, total))
+                    batch = []
+            if batch:
                 _process(brick, batch, add, timeline, sr, window, top_k, device)
-                flush(min(batch[-1][0] + hop, total))
-                batch = []
-        if batch:
-            _process(brick, batch, add, timeline, sr, window, top_k, device)
-        flush(total or 0)
-    finally:
-        for w in writers.values():
-            w.close()
-    result = {"samples": int(total or 0), "sample_rate": sr, "window_s": window / sr, "hop_s": hop / sr,
+            flush(total)
+        finally:
+            for w in writers.values():
+                w.close()
+
+    # the WAVs are renamed into place only once both are whole: a failed run leaves earlier
+    # results as they were
+    def both(interpretation):
+        replace_atomically(out / files["residual"],
+                           lambda residual: stream({"interpretation": interpretation, "residual": residual}))
+
+    replace_atomically(out / files["interpretation"], both)
+    result = {"samples": int(total), "sample_rate": sr, "window_s": window / sr, "hop_s": hop / sr,
               "windows": timeline, "classes": class_spans(timeline), "files": files}
-    (out / files["timeline"]).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    text = json.dumps(result, indent=2)
+    replace_atomically(out / files["timeline"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return result
 
 
 def _process(brick, batch, add, timeline, sr, window, top_k, device):
     """Explain one batch of windows and overlap-add their interpretations and residuals."""
     wavs = torch.stack([chunk for _, chunk, _ in batch]).to(device)
-    e = _explain(brick, wavs)
-    probs = e.probabilities if e.probabilities is not None else None
+    e = brick.explain(wavs)
+    probs = e.probabilities
     for i, (start, _, total) in enumerate(batch):
         add(start, {"interpretation": e.interpretation[i].detach().cpu(),
                     "residual": e.residual[i].detach().cpu()})

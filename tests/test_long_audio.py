@@ -70,3 +70,23 @@ def test_the_command_line_explains_a_long_recording(tmp_path, capsys):
     timeline = json.loads((out / "long_timeline.json").read_text())
     assert timeline["samples"] == 3 * scene.shape[0] and len(timeline["windows"]) == 5
     assert sf.info(str(out / "long_interpretation.wav")).frames == 3 * scene.shape[0]
+
+
+def test_a_failed_run_leaves_earlier_results_as_they_were(tmp_path):
+    from speechbrain_interp.interpreters.baselines import Saliency
+
+    save_audio(tmp_path / "long.wav", 0.1 * torch.randn(SR * 5), SR)
+    out = tmp_path / "out"
+    explain_long(Saliency(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    class Broken(Saliency):
+        def compute_mask(self, spectrum, target, logits, hidden):
+            raise RuntimeError("broken brick")
+
+    import pytest
+
+    with pytest.raises(RuntimeError, match="broken brick"):
+        explain_long(Broken(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0)
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after == before  # and no temporary file is left
