@@ -130,14 +130,13 @@ def fast_image(explanation, i: int, path, rows: int = 128) -> None:
     # pool to the displayed rows first: every later step then works on a few thousand pixels
     mag, mask = _rows(torch.stack([explanation.magnitude[i].detach().float().cpu(),
                                    explanation.mask[i].detach().float().cpu().clamp(0.0, 1.0)]), rows)
-    db = 20.0 * torch.log10(mag.clamp_min(1e-8))
-    hi = float(db.max())
-    lo = hi - 80.0
+    db = _db(mag)  # the detailed figure's scale: 80 dB below the clip's peak
+    lo = float(db.max()) - 80.0
 
     def scaled(x):
         return ((x - lo) / 80.0).clamp(0.0, 1.0).numpy()
 
-    masked_db = 20.0 * torch.log10((mag * mask).clamp_min(1e-8))
+    masked_db = _db(mag * mask)  # never louder than the input: below lo it maps to 0 as before
     panels = [colormaps["magma"](scaled(db), bytes=True), colormaps["viridis"](mask.numpy(), bytes=True),
               colormaps["magma"](scaled(masked_db), bytes=True)]
     gap = np.full((2, panels[0].shape[1], 4), 255, dtype=np.uint8)

@@ -166,14 +166,16 @@ class InterpretingMixin:
         total = wavs.shape[-1]
         lengths = (torch.as_tensor(wav_lens, dtype=torch.float64).cpu() * total).round().long()
         lengths = lengths.clamp(1, total).tolist()
-        targets = target if isinstance(target, (list, tuple, torch.Tensor)) else [target] * len(lengths)
+        per_clip = isinstance(target, (list, tuple, torch.Tensor))  # else one target (or EACH_LABEL) for all
         groups: dict[int, list[int]] = {}
         for i, n in enumerate(lengths):
             groups.setdefault(n, []).append(i)
         parts, order = [], []
         for n, idx in groups.items():
-            group_target = [targets[i] for i in idx]
-            group_target = None if all(t is None for t in group_target) else group_target
+            group_target = target
+            if per_clip:
+                group_target = [target[i] for i in idx]
+                group_target = None if all(t is None for t in group_target) else group_target
             parts.append(self._explain(wavs[idx, :n], group_target))
             order += idx
         return _add_note(_concat(parts, order, total), self.note)

@@ -64,3 +64,12 @@ def test_files_summary_and_report_carry_every_label(tmp_path):
     assert (out / entry["files"]["label0"]).is_file() and (out / entry["files"]["label1"]).is_file()
     report = (out / "report.html").read_text()
     assert 'data-kind="label0"' in report and 'data-kind="label1"' in report
+
+
+def test_each_label_on_clips_of_different_lengths():
+    adapter = band_class_classifier(multilabel=True)
+    interface = explain_classifier(adapter)
+    wavs = scenes()
+    wavs[1, SR // 2:] = 0.0  # the second clip is half as long
+    e = interface.interpret_batch(wavs, torch.tensor([1.0, 0.5]), target=EACH_LABEL)
+    assert [[m.label for m in ms] for ms in e.label_masks] == [["low", "high"], ["low"]]
