@@ -243,10 +243,40 @@ def _print(args, *text):
 
 
 def _run_explain(args, paths, out: Path, title: str, events: dict | None = None) -> int:
+    from speechbrain_interp.sharding import distributed
+
+    with distributed(getattr(args, "device", "cpu")) as shard:
+        if shard is None:
+            return _explain_and_tell(args, paths, out, title, events)
+        args.device = shard.device(args.device)
+        if not shard.is_main:  # rank 0 speaks for the run; the others hand it their results
+            args.quiet = True
+        code = _explain_and_tell(args, paths, out, title, events, shard=shard)
+        # a rank's failure is rank 0's to report: a non-zero exit would make torchrun stop the others
+        return code if shard.is_main else 0
+
+
+class _Unloaded:
+    """Stands in for an explainer a rank could not load: explaining raises the loading error."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def interpret_files(self, *args, **kwargs):
+        raise self.error
+
+
+def _explain_and_tell(args, paths, out: Path, title: str, events: dict | None = None, shard=None) -> int:
     from speechbrain_interp.report import explain_to_report
 
-    explainer, what = _load_explainer(args)
-    _print(args, f"explaining {len(paths)} file(s) with {what}")
+    try:
+        explainer, what = _load_explainer(args)
+    except Exception as err:
+        if shard is None:
+            raise
+        explainer, what = _Unloaded(err), "?"  # this rank still joins the merge, as a failed rank
+    _print(args, f"explaining {len(paths)} file(s) with {what}"
+                 + (f" in {shard.world_size} processes" if shard else ""))
     target = getattr(args, "target", None)
     if target is not None and target.isdigit():
         target = int(target)
@@ -259,7 +289,12 @@ def _run_explain(args, paths, out: Path, title: str, events: dict | None = None)
         target=target, title=title, info={"interpreter": what},
         metrics=not getattr(args, "no_metrics", False), events=events,
         figures="none" if getattr(args, "no_images", False) else getattr(args, "figures", "detailed"),
+        shard=shard,
     )
+    if shard is not None and not shard.is_main:
+        return 0
+    for rank, message in result["failed_ranks"].items():
+        print(f"error: process {rank} failed: {message}", file=sys.stderr)
     for entry in result["entries"]:
         _print(args, f"  {entry['name']}: {entry['label']} (p={entry['probability']:.2f}, "
                      f"on the interpretation {entry['probability_in']:.2f})")

@@ -16,6 +16,7 @@ Authors
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -105,7 +106,8 @@ def _add_event_scores(entry: dict, explanation, i: int, explainer, spans) -> Non
 
 def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool = True,
                       target=None, title: str | None = None, info: dict | None = None,
-                      metrics: bool = True, events: dict | None = None, figures: str = "fast") -> dict:
+                      metrics: bool = True, events: dict | None = None, figures: str = "fast",
+                      shard=None) -> dict:
     """Explain audio files and write WAVs, PNGs, ``summary.json`` and ``report.html`` into ``out``.
 
     Arguments
@@ -135,12 +137,19 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         ``{path: [(start_s, end_s), ...]}``: where the explained event is in a clip, when it is
         known. Such clips also score the mask's share of mass inside the events and its lift
         over chance (:func:`speechbrain_interp.localization.event_scores`).
+    shard : speechbrain_interp.sharding.Shard, optional
+        Under ``torchrun``: this process explains its share of ``paths`` and writes its clips'
+        files; rank 0 gathers every rank's entries and writes ``summary.json`` and the report.
+        Output names are decided from all of ``paths``, the same on every rank, so ranks never
+        write the same file. A rank that fails is named in ``failed_ranks``, and its clips in
+        ``failed``.
 
     Returns
     -------
     dict
-        ``{"report": Path, "summary": Path, "entries": [...], "failed": {path: message}}``;
-        ``report`` and ``summary`` are None, and nothing is written, when no file was explained.
+        ``{"report": Path, "summary": Path, "entries": [...], "failed": {path: message},
+        "failed_ranks": {rank: message}}``; ``report`` and ``summary`` are None, and nothing is
+        written, when no file was explained (and on ranks other than 0).
 
     Example
     -------
@@ -161,53 +170,102 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
     paths = [Path(p) for p in paths]
     events = {Path(k): v for k, v in (events or {}).items()}
     failed: dict[str, str] = {}
-    entries: list[dict] = []
 
     def on_error(path, err):
         failed[str(path)] = str(err)
 
-    # runs into the same folder take turns: each adds its clips to what the others wrote
-    with _folder_lock(out):
+    # runs into the same folder take turns: each adds its clips to what the others wrote; the
+    # ranks of one sharded run are one run, rank 0 holds the lock for them
+    lock = _folder_lock(out) if shard is None or shard.is_main else contextlib.nullcontext()
+    failed_ranks: dict[int, str] = {}
+    with lock:
         previous = _read_summary(out)
         names = _names_in_folder(paths, previous)
-        # files are written by one worker thread while the next batch is explained (encoding
-        # PNGs and WAVs releases the GIL, as the classifier's kernels do)
-        pending = []
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            for batch_paths, explanation in explainer.interpret_files(
-                paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
-            ):
-                if metrics:
-                    add_metrics(explanation, explainer.interpreter.classifier)
-                stems = [names[p] for p in batch_paths]
-                job = writer.submit(explanation.save, out, names=stems, summary=False, figure=figures)
-                pending.append((batch_paths, explanation, job))
-            for batch_paths, explanation, job in pending:
-                saved = job.result()
-                for i, (entry, path) in enumerate(zip(saved, batch_paths)):
-                    entry["source"] = str(path)
-                    if events and path in events:
-                        _add_event_scores(entry, explanation, i, explainer, events[path])
-                entries += saved
+        mine = paths if shard is None else shard.take(paths)
+        try:
+            entries = _explain_files(explainer, mine, out, names, batch_size, progress, on_error, target,
+                                     metrics, figures, events)
+            error = None
+        except Exception as err:  # noqa: BLE001 (under torchrun the others still merge; named below)
+            if shard is None:
+                raise
+            entries, error = [], f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+        if shard is not None:
+            entries, failed, failed_ranks = _merge_ranks(shard, paths, entries, failed, error)
+            if not shard.is_main:
+                return {"report": None, "summary": None, "entries": entries, "failed": failed,
+                        "failed_ranks": failed_ranks}
         position = {str(p): k for k, p in enumerate(paths)}
         entries.sort(key=lambda e: position.get(e["source"], len(position)))  # batches group by length
         if not entries:  # a run that explained nothing leaves an earlier run's results as they were
-            return {"report": None, "summary": None, "entries": entries, "failed": failed}
+            return {"report": None, "summary": None, "entries": entries, "failed": failed,
+                    "failed_ranks": failed_ranks}
         redone = {e["source"] for e in entries}
         listed = [e for e in previous if e.get("source") not in redone] + entries
         text = json.dumps(listed, indent=2)
         summary = replace_atomically(out / "summary.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
         info = dict(info or {})
-        clf = explainer.interpreter.classifier
-        model = getattr(clf, "model", None)
-        info.setdefault("classifier", f"{type(model).__name__ if model is not None else type(clf).__name__}, "
-                                      f"{clf.num_classes or '?'} classes, {clf.sample_rate} Hz")
+        clf = getattr(getattr(explainer, "interpreter", None), "classifier", None)
+        if clf is not None:  # (rank 0 of a sharded run may have failed to load it)
+            model = getattr(clf, "model", None)
+            info.setdefault("classifier", f"{type(model if model is not None else clf).__name__}, "
+                                          f"{clf.num_classes or '?'} classes, {clf.sample_rate} Hz")
         info.setdefault("settings", f"batch size {batch_size}; explained class: "
                                     f"{'the prediction' if target is None else target}; images: {figures}")
+        if shard is not None:
+            info.setdefault("processes", f"{shard.world_size} (torchrun), files sharded across them")
+        if failed_ranks:
+            info["failed processes"] = "; ".join(f"rank {r}: {m}" for r, m in failed_ranks.items())
         if failed:
             info["skipped files"] = "; ".join(f"{k}: {v}" for k, v in failed.items())
         report = write_report(out, listed, title=title or "speechbrain_interp explanations", info=info)
-    return {"report": report, "summary": summary, "entries": entries, "failed": failed}
+    return {"report": report, "summary": summary, "entries": entries, "failed": failed,
+            "failed_ranks": failed_ranks}
+
+
+def _explain_files(explainer, paths, out, names, batch_size, progress, on_error, target, metrics, figures,
+                   events) -> list[dict]:
+    """Explain ``paths`` in batches and write each clip's files; the summary entries, in batch order."""
+    entries: list[dict] = []
+    # files are written by one worker thread while the next batch is explained (encoding
+    # PNGs and WAVs releases the GIL, as the classifier's kernels do)
+    pending = []
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for batch_paths, explanation in explainer.interpret_files(
+            paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
+        ):
+            if metrics:
+                add_metrics(explanation, explainer.interpreter.classifier)
+            stems = [names[p] for p in batch_paths]
+            job = writer.submit(explanation.save, out, names=stems, summary=False, figure=figures)
+            pending.append((batch_paths, explanation, job))
+        for batch_paths, explanation, job in pending:
+            saved = job.result()
+            for i, (entry, path) in enumerate(zip(saved, batch_paths)):
+                entry["source"] = str(path)
+                if events and path in events:
+                    _add_event_scores(entry, explanation, i, explainer, events[path])
+            entries += saved
+    return entries
+
+
+def _merge_ranks(shard, paths, entries, failed, error):
+    """Rank 0's view of a sharded run: every rank's entries (each clip once) and failures."""
+    gathered = shard.gather({"entries": entries, "failed": failed, "error": error})
+    if not shard.is_main:
+        return entries, failed, ({shard.rank: error} if error else {})
+    merged, seen, all_failed, failed_ranks = [], set(), {}, {}
+    for rank, part in enumerate(gathered):
+        all_failed.update(part["failed"])
+        if part["error"]:
+            failed_ranks[rank] = part["error"]
+            for path in paths[rank :: shard.world_size]:
+                all_failed.setdefault(str(path), f"not explained: process {rank} failed ({part['error']})")
+        for entry in part["entries"]:
+            if entry["source"] not in seen:  # shards are disjoint; this only guards the merge
+                seen.add(entry["source"])
+                merged.append(entry)
+    return merged, all_failed, failed_ranks
 
 
 class _folder_lock:
