@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "classifiers: every label above 0.5)")
     explain.add_argument("--long", action="store_true",
                          help="recordings of any length: explain in overlapping windows of --window seconds, "
-                              "write stitched WAVs and a timeline per file (bounded memory)")
+                              "write stitched WAVs, a timeline per file and timeline.html, a clickable strip "
+                              "per recording (bounded memory)")
     explain.add_argument("--window", type=float, default=5.0, help="with --long: window length in seconds")
     explain.add_argument("--no-metrics", action="store_true", help="skip the faithfulness metrics")
     explain.add_argument("--figures", choices=("fast", "detailed", "none"), default="fast",
@@ -235,6 +236,11 @@ def _load_explainer(args):
         return load(interpreter, run_opts=run_opts, **common), f"interpreter {interpreter}"
     source = bundled_interpreter()
     return load(source, run_opts=run_opts), f"bundled interpreter {source.name}"
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _print(args, *text):
@@ -373,17 +379,65 @@ def _cmd_explain(args) -> int:
 
 
 def _run_long(args, paths, out: Path) -> int:
-    from speechbrain_interp.long_audio import explain_long
+    from speechbrain_interp.sharding import distributed
 
-    explainer, what = _load_explainer(args)
-    _print(args, f"explaining {len(paths)} recording(s) in {args.window:g} s windows with {what}")
-    for path in paths:
-        result = explain_long(explainer, path, out, window_s=args.window)
+    with distributed(getattr(args, "device", "cpu")) as shard:
+        if shard is not None:
+            args.device = shard.device(args.device)
+            args.quiet = args.quiet or not shard.is_main
+        code = _explain_long_and_tell(args, paths, out, shard)
+        return code if shard is None or shard.is_main else 0
+
+
+def _explain_long_and_tell(args, paths, out: Path, shard=None) -> int:
+    """Each recording in windows (this rank's share under torchrun); rank 0 writes timeline.html."""
+    from speechbrain_interp.audio import AudioError
+    from speechbrain_interp.long_audio import explain_long
+    from speechbrain_interp.timeline_page import write_timeline_report
+
+    mine = paths if shard is None else shard.take(paths)
+    results, failed, error = [], {}, None
+    try:
+        explainer, what = _load_explainer(args)
+        _print(args, f"explaining {len(paths)} recording(s) in {args.window:g} s windows with {what}"
+                     + (f" in {shard.world_size} processes" if shard else ""))
+        images = not getattr(args, "no_images", False) and getattr(args, "figures", "fast") != "none"
+        for path in mine:
+            try:
+                results.append(explain_long(explainer, path, out, window_s=args.window, images=images,
+                                            progress=not args.quiet))
+            except (AudioError, OSError, RuntimeError) as err:  # other recordings still get explained
+                failed[str(path)] = _first_line(err)
+    except Exception as err:
+        if shard is None:
+            raise
+        error = f"{type(err).__name__}: {_first_line(err)}"
+    if shard is not None:
+        parts = shard.gather({"results": results, "failed": failed, "error": error})
+        if not shard.is_main:
+            return 0
+        results, failed = [], {}
+        for rank, part in enumerate(parts):
+            results += part["results"]
+            failed.update(part["failed"])
+            if part["error"]:
+                print(f"error: process {rank} failed: {part['error']}", file=sys.stderr)
+                failed.update({str(p): f"process {rank} failed" for p in paths[rank :: shard.world_size]})
+    for result in results:
         heard = "; ".join(f"{c}: " + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans)
                           for c, spans in result["classes"].items()) or "no class above 0.5"
-        _print(args, f"  {Path(path).name}: {len(result['windows'])} windows; {heard}")
+        _print(args, f"  {Path(result['source']).name}: {len(result['windows'])} windows; {heard}")
+    for path, message in failed.items():
+        print(f"skipped {path}: {message}", file=sys.stderr)
+    if not results:
+        print(f"error: no recording could be explained; earlier results in {out}/ are kept", file=sys.stderr)
+        return 1
+    order = {str(p): k for k, p in enumerate(paths)}
+    results.sort(key=lambda r: order.get(r["source"], len(order)))
+    page = write_timeline_report(out, results)
     _print(args, f"wrote stitched WAVs and timelines to {out}/")
-    return 0
+    _print(args, f"open the timeline in a browser: {page.resolve()}")
+    return 3 if failed else 0
 
 
 def _cmd_train(args) -> int:

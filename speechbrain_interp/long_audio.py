@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from speechbrain_interp.checkpointing import replace_atomically
 
@@ -77,7 +79,7 @@ def class_spans(timeline: list, threshold: float = 0.5) -> dict:
 
 
 def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: float = 0.5,
-                 batch_size: int = 4, top_k: int = 3, progress: bool = False) -> dict:
+                 batch_size: int = 4, top_k: int = 3, progress: bool = False, images: bool = False) -> dict:
     """Explain a recording of any length window by window; write stitched WAVs and a timeline.
 
     Arguments
@@ -95,13 +97,21 @@ def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: 
         Share of a window that overlaps the next (0.5: a window every 2.5 s).
     batch_size : int
         Windows explained together (what memory holds at a time).
+    top_k : int
+        Classes listed per window.
+    progress : bool
+        Show a tqdm progress bar over the windows.
+    images : bool
+        Also write each window's image (spectrogram, mask, masked-in spectrogram) into
+        ``<stem>_windows/``, for the timeline page
+        (:func:`speechbrain_interp.timeline_page.write_timeline_report`).
 
     Returns
     -------
     dict
-        ``{"windows": [...], "classes": {class: spans}, "files": {...}, "samples": n}``; each
-        window has ``start_s``, ``end_s``, ``top`` ([class, probability] pairs), ``label``
-        (the explained class) and ``probability_in``.
+        ``{"windows": [...], "classes": {class: spans}, "files": {...}, "samples": n, "source": path}``;
+        each window has ``start_s``, ``end_s``, ``top`` ([class, probability] pairs), ``label``
+        (the explained class), ``probability_in`` and, with ``images``, ``image``.
 
     Example
     -------
@@ -133,6 +143,13 @@ def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: 
     fade = torch.hann_window(window, periodic=False).clamp_min(1e-3)
     device = next(clf.buffers(), torch.empty(0)).device
     timeline, total = [], 0
+    # window images go to a scratch folder that replaces the old one only when the run succeeds
+    image_dir = out / f"{stem}_windows"
+    scratch = out / f".{stem}_windows.partial" if images else None
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+    bar = tqdm(desc=f"windows of {Path(path).name}", unit="window", disable=not progress, leave=False)
 
     def stream(targets: dict):
         """Explain every window, writing the stitched audio to ``targets`` as it goes."""
@@ -167,17 +184,21 @@ def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: 
             for k in acc:
                 acc[k][lo:lo + window] += fade * parts[k]
 
+        def explain(batch):
+            _process(brick, batch, add, timeline, sr, window, top_k, device, scratch)
+            bar.update(len(batch))
+
         try:
             batch = []
             for item in _windows(path, window, hop, sr):
                 batch.append(item)
                 total = item[2]
                 if len(batch) == batch_size:
-                    _process(brick, batch, add, timeline, sr, window, top_k, device)
+                    explain(batch)
                     flush(min(batch[-1][0] + hop, total))
                     batch = []
             if batch:
-                _process(brick, batch, add, timeline, sr, window, top_k, device)
+                explain(batch)
             flush(total)
         finally:
             for w in writers.values():
@@ -189,15 +210,25 @@ def explain_long(interpreter, path, out, window_s: float | None = 5.0, overlap: 
         replace_atomically(out / files["residual"],
                            lambda residual: stream({"interpretation": interpretation, "residual": residual}))
 
-    replace_atomically(out / files["interpretation"], both)
+    try:
+        replace_atomically(out / files["interpretation"], both)
+    finally:
+        bar.close()
+        if scratch is not None and not (out / files["interpretation"]).exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    if scratch is not None:
+        for w in timeline:
+            w["image"] = f"{image_dir.name}/{w['image']}"
+        shutil.rmtree(image_dir, ignore_errors=True)
+        scratch.rename(image_dir)
     result = {"samples": int(total), "sample_rate": sr, "window_s": window / sr, "hop_s": hop / sr,
-              "windows": timeline, "classes": class_spans(timeline), "files": files}
+              "windows": timeline, "classes": class_spans(timeline), "files": files, "source": str(path)}
     text = json.dumps(result, indent=2)
     replace_atomically(out / files["timeline"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return result
 
 
-def _process(brick, batch, add, timeline, sr, window, top_k, device):
+def _process(brick, batch, add, timeline, sr, window, top_k, device, image_dir=None):
     """Explain one batch of windows and overlap-add their interpretations and residuals."""
     wavs = torch.stack([chunk for _, chunk, _ in batch]).to(device)
     e = brick.explain(wavs)
@@ -209,6 +240,12 @@ def _process(brick, batch, add, timeline, sr, window, top_k, device):
         if probs is not None:
             values, indices = probs[i].topk(min(top_k, probs.shape[-1]))
             top = [[brick.classifier.label_of(int(c)), round(float(v), 4)] for v, c in zip(values, indices)]
-        timeline.append({"start_s": round(start / sr, 3), "end_s": round(min(start + window, total) / sr, 3),
-                         "top": top, "label": e.predicted_labels[i],
-                         "probability_in": round(float(e.probability_in[i]), 4)})
+        entry = {"start_s": round(start / sr, 3), "end_s": round(min(start + window, total) / sr, 3),
+                 "top": top, "label": e.predicted_labels[i],
+                 "probability_in": round(float(e.probability_in[i]), 4)}
+        if image_dir is not None:
+            from speechbrain_interp.figures import fast_image
+
+            entry["image"] = f"w{len(timeline):05d}.png"
+            fast_image(e, i, image_dir / entry["image"])
+        timeline.append(entry)

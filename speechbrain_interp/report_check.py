@@ -72,7 +72,9 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
         ``selftest`` is what the page recorded when it drove itself: ``sort-ok`` (``"yes"`` when
         sorting the overview by probability ordered it), ``playhead`` (its position after
         seeking the first clip to half its length), ``switch`` and ``switch-time`` (the source
-        and position after switching to the interpretation), ``played`` (it started playing).
+        and position after switching to the interpretation), ``played`` (it started playing). On
+        the timeline page of long recordings: ``open`` (the segment it clicked), ``start`` and
+        ``seek`` (the segment's start and where the player went), ``shown`` and ``image``.
 
     Raises
     ------
@@ -101,7 +103,7 @@ def check_report_in_chromium(report, screenshot=None, timeout: float = 120.0,
     shot = _chromium([f"--screenshot={screenshot.resolve()}", f"--window-size={window}",
                       "--virtual-time-budget=5000", url], timeout)
     return {
-        "loaded": "</html>" in text and "clip-row" in text,
+        "loaded": "</html>" in text and ("clip-row" in text or 'class="strip"' in text),
         "audio_total": int(attrs.get("total", -1)),
         "audio_ok": int(attrs.get("ok", -1)),
         "audio_failed": int(attrs.get("failed", -1)),

@@ -70,6 +70,21 @@ def test_the_command_line_explains_a_long_recording(tmp_path, capsys):
     timeline = json.loads((out / "long_timeline.json").read_text())
     assert timeline["samples"] == 3 * scene.shape[0] and len(timeline["windows"]) == 5
     assert sf.info(str(out / "long_interpretation.wav")).frames == 3 * scene.shape[0]
+    # the timeline page: one clickable segment per window, each with its image
+    assert "timeline.html" in printed
+    page = (out / "timeline.html").read_text()
+    assert page.count('class="seg"') == 5
+    assert all((out / w["image"]).is_file() for w in timeline["windows"])
+    from speechbrain_interp.report_check import check_report_in_chromium, find_chromium
+
+    if find_chromium() is None:
+        return
+    check = check_report_in_chromium(out / "timeline.html", screenshot=tmp_path / "timeline.png")
+    assert check["loaded"] and check["audio_failed"] <= 0 and not check["missing_files"]
+    test = check["selftest"]
+    # clicking the second segment opened it: its image, and the player at the window's start
+    assert test["open"] == "1" and test["shown"] == "yes" and test["image"].endswith("w00001.png")
+    assert abs(float(test["seek"]) - float(test["start"])) < 0.05 and float(test["start"]) == 2.5
 
 
 def test_a_failed_run_leaves_earlier_results_as_they_were(tmp_path):
@@ -77,8 +92,9 @@ def test_a_failed_run_leaves_earlier_results_as_they_were(tmp_path):
 
     save_audio(tmp_path / "long.wav", 0.1 * torch.randn(SR * 5), SR)
     out = tmp_path / "out"
-    explain_long(Saliency(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0)
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    explain_long(Saliency(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0, images=True)
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert "long_windows/w00000.png" in before
 
     class Broken(Saliency):
         def compute_mask(self, spectrum, target, logits, hidden):
@@ -87,6 +103,6 @@ def test_a_failed_run_leaves_earlier_results_as_they_were(tmp_path):
     import pytest
 
     with pytest.raises(RuntimeError, match="broken brick"):
-        explain_long(Broken(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0)
-    after = {p.name: p.read_bytes() for p in out.iterdir()}
+        explain_long(Broken(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0, images=True)
+    after = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # and no temporary file is left

@@ -72,3 +72,23 @@ def test_a_rank_that_fails_is_named_and_its_clips_are_listed_as_not_explained(co
     assert "failed processes" in page and "rank 1: RuntimeError: out of memory" in page
     listed = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert len(listed) == len(paths[0::2])
+
+
+def test_two_ranks_explain_long_recordings_and_rank_0_writes_the_timeline_page(corpus, tmp_path):
+    recordings = tmp_path / "recordings"
+    for k in range(3):
+        save_audio(recordings / f"rec{k}.wav", demo_clip(3.0 + k, seed=10 + k), 16000)
+    out = tmp_path / "out"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "speechbrain_interp",
+         "explain", str(recordings), "--long", "--window", "1.0", "--classifier", str(corpus["classifier"]),
+         "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    page = (out / "timeline.html").read_text()
+    assert page.count('class="recording"') == 3 and all(f"rec{k}.wav" in page for k in range(3))
+    for k in range(3):
+        timeline = json.loads((out / f"rec{k}_timeline.json").read_text())
+        assert timeline["samples"] == (3 + k) * 16000
+        assert all((out / w["image"]).is_file() for w in timeline["windows"])
