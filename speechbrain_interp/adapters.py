@@ -124,9 +124,18 @@ class ClassifierAdapter(nn.Module):
     def _make_hook(self, name):
         def hook(module, inputs, output):
             if self._capturing:
-                self._hidden[name] = _first_tensor(output)
+                self._hidden[name] = self.hidden_view(name, output)
 
         return hook
+
+    def hidden_view(self, name: str, output) -> torch.Tensor:
+        """The hidden map bricks read from the output of layer ``name`` (default: its first tensor).
+
+        Adapters whose layers return something else than a map (e.g. transformer token
+        sequences) override it; :func:`~speechbrain_interp.lobes.mask_decoder.infer_layouts`
+        probes through it too.
+        """
+        return _first_tensor(output)
 
     def train(self, mode: bool = True):
         """Switch mode, keeping a frozen classifier in eval (no BatchNorm updates, no dropout)."""

@@ -1,8 +1,9 @@
 """Explanations for a SpeechBrain classifier you already have: :func:`explain_classifier`.
 
 Given any SpeechBrain classifier (an ``AudioClassifier`` or ``EncoderClassifier`` object,
-folder or Hub id), :func:`explain_classifier` wraps it with a trained interpreter when you
-have one, and otherwise explains it right away with a gradient baseline
+folder or Hub id), or a Hugging Face transformers audio classifier (AST, wav2vec2, HuBERT,
+WavLM, Whisper: object, ``save_pretrained`` folder or Hub id), :func:`explain_classifier` wraps
+it with a trained interpreter when you have one, and otherwise explains it right away with a gradient baseline
 (:func:`gradient_baseline`), saying so in ``Explanation.note``. The result,
 a :class:`ClassifierInterface` or a pretrained interface, has ``interpret_file``,
 ``interpret_batch`` and ``interpret_files``. To train an L-MAC interpreter for the
@@ -64,6 +65,12 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
         raise RuntimeError("speechbrain_interp.interpreters.baselines is not available") from err
     if name not in BASELINES:
         raise ValueError(f"unknown baseline '{name}'; choose from {sorted(BASELINES)}")
+    if name == "gradcam" and "layer" not in kwargs and hasattr(adapter, "gradcam_layer"):
+        if adapter.gradcam_layer is None:  # e.g. a transformer whose layers are all token sequences
+            raise ValueError(f"Grad-CAM needs a channels-first layer with a time axis, and "
+                             f"{type(adapter.model).__name__} has none by default: use another baseline, or "
+                             "name a layer with layer=... (CLI: --layers MODULE)")
+        kwargs["layer"] = adapter.gradcam_layer
     if name == "gradcam" and "layer" not in kwargs:
         if not adapter.layers:
             raise ValueError("Grad-CAM needs a layer: pass layer=... (CLI: --layers MODULE) or build the "
@@ -119,13 +126,16 @@ class ClassifierInterface(InterpretingMixin, torch.nn.Module):
 
 
 def explain_classifier(classifier, interpreter=None, baseline: str = "saliency", layers=None,
-                       savedir=None, trust_code: bool = False, offline=None, **baseline_options):
-    """Explanations for a SpeechBrain classifier you already have.
+                       savedir=None, trust_code: bool = False, offline=None, feature_extractor=None,
+                       **baseline_options):
+    """Explanations for a SpeechBrain (or Hugging Face transformers) classifier you already have.
 
     Arguments
     ---------
-    classifier : AudioClassifier, EncoderClassifier, ClassifierAdapter, str or Path
-        The classifier object, or its folder / Hub id.
+    classifier : AudioClassifier, EncoderClassifier, PreTrainedModel, ClassifierAdapter, str or Path
+        The classifier object, or its folder / Hub id. A transformers audio classifier (object,
+        ``save_pretrained`` folder or Hub id) is wrapped in a
+        :class:`~speechbrain_interp.transformers_classifier.TransformersClassifier`.
     interpreter : str, Path, Interpreter or PretrainedInterface, optional
         A trained interpreter for this classifier: a folder / Hub id written by
         :func:`speechbrain_interp.export.export_interpreter`, a loaded interface, or a brick.
@@ -137,6 +147,8 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
         Hidden layers for the adapter (default: known per architecture).
     savedir, trust_code, offline
         Loading options, see :func:`speechbrain_interp.loading.load_pretrained`.
+    feature_extractor : optional
+        A transformers model's feature extractor (default: the one saved with the model).
     **baseline_options
         Passed to the baseline brick, e.g. ``nt_samples`` for SmoothGrad or ``layer`` for Grad-CAM.
 
@@ -166,8 +178,8 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
                         classifier=pretrained)
     if isinstance(interpreter, PretrainedInterface):
         return interpreter
-    adapter = load_classifier_adapter(classifier, savedir=savedir, layers=layers,
-                                      trust_code=trust_code, offline=offline)
+    adapter = load_classifier_adapter(classifier, savedir=savedir, layers=layers, trust_code=trust_code,
+                                      offline=offline, feature_extractor=feature_extractor)
     if isinstance(interpreter, Interpreter):
         if interpreter.classifier is not adapter:
             raise ValueError("the interpreter brick was built around another classifier adapter")

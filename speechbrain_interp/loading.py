@@ -20,6 +20,12 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain_interp.adapters import ClassifierAdapter, SpeechBrainClassifier
 from speechbrain_interp.safety import SafePretrainer, load_hparams, safe_load_collected
 from speechbrain_interp.sources import resolve_source
+from speechbrain_interp.transformers_classifier import (
+    TransformersClassifier,
+    is_transformers_folder,
+    is_transformers_model,
+    load_transformers_model,
+)
 
 __all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "as_adapter", "DEFAULT_LAYERS"]
 
@@ -99,10 +105,15 @@ def load_classifier(source, savedir=None, interface=None, trust_code: bool = Fal
                     revision=None, offline=None, run_opts=None):
     """Load an existing SpeechBrain classifier (folder or Hub id) safely.
 
+    A folder or Hub repository with a transformers ``config.json`` (and no ``hyperparams.yaml``)
+    is loaded as a transformers audio classifier instead (safetensors weights only, see
+    :func:`~speechbrain_interp.transformers_classifier.load_transformers_model`).
+
     Arguments
     ---------
     source : str or Path
-        Folder or Hub id of an ``AudioClassifier`` / ``EncoderClassifier``.
+        Folder or Hub id of an ``AudioClassifier`` / ``EncoderClassifier``, or of a transformers
+        audio classifier.
     interface : str or type, optional
         Interface class or its name in ``speechbrain.inference.classifiers``; guessed from
         the modules (``compute_stft`` means ``AudioClassifier``) when not given.
@@ -120,6 +131,8 @@ def load_classifier(source, savedir=None, interface=None, trust_code: bool = Fal
     from speechbrain.inference import classifiers
 
     folder = resolve_source(source, revision=revision, offline=offline)
+    if is_transformers_folder(folder):  # a transformers save_pretrained folder or Hub repository
+        return load_transformers_model(folder, trust_remote_code=trust_code)
     if savedir is not None:  # as SpeechBrain's from_hparams: a recipe's <output_folder>/classifier
         Path(savedir).mkdir(parents=True, exist_ok=True)
     if interface is None:
@@ -145,14 +158,16 @@ def _default_layers(pretrained) -> list:
 
 
 def as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
-    """The ``ClassifierAdapter`` of a loaded SpeechBrain classifier (an adapter is returned as is).
+    """The ``ClassifierAdapter`` of a loaded classifier (an adapter is returned as is).
 
     Arguments
     ---------
-    classifier : ClassifierAdapter or speechbrain.inference.interfaces.Pretrained
-        The classifier.
+    classifier : ClassifierAdapter, Pretrained or transformers.PreTrainedModel
+        The classifier (SpeechBrain's ``Pretrained`` interfaces); a transformers model becomes a
+        :class:`~speechbrain_interp.transformers_classifier.TransformersClassifier`.
     adapter_spec : dict, optional
-        ``SpeechBrainClassifier`` options; ``layers`` defaults to :data:`DEFAULT_LAYERS`.
+        ``SpeechBrainClassifier`` (or ``TransformersClassifier``) options; ``layers`` defaults
+        to :data:`DEFAULT_LAYERS` (to the family's last encoder blocks).
 
     Example
     -------
@@ -168,19 +183,25 @@ def as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
         spec = dict(adapter_spec or {})
         spec.setdefault("layers", _default_layers(classifier))
         return SpeechBrainClassifier(classifier, **spec)
+    if is_transformers_model(classifier):
+        return TransformersClassifier(classifier, **{k: v for k, v in (adapter_spec or {}).items()
+                                                     if v is not None})
     raise TypeError(
-        "classifier must be a SpeechBrain AudioClassifier/EncoderClassifier, a ClassifierAdapter, "
-        f"or a folder / Hub id of one; got {type(classifier).__name__}"
+        "classifier must be a SpeechBrain AudioClassifier/EncoderClassifier, a transformers audio "
+        f"classifier, a ClassifierAdapter, or a folder / Hub id of one; got {type(classifier).__name__}"
     )
 
 
 def load_classifier_adapter(classifier=None, savedir=None, layers=None, trust_code=False, offline=None,
-                            interface=None, source=None, run_opts=None):
-    """A ``ClassifierAdapter`` from a SpeechBrain classifier object, adapter, folder or Hub id.
+                            interface=None, source=None, run_opts=None, feature_extractor=None):
+    """A ``ClassifierAdapter`` from a classifier object, adapter, folder or Hub id.
 
     A folder or Hub id is loaded with :func:`load_classifier` (the allow-list check of its
     YAML, safe weight loading); recipes call it from YAML with ``source``, ``savedir``,
-    ``interface`` and ``layers``, like ``SpeechBrainClassifier.from_hparams``.
+    ``interface`` and ``layers``, like ``SpeechBrainClassifier.from_hparams``. A transformers
+    model (object, ``save_pretrained`` folder or Hub id) is wrapped in a
+    :class:`~speechbrain_interp.transformers_classifier.TransformersClassifier`, with
+    ``feature_extractor`` or the one saved beside it.
 
     Example
     -------
@@ -195,4 +216,7 @@ def load_classifier_adapter(classifier=None, savedir=None, layers=None, trust_co
         classifier = load_classifier(classifier, savedir=savedir, interface=interface, trust_code=trust_code,
                                      offline=offline, run_opts=run_opts)
     spec = {} if layers is None else {"layers": list(layers)}
+    if is_transformers_model(classifier):
+        spec["feature_extractor"] = feature_extractor
+        spec["trust_remote_code"] = trust_code
     return as_adapter(classifier, spec)

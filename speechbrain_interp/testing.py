@@ -25,7 +25,8 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_interp.loading import DEFAULT_LAYERS
 
 __all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier",
-           "band_window_classifier", "band_class_classifier", "write_random_laion_clap"]
+           "band_window_classifier", "band_class_classifier", "write_random_laion_clap",
+           "TINY_TRANSFORMERS", "tiny_transformers_classifier"]
 
 _LABEL_ENCODER = """label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
 """
@@ -410,3 +411,80 @@ def write_random_laion_clap(folder=None, amodel: str = "HTSAT-tiny", seed: int =
     save_state_dict({k[len("module."):]: v for k, v in state.items()}, folder / "clap.safetensors")
     (folder / "COMPLETE").write_text("random-weight LAION-CLAP written by speechbrain_interp\n")
     return folder
+
+
+# --------------------------------------------------------------------------------------
+# Random-weight Hugging Face transformers audio classifiers (tests, examples, benchmarks)
+# --------------------------------------------------------------------------------------
+#: Tiny configurations by family: (model class, config class, config, feature extractor class, its options).
+_TINY_SPEECH = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                    conv_dim=(16, 16, 16), conv_stride=(5, 8, 8), conv_kernel=(10, 8, 8),
+                    num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16)
+TINY_TRANSFORMERS = {
+    "ast": ("ASTForAudioClassification", "ASTConfig",
+            dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                 max_length=100, num_mel_bins=32),
+            "ASTFeatureExtractor", dict(num_mel_bins=32, max_length=100)),
+    "wav2vec2": ("Wav2Vec2ForSequenceClassification", "Wav2Vec2Config", _TINY_SPEECH,
+                 "Wav2Vec2FeatureExtractor", dict(do_normalize=True)),
+    "hubert": ("HubertForSequenceClassification", "HubertConfig", _TINY_SPEECH,
+               "Wav2Vec2FeatureExtractor", dict(do_normalize=False)),
+    "wavlm": ("WavLMForSequenceClassification", "WavLMConfig", dict(_TINY_SPEECH, num_buckets=32),
+              "Wav2Vec2FeatureExtractor", dict(do_normalize=True)),
+    "whisper": ("WhisperForAudioClassification", "WhisperConfig",
+                dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+                     decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=16,
+                     max_source_positions=50, classifier_proj_size=16),
+                "WhisperFeatureExtractor", dict(feature_size=16, chunk_length=1)),
+}
+
+
+def tiny_transformers_classifier(family: str = "ast", folder=None, labels=("dog_bark", "siren", "rain"),
+                                 multilabel: bool = False, seed: int = 0):
+    """A random-weight transformers audio classifier and its feature extractor, built offline.
+
+    Arguments
+    ---------
+    family : str
+        One of :data:`TINY_TRANSFORMERS` (``"ast"``, ``"wav2vec2"``, ``"hubert"``, ``"wavlm"``,
+        ``"whisper"``); a few thousand parameters, 16 kHz. The tiny AST reads 1 s (100 frames),
+        the tiny Whisper 1 s chunks.
+    folder : str or Path, optional
+        When given, both are saved there with ``save_pretrained`` (safetensors), as a Hub
+        repository lays them out.
+    labels : sequence of str
+        Class names (``config.id2label``).
+    multilabel : bool
+        ``config.problem_type = "multi_label_classification"``.
+    seed : int
+        Seed of the random weights.
+
+    Returns
+    -------
+    (transformers.PreTrainedModel, feature extractor)
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> model, extractor = tiny_transformers_classifier("wav2vec2", folder)
+    >>> sorted(p.name for p in Path(folder).iterdir())
+    ['config.json', 'model.safetensors', 'preprocessor_config.json']
+    """
+    import transformers
+
+    if family not in TINY_TRANSFORMERS:
+        raise ValueError(f"unknown family '{family}'; choose from {sorted(TINY_TRANSFORMERS)}")
+    model_cls, config_cls, options, extractor_cls, extractor_options = TINY_TRANSFORMERS[family]
+    config = getattr(transformers, config_cls)(
+        num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
+        problem_type="multi_label_classification" if multilabel else "single_label_classification", **options)
+    torch.manual_seed(seed)
+    model = getattr(transformers, model_cls)(config).eval()
+    extractor = getattr(transformers, extractor_cls)(sampling_rate=16000, **extractor_options)
+    if folder is not None:
+        model.save_pretrained(folder)  # safetensors (transformers' only format from version 5)
+        extractor.save_pretrained(folder)
+        model.name_or_path = str(folder)
+    return model, extractor

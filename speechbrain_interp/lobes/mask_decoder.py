@@ -181,9 +181,10 @@ def infer_layouts(adapter, layers, seconds: float = 2.0, layouts=None) -> dict:
 def _probe_shapes(adapter, layers, lengths) -> dict:
     """``{layer: [shape for each length]}`` from forward passes on low-level noise."""
     captured: dict[str, list] = {name: [] for name in layers}
+    view = getattr(adapter, "hidden_view", lambda name, output: _first_tensor(output))
     handles = [
         adapter.model.get_submodule(name).register_forward_hook(
-            lambda m, i, o, name=name: captured[name].append(tuple(_first_tensor(o).shape)))
+            lambda m, i, o, name=name: captured[name].append(tuple(view(name, o).shape)))
         for name in layers
     ]
     fe = adapter.frontend
