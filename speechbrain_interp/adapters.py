@@ -72,6 +72,29 @@ class ClassifierAdapter(nn.Module):
     freeze : bool
         Keep the classifier in eval mode without parameter gradients.
 
+    Notes
+    -----
+    **Export contract.** An interpreter trained for an adapter is exported with its classifier
+    (:func:`speechbrain_interp.export.export_interpreter`, ``train_lmac(out=...)``). A
+    :class:`SpeechBrainClassifier` travels as its own inference YAML; any other adapter
+    describes its construction, and :mod:`speechbrain_interp.adapter_export` writes that
+    description to ``classifier.yaml`` (checked against the allow-list of
+    :mod:`speechbrain_interp.safety` when loaded back) and the weights to
+    ``classifier.safetensors``. A subclass implements:
+
+    * :meth:`export_spec`: the keyword arguments that rebuild it: plain values (numbers,
+      strings, lists, dicts), torch modules (written as ``!new:<their class>`` with the
+      arguments of their ``export_config()``, or read back from their attributes; the one
+      under ``"model"`` with ``"model_kwargs"`` when the spec has them) and importable
+      functions (``!name:``). When :meth:`export_weights` returns a module, it must be the
+      one under ``"model"``;
+    * ``export_target`` (optional class attribute): the dotted name of what those arguments
+      are passed to, e.g. ``"package.module.MyAdapter.from_export"`` for a classmethod that
+      loads a model from a source named in the spec (default: the class itself);
+    * :meth:`export_weights` (optional): the module whose state dict travels in
+      ``classifier.safetensors`` (default ``self.model``; None when the spec loads the
+      weights itself, e.g. from a Hub id).
+
     Example
     -------
     >>> class MeanEnergy(ClassifierAdapter):
@@ -206,6 +229,25 @@ class ClassifierAdapter(nn.Module):
         """Class name for an index (the index itself when labels are unknown)."""
         return self.labels[index] if self.labels is not None else str(index)
 
+    # --- export (see the class docstring) ------------------------------------------------
+    #: Dotted name of the callable :meth:`export_spec` is passed to; None: the class itself.
+    export_target: str | None = None
+
+    def export_spec(self) -> dict:
+        """Keyword arguments that rebuild this adapter, as YAML-safe values; see the class Notes."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not describe its construction; implement export_spec() "
+            "(see ClassifierAdapter), or wrap the model in a TorchClassifier")
+
+    def export_weights(self) -> nn.Module | None:
+        """The module whose weights travel in ``classifier.safetensors`` (None: the spec loads them)."""
+        return self.model
+
+    def _common_spec(self) -> dict:
+        """The :class:`ClassifierAdapter` arguments every exported adapter repeats."""
+        return {"layers": list(self.layers), "labels": self.labels, "multilabel": self.multilabel,
+                "output": self.output}
+
 
 def _check_local_source(source) -> None:
     """Fail clearly on a local folder that is missing or incomplete (SpeechBrain would try the Hub)."""
@@ -234,6 +276,11 @@ class TorchClassifier(ClassifierAdapter):
     input : str or callable
         ``"magnitude"``, ``"log1p_magnitude"``, ``"log_mel"``, ``"wav"`` (resynthesised
         with the phase passed to :meth:`forward`), or ``f(frontend, magnitude, phase)``.
+    model_kwargs : dict, optional
+        The arguments ``model`` was built with, for the export (see
+        :func:`~speechbrain_interp.adapter_export.describe_module`); without them they are
+        read back from the model's attributes. An exported classifier is rebuilt as
+        ``!new:<model class>`` with them, so the class must be importable.
     **kwargs
         ``layers``, ``labels``, ``multilabel``, ``output``, ``freeze``, see
         :class:`ClassifierAdapter`.
@@ -253,13 +300,28 @@ class TorchClassifier(ClassifierAdapter):
 
     _INPUTS = ("magnitude", "log1p_magnitude", "log_mel", "wav")
 
-    def __init__(self, model: nn.Module, frontend: SpectralFrontEnd, input="log_mel", **kwargs):
+    def __init__(self, model: nn.Module, frontend: SpectralFrontEnd, input="log_mel",
+                 model_kwargs: dict | None = None, **kwargs):
         if not callable(input) and input not in self._INPUTS:
             raise ValueError(f"input must be one of {self._INPUTS} or a callable, got '{input}'")
         if input == "log_mel" and not frontend.n_mels:
             raise ValueError("input='log_mel' needs a SpectralFrontEnd built with n_mels")
         self.input = input
+        self.model_kwargs = dict(model_kwargs) if model_kwargs is not None else None
         super().__init__(frontend, model, **kwargs)
+
+    def export_spec(self) -> dict:
+        """The model and its arguments, front-end, input and outputs (see :class:`ClassifierAdapter`).
+
+        Example
+        -------
+        >>> adapter = TorchClassifier(nn.Linear(33, 2), SpectralFrontEnd(n_fft=64), input="magnitude")
+        >>> spec = adapter.export_spec()
+        >>> type(spec["model"]).__name__, spec["input"]
+        ('Linear', 'magnitude')
+        """
+        return {"model": self.model, "model_kwargs": self.model_kwargs, "frontend": self.frontend,
+                "input": self.input, **self._common_spec()}
 
     def compute_logits(self, magnitude, phase=None, lengths=None):
         fe = self.frontend

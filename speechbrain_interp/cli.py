@@ -162,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--layers", nargs="+",
                        help="hidden layers the decoder reads (default: per architecture)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    train.add_argument("--valid", nargs="+", metavar="FILE|DIR",
+                       help="validation audio (default: a tenth of the training files is held out)")
+    train.add_argument("--max-minutes", type=float, metavar="MINUTES",
+                       help="stop after this much training time, keeping the best decoder so far")
     train.add_argument("--class-conditional", action="store_true",
                        help="one mask per class asked for (explain --target X masks X's evidence)")
     _add_loading(train)
@@ -458,8 +462,12 @@ def _cmd_train(args) -> int:
         seconds=args.seconds, lr=args.lr, layers=args.layers, progress=not args.quiet,
         overwrite=args.overwrite, trust_code=args.trust_code, offline=args.offline or None,
         device=args.device, **({"class_conditional": True} if args.class_conditional else {}),
+        valid=args.valid, max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
     )
     _print(args, json.dumps(result.history[-1] if result.history else {}, indent=2))
+    if result.stopped_early:
+        _print(args, f"stopped at the --max-minutes budget after epoch {result.history[-1]['epoch']}; "
+                     "the best decoder so far was kept")
     _print(args, f"wrote the interpreter to {args.out}/; explain with: speechbrain-interp explain FILES "
                  f"--interpreter {args.out} --classifier {args.classifier}")
     return 0

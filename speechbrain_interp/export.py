@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_interp import synth
+from speechbrain_interp.adapter_export import check_exportable, exported_targets, write_classifier
 from speechbrain_interp.adapters import SpeechBrainClassifier
 from speechbrain_interp.audio import load_audio, save_audio
 from speechbrain_interp.brick_spec import brick_spec, render_kwargs
@@ -83,11 +84,14 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
     Arguments
     ---------
     interpreter : speechbrain_interp.interpreters.Interpreter
-        The trained brick; its classifier must be a ``SpeechBrainClassifier``.
+        The trained brick. A ``SpeechBrainClassifier`` travels as its inference YAML; any other
+        adapter as ``classifier.yaml`` built from its ``export_spec()``
+        (:mod:`speechbrain_interp.adapter_export`; loading it back may need ``allow=[...]`` for
+        your model's package).
     out : str or Path
         The repository folder to write.
     classifier_source : str or Path, optional
-        The classifier's inference folder (its ``hyperparams.yaml`` defines the modules).
+        A SpeechBrain classifier's inference folder (its ``hyperparams.yaml`` defines the modules).
         Defaults to the folder the classifier was loaded from, when SpeechBrain kept it.
     brick : tuple, optional
         ``(dotted class name, kwargs)`` rebuilding the brick (default :func:`brick_spec`).
@@ -103,7 +107,8 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
     verify : bool
         Load the folder back and check that it gives the same mask (to 1e-6) on an example.
     allow : iterable of str
-        Extra allowed module prefixes for that check (bricks defined outside this package).
+        Extra allowed module prefixes for that check (bricks defined outside this package; the
+        classes of a non-SpeechBrain classifier are allowed for it automatically).
 
     Returns
     -------
@@ -123,15 +128,12 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
     ['README.md', 'classifier.safetensors', 'config.json', 'embedding_model.safetensors', 'examples',
      'hyperparams.yaml', 'interpreter.safetensors', 'label_encoder.txt']
     """
-    from speechbrain.dataio.encoder import CategoricalEncoder
-
     adapter = interpreter.classifier
-    if not isinstance(adapter, SpeechBrainClassifier):
-        raise TypeError(
-            "export needs an interpreter whose classifier is a SpeechBrainClassifier (a SpeechBrain "
-            f"inference folder); got {type(adapter).__name__}"
-        )
-    classifier_yaml = _find_classifier_yaml(adapter, classifier_source)
+    speechbrain = isinstance(adapter, SpeechBrainClassifier)
+    # checked before anything is written: a classifier that cannot be described fails here
+    classifier_yaml = _find_classifier_yaml(adapter, classifier_source) if speechbrain else None
+    if not speechbrain:
+        check_exportable(adapter)
     out = Path(out)
     if out.exists():
         if not overwrite and any(out.iterdir()):
@@ -139,11 +141,6 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
-    body, loadables = _classifier_yaml(classifier_yaml)
-    loadables = [n for n in loadables if n != "label_encoder"]
-    missing = [n for n in loadables if n not in adapter.model]
-    if missing:
-        raise ValueError(f"the classifier YAML loads {missing}, which the adapter does not hold")
     family, interface = _family_of(interpreter)
     if brick_yaml is None:
         target, kwargs = brick if brick is not None else brick_spec(interpreter)
@@ -152,14 +149,8 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
         target = brick[0] if brick is not None else (
             f"{type(interpreter).__module__}.{type(interpreter).__qualname__}")
         brick_yaml = _indent(brick_yaml.strip("\n") + "\n")
-    adapter_spec = {"layers": list(adapter.layers), "mask_domain": adapter.frontend.mask_domain,
-                    "output": adapter.output, "multilabel": adapter.multilabel}
     fingerprint = classifier_fingerprint(adapter)
-    has_encoder = "label_encoder:" in body
-    # the interface paths written below (and in config.json, the card) are the old homes,
-    # re-exported by hub.py and inference.py, so that these files read as they always did
-    lines = [
-        body.rstrip("\n"),
+    interpreter_lines = [
         "",
         "# " + "-" * 90,
         "# Interpreter (speechbrain_interp): how it reads the classifier above, and the brick.",
@@ -168,28 +159,22 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
         "# " + "-" * 90,
         f"interpreter_family: {family}",
         f"classifier_sha256: {fingerprint}",
-        "adapter:",
-        "".join(f"    {k}: {json.dumps(v)}\n" for k, v in adapter_spec.items()).rstrip("\n"),
-        f"interpreter: !name:{target}" + ("\n" + brick_yaml.rstrip("\n") if brick_yaml else ""),
     ]
-    if not has_encoder and adapter.labels is not None:
-        lines.append("label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder")
-    lines += ["pretrainer: !new:speechbrain_interp.safety.SafePretrainer", "    loadables:"]
-    lines += [f"        {n}: !ref <{n}>" for n in loadables]
-    if adapter.labels is not None:
-        lines.append("        label_encoder: !ref <label_encoder>")
-    lines.append("    deferred: [interpreter]")
+    brick_line = f"interpreter: !name:{target}" + ("\n" + brick_yaml.rstrip("\n") if brick_yaml else "")
+    if speechbrain:
+        lines = _speechbrain_classifier(adapter, classifier_yaml, out, interpreter_lines, brick_line)
+        classifier_info = {"embedding_model": type(adapter.model["embedding_model"]).__name__,
+                           "layout": adapter.layout}
+    else:
+        lines = _any_classifier(adapter, out, interpreter_lines, brick_line)
+        model = adapter.export_weights()
+        classifier_info = {"adapter": type(adapter).__name__,
+                           "embedding_model": type(model if model is not None else adapter).__name__}
     (out / "hyperparams.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    for name in loadables:
-        save_state_dict(adapter.model[name].state_dict(), out / f"{name}.safetensors")
     shared = shared_prefixes(interpreter)
     brick_state = {k: v for k, v in interpreter.state_dict().items() if not k.startswith(shared)}
     save_state_dict(brick_state, out / "interpreter.safetensors")
-    if adapter.labels is not None:
-        encoder = CategoricalEncoder()
-        encoder.update_from_iterable(adapter.labels)
-        encoder.save(out / "label_encoder.txt")
 
     example_files = _write_examples(out, adapter.sample_rate) if examples else []
     config = {
@@ -201,24 +186,65 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
         "sample_rate": adapter.sample_rate,
         "labels": adapter.labels,
         "multilabel": adapter.multilabel,
-        "classifier": {
-            "embedding_model": type(adapter.model["embedding_model"]).__name__,
-            "layout": adapter.layout,
-            "layers": list(adapter.layers),
-            "sha256": fingerprint,
-        },
+        "classifier": {**classifier_info, "layers": list(adapter.layers), "sha256": fingerprint},
         "examples": example_files,
         "speechbrain_interp_version": _version(),
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    results = classifier_yaml.parent / "results.json"  # written by recipes/ESC50/classifier
-    if results.is_file():
+    results = classifier_yaml.parent / "results.json" if speechbrain else None  # recipes/ESC50/classifier
+    if results is not None and results.is_file():
         config["classifier"]["results"] = _classifier_results(results)
     (out / "README.md").write_text(model_card(config, card or ModelCardInfo()), encoding="utf-8")
     check_hub_folder(out)
     if verify:
-        _verify_round_trip(interpreter, out, example_files, allow)
+        # the classes of a non-SpeechBrain classifier are the ones running in this process
+        own = [] if speechbrain else exported_targets(adapter)
+        _verify_round_trip(interpreter, out, example_files, [*allow, *own])
     return out
+
+
+def _speechbrain_classifier(adapter, classifier_yaml: Path, out: Path, interpreter_lines, brick_line) -> list:
+    """hyperparams.yaml lines for a SpeechBrain classifier (its own inference YAML); writes its weights."""
+    from speechbrain.dataio.encoder import CategoricalEncoder
+
+    body, loadables = _classifier_yaml(classifier_yaml)
+    loadables = [n for n in loadables if n != "label_encoder"]
+    missing = [n for n in loadables if n not in adapter.model]
+    if missing:
+        raise ValueError(f"the classifier YAML loads {missing}, which the adapter does not hold")
+    adapter_spec = {"layers": list(adapter.layers), "mask_domain": adapter.frontend.mask_domain,
+                    "output": adapter.output, "multilabel": adapter.multilabel}
+    has_encoder = "label_encoder:" in body
+    # the interface paths written in the banner (and in config.json, the card) are the old homes,
+    # re-exported by hub.py and inference.py, so that these files read as they always did
+    lines = [body.rstrip("\n"), *interpreter_lines, "adapter:",
+             "".join(f"    {k}: {json.dumps(v)}\n" for k, v in adapter_spec.items()).rstrip("\n"), brick_line]
+    if not has_encoder and adapter.labels is not None:
+        lines.append("label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder")
+    lines += ["pretrainer: !new:speechbrain_interp.safety.SafePretrainer", "    loadables:"]
+    lines += [f"        {n}: !ref <{n}>" for n in loadables]
+    if adapter.labels is not None:
+        lines.append("        label_encoder: !ref <label_encoder>")
+    lines.append("    deferred: [interpreter]")
+    for name in loadables:
+        save_state_dict(adapter.model[name].state_dict(), out / f"{name}.safetensors")
+    if adapter.labels is not None:
+        encoder = CategoricalEncoder()
+        encoder.update_from_iterable(adapter.labels)
+        encoder.save(out / "label_encoder.txt")
+    return lines
+
+
+def _any_classifier(adapter, out: Path, interpreter_lines, brick_line) -> list:
+    """hyperparams.yaml lines for any other adapter (its ``classifier.yaml``); writes it and the weights."""
+    body = write_classifier(adapter, out)
+    weights = adapter.export_weights() is not None
+    lines = [body.rstrip("\n"), *interpreter_lines, brick_line,
+             "modules:" + ("\n    classifier: !ref <classifier>" if weights else " {}"),
+             "pretrainer: !new:speechbrain_interp.safety.SafePretrainer",
+             "    loadables:" + ("\n        classifier: !ref <classifier>" if weights else " {}"),
+             "    deferred: [interpreter]"]
+    return lines
 
 
 def _classifier_results(path: Path) -> dict:

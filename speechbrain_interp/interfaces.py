@@ -52,7 +52,9 @@ class PretrainedInterface(InterpretingMixin, Pretrained):
 
     The hparams YAML holds the classifier's modules (``compute_features`` or
     ``compute_stft``, ``embedding_model``, ``classifier``, ...), ``adapter:`` (layers
-    the brick reads, mask domain), ``interpreter: !name:<brick class>`` with the brick's
+    the brick reads, mask domain) or, for a non-SpeechBrain classifier, the adapter itself
+    (``classifier_adapter:``, see :mod:`speechbrain_interp.adapter_export`),
+    ``interpreter: !name:<brick class>`` with the brick's
     arguments, and a ``SafePretrainer`` that loads the weights (safetensors) and
     collects ``interpreter.safetensors``, the brick's own weights.
 
@@ -91,8 +93,12 @@ class PretrainedInterface(InterpretingMixin, Pretrained):
                          freeze_params=freeze_params)
         adapter_spec = dict(getattr(self.hparams, "adapter", None) or {})
         own = torch.nn.ModuleDict({k: m for k, m in self.mods.items() if k in CLASSIFIER_MODULES})
+        # a non-SpeechBrain classifier was built by the YAML itself (classifier.yaml, adapter_export)
+        built = getattr(self.hparams, "classifier_adapter", None)
         self.note = None
-        if classifier is None:
+        if classifier is None and built is not None:
+            adapter = built
+        elif classifier is None:
             adapter = SpeechBrainClassifier(SimpleNamespace(mods=own, hparams=self.hparams),
                                             **adapter_spec)
         else:

@@ -26,6 +26,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import torch
+
 __all__ = ["CLASSIFIER_MODULES", "classifier_fingerprint", "shared_prefixes", "check_hub_folder"]
 
 #: Classifier modules an interpreter folder keeps from the classifier's inference YAML.
@@ -39,6 +41,9 @@ INTERPRETER_KEYS = ("pretrainer", "adapter", "interpreter", "interpreter_family"
 def classifier_fingerprint(adapter) -> str:
     """SHA-256 of the classifier's embedding model and classifier weights (as stored).
 
+    For a SpeechBrain classifier, its ``embedding_model`` and ``classifier`` modules; for any
+    other adapter, every floating-point tensor of its model.
+
     Example
     -------
     >>> import tempfile
@@ -48,8 +53,10 @@ def classifier_fingerprint(adapter) -> str:
     64
     """
     digest = hashlib.sha256()
+    # a SpeechBrain classifier's modules are a ModuleDict; any other model is hashed whole
+    modules = ("embedding_model", "classifier") if isinstance(adapter.model, torch.nn.ModuleDict) else None
     for key, value in sorted(adapter.model.state_dict().items()):
-        if key.split(".", 1)[0] in ("embedding_model", "classifier") and value.is_floating_point():
+        if (modules is None or key.split(".", 1)[0] in modules) and value.is_floating_point():
             digest.update(key.encode())
             digest.update(value.detach().cpu().float().contiguous().numpy().tobytes())
     return digest.hexdigest()

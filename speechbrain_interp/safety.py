@@ -66,6 +66,7 @@ DEFAULT_ALLOW = (
     "speechbrain_interp.lobes",
     "speechbrain_interp.interpreters",
     "speechbrain_interp.adapters",
+    "speechbrain_interp.patches.PatchClassifier",
     "speechbrain_interp.spectral",
     "speechbrain_interp.embedders",
     "speechbrain_interp.solvers",

@@ -57,8 +57,8 @@ class SpectralFrontEnd(nn.Module):
         Window length in samples (default ``n_fft``).
     hop_length : int, optional
         Hop in samples (default ``win_length // 4``).
-    window : str or torch.Tensor
-        ``"hann"``, ``"hamming"`` or a window tensor of ``win_length`` samples.
+    window : str, torch.Tensor or list
+        ``"hann"``, ``"hamming"`` or a window (tensor or list) of ``win_length`` samples.
     center : bool
         Pad so frame ``t`` is centred on sample ``t * hop`` (SpeechBrain's and torchaudio's
         default). False frames the waveform as it is, as many AudioSet models do; the samples
@@ -138,10 +138,15 @@ class SpectralFrontEnd(nn.Module):
             if window not in makers:
                 raise ValueError(f"window must be 'hann', 'hamming' or a tensor, got '{window}'")
             window = makers[window](self.win_length)
+        window = torch.as_tensor(window)  # a list of values, as export_config() writes one
         if window.shape != (self.win_length,):
             raise ValueError(f"window has shape {tuple(window.shape)}, expected ({self.win_length},)")
         self.register_buffer("window", window.float(), persistent=False)
         self.mel_power, self.log_offset = float(mel_power), float(log_offset)
+        # kept so that export_config() can write the front-end back to YAML
+        self._mel_options = {"f_min": float(f_min), "f_max": None if f_max is None else float(f_max),
+                             "mel_scale": mel_scale, "mel_norm": mel_norm}
+        self._custom_fbanks = mel_fbanks is not None
         if mel_fbanks is not None:
             mel_fbanks = torch.as_tensor(mel_fbanks, dtype=torch.float32)
             if mel_fbanks.dim() != 2 or mel_fbanks.shape[0] != self.n_freqs:
@@ -178,6 +183,39 @@ class SpectralFrontEnd(nn.Module):
             pad_mode=stft.pad_mode,
             **kwargs,
         )
+
+    def export_config(self) -> dict:
+        """Constructor arguments that rebuild this front-end, as plain values (for an exported YAML).
+
+        A Hann or Hamming window is written by name, another one as its values; a filterbank
+        given as ``mel_fbanks`` cannot be written (describe the model's input with an
+        importable function instead).
+
+        Example
+        -------
+        >>> fe = SpectralFrontEnd(n_fft=256, hop_length=64, n_mels=32)
+        >>> SpectralFrontEnd(**fe.export_config()).export_config() == fe.export_config()
+        True
+        """
+        if self._custom_fbanks:
+            raise TypeError(
+                "this SpectralFrontEnd was built with its own mel_fbanks tensor, which cannot be written to "
+                "YAML; build it from n_mels/f_min/f_max/mel_scale/mel_norm, or compute the model's input "
+                "in an importable function (input='package.module.function')")
+        window = self.window.cpu()
+        for name, make in (("hann", torch.hann_window), ("hamming", torch.hamming_window)):
+            if torch.allclose(window, make(self.win_length), atol=1e-6):
+                window = name
+                break
+        else:
+            window = [float(v) for v in window]
+        config = {"sample_rate": self.sample_rate, "n_fft": self.n_fft, "win_length": self.win_length,
+                  "hop_length": self.hop_length, "window": window, "center": bool(self.center),
+                  "pad_mode": self.pad_mode, "mask_domain": self.mask_domain}
+        if self.n_mels:
+            config.update(n_mels=int(self.n_mels), mel_power=self.mel_power, log_offset=self.log_offset,
+                          **self._mel_options)
+        return config
 
     @property
     def n_freqs(self) -> int:

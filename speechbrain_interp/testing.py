@@ -26,6 +26,7 @@ from speechbrain_interp.loading import DEFAULT_LAYERS
 
 __all__ = ["ARCHITECTURES", "make_speechbrain_classifier", "load_speechbrain_classifier",
            "band_window_classifier", "band_class_classifier", "write_random_laion_clap",
+           "TinyPatchNet", "tiny_patch_classifier",
            "TINY_TRANSFORMERS", "tiny_transformers_classifier"]
 
 _LABEL_ENCODER = """label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
@@ -300,6 +301,56 @@ def band_window_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length
     net = BandWindowDetector(frontend.n_freqs, band, window, threshold=threshold)
     return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features", "pooled"],
                            labels=["background", "event"])
+
+
+class TinyPatchNet(torch.nn.Module):
+    """A patch classifier of known evidence: ``("background", "event")`` from the energy in one band.
+
+    Input ``(patches, frames, freq)`` log-magnitudes; ``features`` is a ``(patches, channels,
+    frames, freq)`` map, ``energy`` the ``(patches, 1)`` band response the ``head`` reads. It
+    lives outside the allow-list, as a user's own model class would.
+
+    Example
+    -------
+    >>> x = torch.zeros(2, 16, 65)
+    >>> x[1, :, 20:30] = 1.0
+    >>> TinyPatchNet(n_freq=65, band=(20, 30))(x).argmax(-1).tolist()
+    [0, 1]
+    """
+
+    def __init__(self, n_freq: int, band, channels: int = 4):
+        super().__init__()
+        from speechbrain_interp.lobes.band_window import evidence_features
+
+        self.n_freq, self.band, self.channels = int(n_freq), (int(band[0]), int(band[1])), int(channels)
+        self.features, self.energy = evidence_features(self.channels), torch.nn.Identity()
+        self.head = torch.nn.Linear(1, 2)
+        with torch.no_grad():  # "event" grows with the band's energy
+            self.head.weight[:], self.head.bias[:] = torch.tensor([[-4.0], [4.0]]), torch.tensor([1.0, -1.0])
+
+    def forward(self, x):
+        e = self.features(x[:, None])[:, 0, :, self.band[0]:self.band[1]].pow(2).mean((1, 2))
+        return self.head(self.energy(e[:, None]))
+
+
+def tiny_patch_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64,
+                          patch_frames: int = 16, patch_hop=None, band_hz=(1800.0, 2200.0), **kwargs):
+    """A :class:`~speechbrain_interp.patches.PatchClassifier` around :class:`TinyPatchNet` (128 ms patches).
+
+    Example
+    -------
+    >>> t = torch.arange(8000) / 8000
+    >>> tiny_patch_classifier().classify_wav(torch.sin(2 * torch.pi * 2000 * t)[None]).argmax(-1).tolist()
+    [1]
+    """
+    from speechbrain_interp.patches import PatchClassifier
+    from speechbrain_interp.spectral import SpectralFrontEnd
+
+    frontend = SpectralFrontEnd(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length)
+    low, high = (int(f * n_fft / sample_rate) for f in band_hz)
+    return PatchClassifier(TinyPatchNet(frontend.n_freqs, (low, high + 1)), frontend, patch_frames,
+                           patch_hop=patch_hop, input="log1p_magnitude", labels=["background", "event"],
+                           **{"layers": ["features", "energy"], **kwargs})
 
 
 # --------------------------------------------------------------------------------------

@@ -31,14 +31,14 @@ SHIMS = {
 LAYERS = [
     ("core", ["audio", "spectral", "adapters", "explanation", "figures", "metrics", "localization",
               "sanity", "two_events", "safety", "synth", "mixtures", "checkpointing", "vocabularies",
-              "lobes"]),
+              "lobes", "patches"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters", "per_label"]),
     ("folders and loading", ["sources", "repository", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
-    ("export", ["brick_spec", "model_card", "export", "recipe_export"]),
-    ("applications", ["training", "long_audio", "report", "report_page", "report_check", "testing", "cli",
-                      "__main__"]),
+    ("export", ["brick_spec", "adapter_export", "model_card", "export", "recipe_export"]),
+    ("applications", ["training", "lmac_training", "long_audio", "report", "report_page", "report_check",
+                      "testing", "cli", "__main__"]),
 ]
 
 

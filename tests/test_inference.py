@@ -180,7 +180,7 @@ def test_train_lmac_resumes_after_a_kill_with_the_uninterrupted_result(setup, tm
     opts = {"batch_size": 4, "seconds": 0.5, "progress": False, "channels": 4}
     straight = train_lmac(str(setup["classifier"]), audio, epochs=2, **opts)
     ckpt = tmp_path / "run" / "training.pt"
-    import speechbrain_interp.training as training
+    import speechbrain_interp.lmac_training as training
 
     real_write = training._write_checkpoint
 

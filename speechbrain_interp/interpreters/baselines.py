@@ -352,10 +352,18 @@ class GradCAM(GradientBaseline):
         self.layer = layer
         self.module = classifier.model.get_submodule(layer)
         spec = infer_layouts(classifier, [layer], layouts={layer: layout} if layout else None)[layer]
+        if spec.layout == "BTC":
+            raise ValueError(
+                f"Grad-CAM needs a channels-first layer with a time axis; '{layer}' is channels-last "
+                "(batch, time, channels). For TDNN blocks, name their inner convolution (e.g. "
+                "'blocks.9.conv')"
+            )
         if spec.layout not in ("BCTF", "BCFT", "BCT"):
             raise ValueError(
-                f"Grad-CAM needs a channels-first layer with a time axis; '{layer}' is {spec.layout}. "
-                "For channels-last TDNN blocks, name their inner convolution (e.g. 'blocks.9.conv')"
+                f"Grad-CAM needs a layer with a time axis; the output of '{layer}' has none (its size does "
+                "not follow the clip's length: a pooled vector, or a patch model's layer). Name a layer "
+                "before the model pools over time; for a model that classifies fixed-size patches, wrap it "
+                "in speechbrain_interp.patches.PatchClassifier"
             )
         self.layout = spec.layout
         if freq_scale not in ("mel", "linear"):
@@ -368,6 +376,9 @@ class GradCAM(GradientBaseline):
         cam = LayerGradCam(self._forward, self.module).attribute(
             z, target=target, additional_forward_args=(phase,), relu_attributions=True,
         )
+        unfold = getattr(self.classifier, "unfold_hidden", None)
+        if unfold is not None:  # a patch classifier's per-patch maps, back on the clip's time axis
+            cam = unfold(self.layer, cam)
         cam = cam[:, 0]  # channels summed: (B, T', F'), (B, F', T') or (B, T')
         if self.layout == "BCFT":
             cam = cam.transpose(1, 2)

@@ -163,9 +163,11 @@ def infer_layouts(adapter, layers, seconds: float = 2.0, layouts=None) -> dict:
             # e.g. a patch-based model that folds fixed-length patches into the batch axis: one
             # mask per patch would come back for one clip, silently
             raise ValueError(
-                f"layer '{name}' has a batch axis of {short[0]} for one clip ({tuple(short)}); "
-                "layers that fold patches or frames into the batch are not supported: read a layer "
-                "after the model pools its patches back to one row per clip")
+                f"layer '{name}' has a batch axis of {short[0]} for one clip ({tuple(short)}): the model "
+                "folds patches (or frames) into the batch, which cannot be mapped back to the clip. "
+                "For a model that classifies fixed-size patches and averages them, give it the patches "
+                "instead: wrap it in speechbrain_interp.patches.PatchClassifier(model, frontend, "
+                "patch_frames=...), which puts each layer back on the clip's time axis")
         layout = layouts.get(name) or _layout_from_shapes(short, long)
         if layout not in LAYOUTS:
             raise ValueError(f"layout of '{name}' must be one of {LAYOUTS}, got '{layout}'")
@@ -384,7 +386,8 @@ class MaskDecoder(nn.Module):
         wrong = {n: tuple(hidden[n].shape) for n in self.specs if hidden[n].shape[0] != batch}
         if wrong:
             raise ValueError(f"hidden layers {wrong} do not have the input's batch size {batch}: "
-                             "a model that folds patches into the batch axis cannot be decoded per clip")
+                             "a model that folds patches into the batch axis cannot be decoded per clip; "
+                             "wrap it in speechbrain_interp.patches.PatchClassifier")
         films = self.modulation(target, batch, spectrogram.device) if self.n_classes else None
         x = None
         for i, (name, stage) in enumerate(zip(self.map_names, self.stages)):

@@ -1,0 +1,95 @@
+"""Exporting interpreters of non-SpeechBrain classifiers: classifier.yaml, the allow-list, early refusals."""
+
+import pytest
+import torch
+from torch import nn
+
+from speechbrain_interp.adapter_export import check_exportable, load_exported_classifier
+from speechbrain_interp.adapters import TorchClassifier
+from speechbrain_interp.audio import save_audio
+from speechbrain_interp.export import export_interpreter
+from speechbrain_interp.interfaces import load
+from speechbrain_interp.interpreters.lmac import LMAC
+from speechbrain_interp.safety import UnsafeHparamsError
+from speechbrain_interp.spectral import SpectralFrontEnd
+from speechbrain_interp.synth import demo_clip
+from speechbrain_interp.testing import TinyPatchNet, tiny_patch_classifier
+from speechbrain_interp.training import train_lmac
+
+
+def _tiny_torch_classifier():
+    frontend = SpectralFrontEnd(sample_rate=8000, n_fft=256, hop_length=64)
+    net = TinyPatchNet(frontend.n_freqs, (57, 71))
+    with torch.no_grad():  # weights that differ from a fresh build: they must travel
+        net.head.weight.add_(0.25)
+    return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features"],
+                           labels=["background", "event"])
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("audio")
+    for i in range(3):
+        save_audio(folder / f"clip{i}.wav", demo_clip(0.6, seed=i, sample_rate=8000), 8000)
+    return folder
+
+
+def test_train_lmac_exports_a_torch_classifier_that_loads_back(audio, tmp_path):
+    adapter = _tiny_torch_classifier()
+    result = train_lmac(adapter, audio, out=tmp_path / "repo", epochs=1, batch_size=2, seconds=0.5,
+                        progress=False, channels=4)
+    repo = result.folder
+    assert {"classifier.yaml", "classifier.safetensors"} <= {p.name for p in repo.iterdir()}
+    # the user's model class is outside the allow-list: refused until allowed
+    with pytest.raises(UnsafeHparamsError, match="TinyPatchNet"):
+        load(repo)
+    loaded = load(repo, allow=["speechbrain_interp.testing"])
+    wav = demo_clip(0.6, seed=9, sample_rate=8000)[None]
+    assert torch.allclose(loaded.interpret_batch(wav).mask, result.explainer.interpret_batch(wav).mask,
+                          atol=1e-6)
+    classifier = load_exported_classifier(repo, allow=["speechbrain_interp.testing"])
+    assert torch.equal(classifier.model.head.weight, adapter.model.head.weight)
+    assert classifier.labels == ["background", "event"] and classifier.layers == ["features"]
+
+
+def test_patch_classifier_exports_and_loads_back(tmp_path):
+    brick = LMAC(tiny_patch_classifier(patch_hop=8), channels=4)
+    repo = export_interpreter(brick, tmp_path / "repo", examples=False)
+    loaded = load(repo, trust_code=True)
+    assert loaded.interpreter.classifier.patch_hop == 8
+    wav = torch.randn(1, 6000) * 0.1
+    assert torch.allclose(loaded.interpret_batch(wav).mask, brick.explain(wav).mask, atol=1e-6)
+
+
+def test_unexportable_classifiers_are_refused_before_training(audio, tmp_path, monkeypatch):
+    class ScriptNet(nn.Module):  # defined inside a function: a loaded folder could not import it
+        def forward(self, x):
+            return x.mean(1)[:, :2]
+
+    frontend = SpectralFrontEnd(sample_rate=8000, n_fft=256, hop_length=64)
+    import speechbrain_interp.lmac_training as lmac_training
+
+    monkeypatch.setattr(lmac_training._Crops, "__getitem__", lambda *a: pytest.fail("training started"))
+    local = TorchClassifier(ScriptNet(), frontend, input="magnitude")
+    with pytest.raises(TypeError, match="inside a function.*nothing was trained"):
+        train_lmac(local, audio, out=tmp_path / "a", epochs=1, progress=False)
+    lam = TorchClassifier(TinyPatchNet(frontend.n_freqs, (1, 3)), frontend,
+                          input=lambda fe, mag, ph: torch.log1p(mag))
+    with pytest.raises(TypeError, match="lambda.*nothing was trained"):
+        train_lmac(lam, audio, out=tmp_path / "b", epochs=1, progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert not list(tmp_path.glob("*.training.pt"))
+
+
+def test_model_arguments_are_checked_by_rebuilding_the_model():
+    frontend = SpectralFrontEnd(sample_rate=8000, n_fft=256, hop_length=64)
+    seq = TorchClassifier(nn.Sequential(nn.Linear(129, 2)), frontend, input="magnitude")
+    with pytest.raises(TypeError, match="model_kwargs"):  # Sequential(*layers) cannot be read back
+        check_exportable(seq)
+    wrong = TorchClassifier(TinyPatchNet(frontend.n_freqs, (1, 3)), frontend, input="log1p_magnitude",
+                            model_kwargs={"n_freq": 129, "band": [1, 3], "channels": 2})
+    with pytest.raises(TypeError, match="weights differ"):
+        check_exportable(wrong)
+    given = TorchClassifier(TinyPatchNet(frontend.n_freqs, (1, 3)), frontend, input="log1p_magnitude",
+                            model_kwargs={"n_freq": 129, "band": [1, 3]})
+    assert check_exportable(given)["model"].kwargs == {"n_freq": 129, "band": [1, 3]}
