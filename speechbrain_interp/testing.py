@@ -482,6 +482,10 @@ TINY_TRANSFORMERS = {
                "Wav2Vec2FeatureExtractor", dict(do_normalize=False)),
     "wavlm": ("WavLMForSequenceClassification", "WavLMConfig", dict(_TINY_SPEECH, num_buckets=32),
               "Wav2Vec2FeatureExtractor", dict(do_normalize=True)),
+    "data2vec-audio": ("Data2VecAudioForSequenceClassification", "Data2VecAudioConfig", _TINY_SPEECH,
+                       "Wav2Vec2FeatureExtractor", dict(do_normalize=True)),
+    "unispeech-sat": ("UniSpeechSatForSequenceClassification", "UniSpeechSatConfig", _TINY_SPEECH,
+                      "Wav2Vec2FeatureExtractor", dict(do_normalize=False)),
     "whisper": ("WhisperForAudioClassification", "WhisperConfig",
                 dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
                      decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=16,
@@ -498,7 +502,7 @@ def tiny_transformers_classifier(family: str = "ast", folder=None, labels=("dog_
     ---------
     family : str
         One of :data:`TINY_TRANSFORMERS` (``"ast"``, ``"wav2vec2"``, ``"hubert"``, ``"wavlm"``,
-        ``"whisper"``); a few thousand parameters, 16 kHz. The tiny AST reads 1 s (100 frames),
+        ``"data2vec-audio"``, ``"unispeech-sat"``, ``"whisper"``); a few thousand parameters, 16 kHz. The tiny AST reads 1 s (100 frames),
         the tiny Whisper 1 s chunks.
     folder : str or Path, optional
         When given, both are saved there with ``save_pretrained`` (safetensors), as a Hub

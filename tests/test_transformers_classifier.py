@@ -13,14 +13,17 @@ import json
 import pytest
 import torch
 
-from speechbrain_interp.audio import save_audio
-from speechbrain_interp.explainer import explain_classifier, gradient_baseline
-from speechbrain_interp.loading import load_classifier_adapter
-from speechbrain_interp.testing import tiny_transformers_classifier
-from speechbrain_interp.transformers_classifier import FAMILIES, TransformersClassifier
+transformers = pytest.importorskip("transformers")
+
+from speechbrain_interp.audio import save_audio  # noqa: E402
+from speechbrain_interp.explainer import explain_classifier, gradient_baseline  # noqa: E402
+from speechbrain_interp.loading import load_classifier_adapter  # noqa: E402
+from speechbrain_interp.testing import tiny_transformers_classifier  # noqa: E402
+from speechbrain_interp.transformers_classifier import FAMILIES, TransformersClassifier  # noqa: E402
 
 FAMILY_NAMES = ["ast", "wav2vec2", "hubert", "wavlm", "whisper"]
 WAVEFORM_FAMILIES = ("wav2vec2", "hubert", "wavlm")
+MORE_FAMILIES = ["data2vec-audio", "unispeech-sat"]  # rows of the table checked for their logits only
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,18 @@ def test_logits_are_the_models_own_and_gradients_reach_the_magnitude(family, fol
         assert torch.allclose(logits, reference, atol=1e-4), (family, seconds, logits, reference)
         logits[0, logits[0].argmax()].backward()
         assert torch.isfinite(magnitude.grad).all() and magnitude.grad.abs().sum() > 0
+
+
+def test_the_other_rows_of_the_table_give_the_models_logits():
+    for family in MORE_FAMILIES:
+        adapter = TransformersClassifier(*tiny_transformers_classifier(family))
+        wav = _clip(0.5, 1)
+        with torch.no_grad():
+            inputs = adapter.feature_extractor(wav.numpy(), sampling_rate=16000, return_tensors="pt")
+            reference = adapter.model(**inputs).logits
+        spec = adapter.frontend(wav[None])
+        assert adapter.family == family
+        assert torch.allclose(adapter(spec.magnitude, phase=spec.phase), reference, atol=1e-4), family
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
@@ -119,8 +134,6 @@ def test_family_table_defaults_and_labels(folders):
 
 
 def test_unsupported_models_and_missing_extractors_are_named():
-    import transformers
-
     bert = transformers.BertForSequenceClassification(transformers.BertConfig(
         hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8, vocab_size=10))
     with pytest.raises(ValueError, match="not a supported family.*FAMILIES"):
