@@ -65,12 +65,6 @@ def gradient_baseline(adapter: ClassifierAdapter, name: str = "saliency", **kwar
         raise RuntimeError("speechbrain_interp.interpreters.baselines is not available") from err
     if name not in BASELINES:
         raise ValueError(f"unknown baseline '{name}'; choose from {sorted(BASELINES)}")
-    if name == "gradcam" and "layer" not in kwargs and hasattr(adapter, "gradcam_layer"):
-        if adapter.gradcam_layer is None:  # e.g. a transformer whose layers are all token sequences
-            raise ValueError(f"Grad-CAM needs a channels-first layer with a time axis, and "
-                             f"{type(adapter.model).__name__} has none by default: use another baseline, or "
-                             "name a layer with layer=... (CLI: --layers MODULE)")
-        kwargs["layer"] = adapter.gradcam_layer
     if name == "gradcam" and "layer" not in kwargs:
         if not adapter.layers:
             raise ValueError("Grad-CAM needs a layer: pass layer=... (CLI: --layers MODULE) or build the "

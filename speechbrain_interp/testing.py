@@ -502,8 +502,8 @@ def tiny_transformers_classifier(family: str = "ast", folder=None, labels=("dog_
     ---------
     family : str
         One of :data:`TINY_TRANSFORMERS` (``"ast"``, ``"wav2vec2"``, ``"hubert"``, ``"wavlm"``,
-        ``"data2vec-audio"``, ``"unispeech-sat"``, ``"whisper"``); a few thousand parameters, 16 kHz. The tiny AST reads 1 s (100 frames),
-        the tiny Whisper 1 s chunks.
+        ``"data2vec-audio"``, ``"unispeech-sat"``, ``"whisper"``); a few thousand parameters,
+        16 kHz. The tiny AST reads 1 s (100 frames), the tiny Whisper 1 s chunks.
     folder : str or Path, optional
         When given, both are saved there with ``save_pretrained`` (safetensors), as a Hub
         repository lays them out.

@@ -17,7 +17,8 @@ What differs per family is one entry of :data:`FAMILIES`, keyed by the config's
 ``model_type`` (or the model's class name): which feature function, where the encoder blocks
 are, which of them to read by default, and how their token sequences become hidden maps the
 L-MAC decoder reads (AST's patch tokens go back to their time x frequency grid, Whisper's
-fixed 30 s of frames are cut to the clip).
+fixed 30 s of frames are cut to the clip). The maps are channels-first, so Grad-CAM reads
+them too (:attr:`TransformersClassifier.gradcam_on_view`).
 
 Authors
 * speechbrain_interp contributors 2026
@@ -58,8 +59,6 @@ class Family:
         Blocks read by default, counted from the end (``-1`` is the last).
     tokens : str
         Key of :data:`TOKEN_VIEWS`: how a block's ``(batch, tokens, dim)`` output becomes a hidden map.
-    gradcam : str, optional
-        A channels-first layer with a time axis for Grad-CAM (``-1`` counts from the end).
 
     Example
     -------
@@ -71,11 +70,9 @@ class Family:
     blocks: tuple
     default_blocks: tuple = (-1, -2)
     tokens: str = "frames"
-    gradcam: str | None = None
 
 
-_WAVEFORM = Family("waveform", ("{base}.encoder.layers",),
-                   gradcam="{base}.feature_extractor.conv_layers.-1")
+_WAVEFORM = Family("waveform", ("{base}.encoder.layers",))
 
 #: The supported families by ``config.model_type`` (or class name); a new family is a new row.
 FAMILIES = {
@@ -148,8 +145,8 @@ def _fit_time(x, steps: int, axis: int):
 
 
 def _frames(adapter, tokens, num_samples):
-    """Tokens are frames in time already (wav2vec2, HuBERT, WavLM): ``(batch, time, dim)``."""
-    return tokens
+    """Tokens are frames in time already (wav2vec2, HuBERT, WavLM): ``(batch, dim, time)``."""
+    return tokens.transpose(1, 2)
 
 
 def _patch_grid(adapter, tokens, num_samples):
@@ -169,9 +166,9 @@ def _patch_grid(adapter, tokens, num_samples):
 
 
 def _cropped_frames(adapter, tokens, num_samples):
-    """Whisper: 30 s of frames (two mel frames each) whatever the clip; keep the clip's own."""
+    """Whisper: 30 s of frames (two mel frames each) whatever the clip; keep the clip's, channels-first."""
     fe = adapter.feature_extractor
-    return _fit_time(tokens, math.ceil(math.ceil(num_samples / fe.hop_length) / 2), axis=1)
+    return _fit_time(tokens.transpose(1, 2), math.ceil(math.ceil(num_samples / fe.hop_length) / 2), axis=2)
 
 
 #: Token views by name: ``f(adapter, tokens, num_samples) -> hidden map``.
@@ -304,8 +301,9 @@ class TransformersClassifier(ClassifierAdapter):
     The magnitude is resynthesised with the original phase and passed through the model's feature
     extraction re-expressed in torch (see the module docstring for why), so the logits are the
     model's own and differentiable in the magnitude. Hidden layers are encoder blocks: their
-    token outputs are turned into maps by the family's token view (AST: ``(batch, dim, time,
-    freq)`` patch grid; speech models: ``(batch, time, dim)`` frames).
+    token outputs are turned into channels-first maps by the family's token view (AST:
+    ``(batch, dim, time, freq)`` patch grid; speech models: ``(batch, dim, time)`` frames), which
+    L-MAC's decoder, L2I and Grad-CAM read.
 
     Arguments
     ---------
@@ -368,8 +366,6 @@ class TransformersClassifier(ClassifierAdapter):
                 raise ValueError(f"none of {blocks} is in {type(model).__name__}; pass layers=[...]")
             layers = [f"{self.blocks}.{i}" for i in self.spec_.default_blocks]
         layers = list(dict.fromkeys(_resolve_index(model, name) for name in layers))
-        gradcam = self.spec_.gradcam
-        self.gradcam_layer = _resolve_index(model, gradcam.format(base=base)) if gradcam else None
         self._num_samples = None
         super().__init__(frontend, model, layers=layers, output="logits", **kwargs)
         if self.spec_.features == "whisper_log_mel":  # its mel filters, as a buffer that follows .to(device)
@@ -409,6 +405,10 @@ class TransformersClassifier(ClassifierAdapter):
         return {"source": getattr(self, "source", None) or self.model.name_or_path or None,
                 "family": self.family, "layers": list(self.layers), "mask_domain": self.frontend.mask_domain,
                 "multilabel": self.multilabel, "trust_remote_code": self.trust_remote_code}
+
+    #: Grad-CAM weighs the token view of a block (activations and gradients rearranged alike),
+    #: not the raw token sequence.
+    gradcam_on_view = True
 
     def hidden_view(self, name, output):
         """Block outputs go through the family's token view; other layers are kept as they are."""

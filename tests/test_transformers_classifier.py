@@ -22,7 +22,6 @@ from speechbrain_interp.testing import tiny_transformers_classifier  # noqa: E40
 from speechbrain_interp.transformers_classifier import FAMILIES, TransformersClassifier  # noqa: E402
 
 FAMILY_NAMES = ["ast", "wav2vec2", "hubert", "wavlm", "whisper"]
-WAVEFORM_FAMILIES = ("wav2vec2", "hubert", "wavlm")
 MORE_FAMILIES = ["data2vec-audio", "unispeech-sat"]  # rows of the table checked for their logits only
 
 
@@ -91,13 +90,9 @@ def test_every_brick_that_applies_explains_it(family, adapters):
         "l2i": L2I(adapter, NMFDictionary(6, fe.n_freqs, domain=fe.mask_domain), channels=8, n_blocks=1,
                    top_k=2),
         "saliency": gradient_baseline(adapter, "saliency"),
+        "gradcam": gradient_baseline(adapter, "gradcam"),  # on the last block's token view
     }
-    if family in WAVEFORM_FAMILIES:  # a convolution of the feature encoder: channels-first, in time
-        bricks["gradcam"] = gradient_baseline(adapter, "gradcam")
-        assert bricks["gradcam"].layer == f"{family}.feature_extractor.conv_layers.2"
-    else:
-        with pytest.raises(ValueError, match="has none by default"):
-            gradient_baseline(adapter, "gradcam")
+    assert bricks["gradcam"].layer == adapter.layers[0]
     for name, brick in bricks.items():
         e = brick.eval().explain(wav, target=1)
         assert e.mask.shape == e.magnitude.shape == (2, fe.num_frames(wav.shape[1]), fe.n_freqs), name
@@ -110,7 +105,7 @@ def test_hidden_maps_follow_the_clip_length(adapters):
     ast, whisper = adapters["ast"], adapters["whisper"]
     specs = infer_layouts(ast, ast.layers)
     assert {s.layout for s in specs.values()} == {"BCTF"} and {s.freq for s in specs.values()} == {2}
-    assert {s.layout for s in infer_layouts(whisper, whisper.layers).values()} == {"BTC"}
+    assert {s.layout for s in infer_layouts(whisper, whisper.layers).values()} == {"BCT"}
     for seconds, patches in ((0.5, 5), (1.0, 10), (3.0, 30)):  # past max_length: zero columns
         spec = ast.frontend(_clip(seconds)[None])
         _, hidden = ast.forward_with_hidden(spec.magnitude, phase=spec.phase)
@@ -130,6 +125,8 @@ def test_family_table_defaults_and_labels(folders):
     assert custom.construction == {"source": str(folders["hubert"]), "family": "hubert",
                                    "layers": ["hubert.encoder.layers.0"], "mask_domain": "log1p_magnitude",
                                    "multilabel": False, "trust_remote_code": False}
+    rebuilt = TransformersClassifier.from_pretrained(**custom.construction)  # plain values rebuild it
+    assert rebuilt.layers == custom.layers and rebuilt.family == "hubert"
     assert set(FAMILIES) >= {"audio-spectrogram-transformer", "wav2vec2", "hubert", "wavlm", "whisper"}
 
 
@@ -192,3 +189,20 @@ def test_the_cli_explains_a_clip_with_a_saved_model_folder(folders, tmp_path, ca
     assert summary[0]["label"] in ("dog_bark", "siren", "rain")
     assert main(["explain", str(clip), "--classifier", str(tmp_path / "no_model"), "--out", str(out)]) == 1
     assert "no_model" in capsys.readouterr().err
+
+
+def test_gradcam_on_the_view_is_captums_gradcam_where_the_view_changes_nothing(adapters):
+    from speechbrain_interp.interpreters.baselines import GradCAM
+
+    adapter = adapters["wav2vec2"]
+    cam = GradCAM(adapter, layer="wav2vec2.feature_extractor.conv_layers.2")  # (batch, dim, time): as is
+    spec = adapter.frontend(torch.stack([_clip(0.5, 1), _clip(0.5, 2)]))
+    z = adapter.frontend.to_mask_domain(spec.magnitude).requires_grad_()
+    target = torch.tensor([0, 2])
+    ours = cam.attribute(z, target, spec.phase).detach()
+    adapter.gradcam_on_view = False  # captum's LayerGradCam on the module output
+    try:
+        captums = cam.attribute(z, target, spec.phase).detach()
+    finally:
+        del adapter.gradcam_on_view
+    assert ours.abs().sum() > 0 and torch.allclose(ours, captums, atol=1e-6 * float(captums.abs().max()))

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_interp.interpreters.base import Interpreter
-from speechbrain_interp.lobes.mask_decoder import infer_layouts
+from speechbrain_interp.lobes.mask_decoder import _first_tensor, infer_layouts
 
 __all__ = [
     "attributions_to_mask",
@@ -313,6 +313,8 @@ class GradCAM(GradientBaseline):
         Dotted module name under the adapter's model, e.g. ``"embedding_model.conv_block5"``.
         Its output must be channels-first: ``(B, C, T, F)``, ``(B, C, F, T)`` or ``(B, C, T)``;
         for channels-last TDNN blocks name their inner convolution (e.g. ``blocks.9.conv``).
+        Adapters with ``gradcam_on_view = True`` (transformers) are read through their
+        ``hidden_view``: a block's tokens as the map the adapter makes of them.
     layout : str, optional
         Declare the layer's layout instead of probing it.
     freq_scale : str
@@ -371,14 +373,17 @@ class GradCAM(GradientBaseline):
         self.freq_scale, self.f_min, self.f_max = freq_scale, f_min, f_max
 
     def attribute(self, z, target, phase):
-        from captum.attr import LayerGradCam
+        if getattr(self.classifier, "gradcam_on_view", False):
+            cam = self._cam_on_view(z, target, phase)
+        else:
+            from captum.attr import LayerGradCam
 
-        cam = LayerGradCam(self._forward, self.module).attribute(
-            z, target=target, additional_forward_args=(phase,), relu_attributions=True,
-        )
-        unfold = getattr(self.classifier, "unfold_hidden", None)
-        if unfold is not None:  # a patch classifier's per-patch maps, back on the clip's time axis
-            cam = unfold(self.layer, cam)
+            cam = LayerGradCam(self._forward, self.module).attribute(
+                z, target=target, additional_forward_args=(phase,), relu_attributions=True,
+            )
+            unfold = getattr(self.classifier, "unfold_hidden", None)
+            if unfold is not None:  # a patch classifier's per-patch maps, back on the clip's time axis
+                cam = unfold(self.layer, cam)
         cam = cam[:, 0]  # channels summed: (B, T', F'), (B, F', T') or (B, T')
         if self.layout == "BCFT":
             cam = cam.transpose(1, 2)
@@ -387,4 +392,21 @@ class GradCAM(GradientBaseline):
         _, frames, n_freq = z.shape
         return layer_map_to_spectrogram(cam, frames, n_freq, self.frontend.sample_rate,
                                         self.freq_scale, self.f_min, self.f_max)
+
+    def _cam_on_view(self, z, target, phase):
+        """LayerGradCam's formula on the adapter's ``hidden_view`` of the layer (e.g. transformer
+        tokens folded to a patch grid): a rearrangement, so the view of the gradients is the
+        gradient of the view."""
+        outputs = []
+        handle = self.module.register_forward_hook(lambda module, inputs, output: outputs.append(output))
+        try:
+            logits = self._forward(z, phase)
+        finally:
+            handle.remove()
+        acts = _first_tensor(outputs[-1])
+        grads = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), acts)[0]
+        view = self.classifier.hidden_view
+        acts, grads = view(self.layer, acts), view(self.layer, grads)
+        weights = grads.mean(dim=tuple(range(2, grads.dim())), keepdim=True)
+        return F.relu((weights * acts).sum(1, keepdim=True))
 
