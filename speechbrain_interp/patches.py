@@ -15,6 +15,8 @@ Authors
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 
 from speechbrain_interp.adapters import TorchClassifier
@@ -114,7 +116,6 @@ class PatchClassifier(TorchClassifier):
         self.average = average
         self.time_axes = dict(time_axes or {})
         self._geometry = None  # (batch, starts, frames) of the last forward pass
-        self._probing = False  # hooks see raw per-patch outputs while a time axis is probed
         super().__init__(model, frontend, input=input, model_kwargs=model_kwargs, **kwargs)
 
     def export_spec(self) -> dict:
@@ -147,8 +148,7 @@ class PatchClassifier(TorchClassifier):
     # --- patch maps back to the clip's time axis ------------------------------------------
     def hidden_view(self, name: str, output) -> torch.Tensor:
         """The output of layer ``name`` per clip (see :meth:`unfold_hidden`); what bricks and probes read."""
-        h = super().hidden_view(name, output)
-        return h if self._probing else self.unfold_hidden(name, h)
+        return self.unfold_hidden(name, super().hidden_view(name, output))
 
     def unfold_hidden(self, name: str, h: torch.Tensor) -> torch.Tensor:
         """A ``(batch * patches, ...)`` output of layer ``name`` in the last forward pass, per clip.
@@ -196,8 +196,14 @@ class PatchClassifier(TorchClassifier):
     @torch.no_grad()
     def _probe_time_axis(self, name: str) -> int:
         """Find the axis whose response follows loud frames from a patch's start to its end."""
+        # this runs inside the hooks of the pass being unfolded: every other hook (the adapter's,
+        # a layout probe's, Captum's) is set aside, so that none of them sees the probe's outputs
+        modules = list(self.model.modules())
+        saved = [m._forward_hooks for m in modules]
+        for m in modules:
+            m._forward_hooks = OrderedDict()
         captured = []
-        handle = self.model.get_submodule(name).register_forward_hook(
+        self.model.get_submodule(name).register_forward_hook(
             lambda m, i, o: captured.append(o[0] if isinstance(o, (tuple, list)) else o))
         device = next(self.buffers(), torch.empty(0)).device
         base = torch.full((1, self.patch_frames, self.frontend.n_freqs), 0.01, device=device)
@@ -207,13 +213,13 @@ class PatchClassifier(TorchClassifier):
         late[:, -quarter:] += 1.0
         geometry, was_training = self._geometry, self.model.training
         self.model.eval()
-        self._probing = True  # this runs inside a hook of the pass being unfolded
         try:
             for x in (base, early, late):
                 TorchClassifier.compute_logits(self, x, torch.zeros_like(x))
         finally:
-            handle.remove()
-            self._geometry, self._probing = geometry, False
+            for m, hooks in zip(modules, saved):
+                m._forward_hooks = hooks
+            self._geometry = geometry
             self.model.train(was_training)
         ref, a, b = (t.detach().float() for t in captured[-3:])
         scores = {}

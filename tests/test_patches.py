@@ -7,7 +7,7 @@ from torch import nn
 from speechbrain_interp.adapters import TorchClassifier
 from speechbrain_interp.interpreters.baselines import GradCAM, Saliency
 from speechbrain_interp.interpreters.lmac import LMAC
-from speechbrain_interp.patches import patch_starts
+from speechbrain_interp.patches import PatchClassifier, patch_starts
 from speechbrain_interp.spectral import SpectralFrontEnd
 from speechbrain_interp.testing import TinyPatchNet, tiny_patch_classifier
 
@@ -95,3 +95,20 @@ def test_a_layer_without_a_time_axis_names_the_problem():
                               hop_length=HOP), input="log1p_magnitude")
     with pytest.raises(ValueError, match="has none.*pools over time"):
         GradCAM(adapter, "energy")
+
+
+def test_layers_captured_before_a_probed_one_keep_their_own_outputs():
+    frontend = SpectralFrontEnd(sample_rate=SR, n_fft=256, hop_length=HOP)
+
+    def build(**kwargs):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Unflatten(1, (1, 16)), nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(),
+                            nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(4, 2))
+        return PatchClassifier(net, frontend, 16, input="log1p_magnitude", layers=["1", "2"], **kwargs)
+
+    probed, declared = build(), build(time_axes={"1": 2, "2": 2})
+    spec = frontend(torch.randn(1, 3000) * 0.1)
+    _, hidden = probed.forward_with_hidden(spec.magnitude)  # "2" is probed after "1" was captured
+    _, expected = declared.forward_with_hidden(spec.magnitude)
+    assert probed.time_axes == {"1": 2, "2": 2}
+    assert all(torch.equal(hidden[k], expected[k]) for k in expected)
