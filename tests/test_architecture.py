@@ -34,7 +34,7 @@ LAYERS = [
               "lobes", "patches"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters", "per_label"]),
-    ("folders and loading", ["sources", "repository", "loading"]),
+    ("folders and loading", ["sources", "repository", "transformers_classifier", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
     ("export", ["brick_spec", "adapter_export", "model_card", "export", "recipe_export"]),
     ("applications", ["training", "lmac_training", "long_audio", "report", "report_page", "report_check",
