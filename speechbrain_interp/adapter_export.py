@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from speechbrain_interp.adapters import ExportedFile
 from speechbrain_interp.brick_spec import ModuleSpec, brick_spec
 
 __all__ = ["CallableRef", "describe_module", "describe_callable", "check_exportable", "classifier_yaml",
@@ -147,7 +148,7 @@ def _describe_value(value, kwargs=None):
     """One ``export_spec()`` value as YAML-ready: modules and functions described, plain values checked."""
     from speechbrain_interp.brick_spec import _plain
 
-    if isinstance(value, (ModuleSpec, CallableRef)):
+    if isinstance(value, (ModuleSpec, CallableRef, ExportedFile)):
         return value
     if isinstance(value, torch.nn.Module):
         config = getattr(value, "export_config", None)
@@ -185,8 +186,8 @@ def check_exportable(adapter) -> dict:
     >>> from speechbrain_interp.spectral import SpectralFrontEnd
     >>> spec = check_exportable(TorchClassifier(torch.nn.Linear(33, 2), SpectralFrontEnd(n_fft=64),
     ...                                         input="magnitude"))
-    >>> spec["model"], spec["model_kwargs"]
-    (ModuleSpec('torch.nn.modules.linear.Linear', {'in_features': 33, 'out_features': 2}), {'in_features': 33, 'out_features': 2})
+    >>> spec["model"].target, spec["model_kwargs"]
+    ('torch.nn.modules.linear.Linear', {'in_features': 33, 'out_features': 2})
     """
     name = type(adapter).__name__
     try:
@@ -216,7 +217,10 @@ def _render(value, indent: int) -> str:
         return f" !new:{value.target}{body}"
     if isinstance(value, CallableRef):
         return f" !name:{value.target}"
-    if isinstance(value, dict) and any(isinstance(v, (ModuleSpec, CallableRef)) for v in value.values()):
+    if isinstance(value, ExportedFile):
+        return f" !ref <exported_folder>/{value}"
+    if isinstance(value, dict) and any(isinstance(v, (ModuleSpec, CallableRef, ExportedFile))
+                                       for v in value.values()):
         return "".join(f"\n{pad}{k}:{_render(v, indent + 4)}" for k, v in value.items())
     return " " + json.dumps(value)
 
@@ -229,14 +233,16 @@ def classifier_yaml(adapter) -> str:
     >>> from speechbrain_interp.adapters import TorchClassifier
     >>> from speechbrain_interp.spectral import SpectralFrontEnd
     >>> adapter = TorchClassifier(torch.nn.Linear(33, 2), SpectralFrontEnd(n_fft=64), input="magnitude")
-    >>> print(classifier_yaml(adapter).splitlines()[2])
+    >>> print(classifier_yaml(adapter).splitlines()[4])
     classifier: !new:torch.nn.modules.linear.Linear
     """
     spec = dict(check_exportable(adapter))
     tag, target = _target_of(adapter)
     lines = ["# The classifier (speechbrain_interp adapter), rebuilt from this YAML; its weights are in "
              f"{CLASSIFIER_WEIGHTS}.",
-             "# Every !new:/!name: below is checked against the allow-list on loading."]
+             "# Every !new:/!name: below is checked against the allow-list on loading.",
+             "# exported_folder is set to this folder when it is loaded (for files named in it).",
+             'exported_folder: "."']
     if adapter.export_weights() is not None:
         lines.append("classifier:" + _render(spec.pop("model"), 4))
         spec["model"] = "<classifier>"
@@ -276,6 +282,7 @@ def write_classifier(adapter, folder) -> str:
 
     folder = Path(folder)
     text = classifier_yaml(adapter)
+    adapter.export_files(folder)
     (folder / CLASSIFIER_YAML).write_text(text, encoding="utf-8")
     weights = adapter.export_weights()
     if weights is not None:
@@ -315,7 +322,8 @@ def load_exported_classifier(folder, allow=(), trust_code: bool = False):
     if not path.is_file():
         raise FileNotFoundError(f"'{folder}' has no {CLASSIFIER_YAML}; export the classifier with "
                                 "speechbrain_interp.export.export_interpreter")
-    hparams = load_hparams(path, trust_code=trust_code, allow=allow)
+    overrides = {"exported_folder": str(folder.resolve())}
+    hparams = load_hparams(path, overrides, trust_code=trust_code, allow=allow)
     if "classifier" in hparams:
         load_weights_into(hparams["classifier"], folder / CLASSIFIER_WEIGHTS)
     return hparams["classifier_adapter"]

@@ -36,9 +36,23 @@ from torch import nn
 from speechbrain_interp.audio import validate_waveform
 from speechbrain_interp.spectral import SpectralFrontEnd
 
-__all__ = ["ClassifierAdapter", "SpeechBrainClassifier", "TorchClassifier"]
+__all__ = ["ClassifierAdapter", "SpeechBrainClassifier", "TorchClassifier", "ExportedFile"]
 
 _OUTPUT_KINDS = ("logits", "log_probabilities", "probabilities")
+
+
+class ExportedFile(str):
+    """A path inside an exported folder, in an adapter's ``export_spec()``; loaded back as a full path.
+
+    An adapter that writes files of its own into the folder (:meth:`ClassifierAdapter.export_files`,
+    e.g. a ``save_pretrained`` copy of its model) names them this way; the YAML writes
+    ``!ref <exported_folder>/<path>`` and the loader sets ``exported_folder``.
+
+    Example
+    -------
+    >>> ExportedFile("model") == "model", type(ExportedFile("model")).__name__
+    (True, 'ExportedFile')
+    """
 
 
 def _first_tensor(output):
@@ -93,7 +107,15 @@ class ClassifierAdapter(nn.Module):
       loads a model from a source named in the spec (default: the class itself);
     * :meth:`export_weights` (optional): the module whose state dict travels in
       ``classifier.safetensors`` (default ``self.model``; None when the spec loads the
-      weights itself, e.g. from a Hub id).
+      weights itself, e.g. from a Hub id or from files of :meth:`export_files`);
+    * :meth:`export_files` (optional): write files of its own into the folder (e.g. a
+      ``save_pretrained`` copy), named in the spec as :class:`ExportedFile` paths.
+
+    A Hugging Face adapter, for instance, returns ``{"source": ExportedFile("hf_model"),
+    "layers": [...], ...}`` from ``export_spec()``, saves its model to ``hf_model/`` in
+    ``export_files()``, returns None from ``export_weights()``, and names its loading
+    classmethod in ``export_target``. Loading an exported folder builds only what the
+    allow-list (or the user's ``allow=[...]`` / ``trust_code=True``) permits.
 
     Example
     -------
@@ -242,6 +264,9 @@ class ClassifierAdapter(nn.Module):
     def export_weights(self) -> nn.Module | None:
         """The module whose weights travel in ``classifier.safetensors`` (None: the spec loads them)."""
         return self.model
+
+    def export_files(self, folder: Path) -> None:
+        """Write the files the spec names as :class:`ExportedFile` into ``folder`` (default: none)."""
 
     def _common_spec(self) -> dict:
         """The :class:`ClassifierAdapter` arguments every exported adapter repeats."""

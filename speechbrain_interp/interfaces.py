@@ -167,6 +167,8 @@ class PretrainedInterface(InterpretingMixin, Pretrained):
             Passed to the constructor, e.g. ``classifier=``.
         """
         folder = resolve_source(source, revision=revision, offline=offline)
+        if _declares(folder / hparams_file, "exported_folder"):  # files an adapter exported (adapter_export)
+            overrides = {"exported_folder": str(Path(folder).resolve()), **(overrides or {})}
         return load_pretrained(cls, folder, savedir=savedir, hparams_file=hparams_file,
                                overrides=overrides, run_opts=run_opts, trust_code=trust_code,
                                allow=allow, **kwargs)

@@ -1,16 +1,19 @@
 """Exporting interpreters of non-SpeechBrain classifiers: classifier.yaml, the allow-list, early refusals."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
 from speechbrain_interp.adapter_export import check_exportable, load_exported_classifier
-from speechbrain_interp.adapters import TorchClassifier
+from speechbrain_interp.adapters import ClassifierAdapter, ExportedFile, TorchClassifier
 from speechbrain_interp.audio import save_audio
 from speechbrain_interp.export import export_interpreter
 from speechbrain_interp.interfaces import load
+from speechbrain_interp.interpreters.baselines import Saliency
 from speechbrain_interp.interpreters.lmac import LMAC
-from speechbrain_interp.safety import UnsafeHparamsError
+from speechbrain_interp.safety import UnsafeHparamsError, load_weights_into, save_state_dict
 from speechbrain_interp.spectral import SpectralFrontEnd
 from speechbrain_interp.synth import demo_clip
 from speechbrain_interp.testing import TinyPatchNet, tiny_patch_classifier
@@ -93,3 +96,41 @@ def test_model_arguments_are_checked_by_rebuilding_the_model():
     given = TorchClassifier(TinyPatchNet(frontend.n_freqs, (1, 3)), frontend, input="log1p_magnitude",
                             model_kwargs={"n_freq": 129, "band": [1, 3]})
     assert check_exportable(given)["model"].kwargs == {"n_freq": 129, "band": [1, 3]}
+
+
+class SavedLinear(ClassifierAdapter):
+    """An adapter that exports files of its own (as a save_pretrained model would) and a loader."""
+
+    export_target = f"{__name__}.SavedLinear.from_export"
+
+    def compute_logits(self, magnitude, phase=None, lengths=None):
+        return self.model(magnitude.mean(1))
+
+    def export_spec(self):
+        return {"source": ExportedFile("linear"), "n_fft": self.frontend.n_fft, **self._common_spec()}
+
+    def export_weights(self):
+        return None
+
+    def export_files(self, folder):
+        (folder / "linear").mkdir()
+        save_state_dict(self.model.state_dict(), folder / "linear" / "weights.safetensors")
+
+    @classmethod
+    def from_export(cls, source, n_fft, **kwargs):
+        model = nn.Linear(n_fft // 2 + 1, 2)
+        load_weights_into(model, Path(source) / "weights.safetensors")
+        return cls(SpectralFrontEnd(n_fft=n_fft), model, **kwargs)
+
+
+def test_an_adapter_with_files_of_its_own_and_a_loading_classmethod(tmp_path):
+    adapter = SavedLinear(SpectralFrontEnd(n_fft=64), nn.Linear(33, 2), labels=["a", "b"])
+    repo = export_interpreter(Saliency(adapter), tmp_path / "repo", examples=False)
+    assert "source: !ref <exported_folder>/linear" in (repo / "classifier.yaml").read_text()
+    assert not (repo / "classifier.safetensors").exists()
+    with pytest.raises(UnsafeHparamsError, match="SavedLinear.from_export"):
+        load(repo)
+    loaded = load(repo, allow=[__name__])
+    assert torch.equal(loaded.interpreter.classifier.model.weight, adapter.model.weight)
+    wav = torch.randn(1, 4000) * 0.1
+    assert torch.allclose(loaded.interpret_batch(wav).mask, Saliency(adapter).explain(wav).mask, atol=1e-6)
