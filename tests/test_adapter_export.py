@@ -9,7 +9,7 @@ from torch import nn
 from speechbrain_interp.adapter_export import check_exportable, load_exported_classifier
 from speechbrain_interp.adapters import ClassifierAdapter, ExportedFile, TorchClassifier
 from speechbrain_interp.audio import save_audio
-from speechbrain_interp.export import export_interpreter
+from speechbrain_interp.export import export_interpreter, push_to_hub
 from speechbrain_interp.interfaces import load
 from speechbrain_interp.interpreters.baselines import Saliency
 from speechbrain_interp.interpreters.lmac import LMAC
@@ -55,13 +55,21 @@ def test_train_lmac_exports_a_torch_classifier_that_loads_back(audio, tmp_path):
     assert classifier.labels == ["background", "event"] and classifier.layers == ["features"]
 
 
-def test_patch_classifier_exports_and_loads_back(tmp_path):
+def test_patch_classifier_exports_loads_back_and_pushes(tmp_path, monkeypatch):
+    import huggingface_hub
+
     brick = LMAC(tiny_patch_classifier(patch_hop=8), channels=4)
     repo = export_interpreter(brick, tmp_path / "repo", examples=False)
     loaded = load(repo, trust_code=True)
     assert loaded.interpreter.classifier.patch_hop == 8
     wav = torch.randn(1, 6000) * 0.1
     assert torch.allclose(loaded.interpret_batch(wav).mask, brick.explain(wav).mask, atol=1e-6)
+    uploaded = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, *a, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: uploaded.extend(
+        p.name for p in Path(kw["folder_path"]).iterdir()))
+    push_to_hub(repo, "me/patch-lmac", token="hf_test")
+    assert {"classifier.yaml", "classifier.safetensors", "hyperparams.yaml"} <= set(uploaded)
 
 
 def test_unexportable_classifiers_are_refused_before_training(audio, tmp_path, monkeypatch):
