@@ -93,6 +93,8 @@ def describe_callable(function) -> CallableRef:
 
 def build(spec):
     """Build a :class:`ModuleSpec` (recursively) in this process, as the YAML would."""
+    if isinstance(spec, ModuleSpec) and isinstance(spec.kwargs, list):  # positional: nn.Sequential
+        return pydoc.locate(spec.target)(*[build(v) for v in spec.kwargs])
     if isinstance(spec, ModuleSpec):
         return pydoc.locate(spec.target)(**{k: build(v) for k, v in spec.kwargs.items()})
     if isinstance(spec, CallableRef):
@@ -104,7 +106,8 @@ def describe_module(model: torch.nn.Module, kwargs: dict | None = None) -> Modul
     """A user's model as ``!new:<class>`` with its constructor arguments, checked by rebuilding it.
 
     ``kwargs`` are the constructor arguments (plain values, nested modules); without them
-    they are read back from the model's attributes (:func:`~speechbrain_interp.brick_spec.brick_spec`).
+    they are read back from the model's attributes (:func:`~speechbrain_interp.brick_spec.brick_spec`);
+    an ``nn.Sequential`` is written as the list of its layers, each described that way.
     The model is then rebuilt from the description and its weights must have the same names
     and shapes, so a description that would not load is refused now, not after training.
 
@@ -117,7 +120,9 @@ def describe_module(model: torch.nn.Module, kwargs: dict | None = None) -> Modul
     target = _importable_name(cls, "model class")
     hint = (f"pass model_kwargs={{...}} (the arguments {cls.__name__} was built with) to the "
             "TorchClassifier, or store each constructor argument on the model as an attribute of that name")
-    if kwargs is None:
+    if kwargs is None and type(model) is torch.nn.Sequential:  # its layers are its arguments
+        described = [describe_module(layer) for layer in model]
+    elif kwargs is None:
         try:
             _, described = brick_spec(model)
         except TypeError as err:
@@ -205,13 +210,17 @@ def check_exportable(adapter) -> dict:
         except TypeError as err:
             raise TypeError(f"{name} cannot be exported: its '{key}': {err}") from None
     if "model_kwargs" in spec and isinstance(spec.get("model"), ModuleSpec):
-        spec["model_kwargs"] = spec["model"].kwargs  # what rebuilt the model, so a re-export is exact
+        # what rebuilt the model, so that a re-export is exact (a Sequential's layers rebuild it alone)
+        kwargs = spec["model"].kwargs
+        spec["model_kwargs"] = kwargs if isinstance(kwargs, dict) else None
     return spec
 
 
 def _render(value, indent: int) -> str:
     """YAML for one value (after ``key:``): JSON scalars and lists, tags for modules and functions."""
     pad = " " * indent
+    if isinstance(value, ModuleSpec) and isinstance(value.kwargs, list):
+        return f" !new:{value.target}" + "".join(f"\n{pad}-{_render(v, indent + 4)}" for v in value.kwargs)
     if isinstance(value, ModuleSpec):
         body = "".join(f"\n{pad}{k}:{_render(v, indent + 4)}" for k, v in value.kwargs.items())
         return f" !new:{value.target}{body}"
@@ -243,11 +252,12 @@ def classifier_yaml(adapter) -> str:
              "# Every !new:/!name: below is checked against the allow-list on loading.",
              "# exported_folder is set to this folder when it is loaded (for files named in it).",
              'exported_folder: "."']
+    body = ""
     if adapter.export_weights() is not None:
         lines.append("classifier:" + _render(spec.pop("model"), 4))
-        spec["model"] = "<classifier>"
-    body = "".join(f"\n    {k}:" + (" !ref <classifier>" if k == "model" and v == "<classifier>"
-                                      else _render(v, 8)) for k, v in spec.items())
+        # first: hyperpyyaml mis-reads a !ref to a Sequential's positional layers when a blank line follows
+        body = "\n    model: !ref <classifier>"
+    body += "".join(f"\n    {k}:{_render(v, 8)}" for k, v in spec.items())
     lines.append(f"classifier_adapter: {tag}{target}{body}")
     return "\n".join(lines) + "\n"
 
@@ -270,7 +280,7 @@ def exported_targets(adapter) -> list[str]:
         if isinstance(value, (ModuleSpec, CallableRef)):
             found.append(value.target)
         if isinstance(value, ModuleSpec):
-            stack.extend(value.kwargs.values())
+            stack.extend(value.kwargs if isinstance(value.kwargs, list) else value.kwargs.values())
         elif isinstance(value, dict):
             stack.extend(value.values())
     return list(dict.fromkeys(found))

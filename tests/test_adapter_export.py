@@ -13,6 +13,7 @@ from speechbrain_interp.export import export_interpreter, push_to_hub
 from speechbrain_interp.interfaces import load
 from speechbrain_interp.interpreters.baselines import Saliency
 from speechbrain_interp.interpreters.lmac import LMAC
+from speechbrain_interp.patches import PatchClassifier
 from speechbrain_interp.safety import UnsafeHparamsError, load_weights_into, save_state_dict
 from speechbrain_interp.spectral import SpectralFrontEnd
 from speechbrain_interp.synth import demo_clip
@@ -92,11 +93,21 @@ def test_unexportable_classifiers_are_refused_before_training(audio, tmp_path, m
     assert not list(tmp_path.glob("*.training.pt"))
 
 
+class NoAttributes(nn.Module):
+    def __init__(self, n_freq):  # n_freq is not kept: it cannot be read back
+        super().__init__()
+        self.linear = nn.Linear(n_freq, 2)
+
+    def forward(self, x):
+        return self.linear(x.mean(1))
+
+
 def test_model_arguments_are_checked_by_rebuilding_the_model():
     frontend = SpectralFrontEnd(sample_rate=8000, n_fft=256, hop_length=64)
-    seq = TorchClassifier(nn.Sequential(nn.Linear(129, 2)), frontend, input="magnitude")
-    with pytest.raises(TypeError, match="model_kwargs"):  # Sequential(*layers) cannot be read back
-        check_exportable(seq)
+    with pytest.raises(TypeError, match="model_kwargs"):
+        check_exportable(TorchClassifier(NoAttributes(129), frontend, input="magnitude"))
+    assert check_exportable(TorchClassifier(NoAttributes(129), frontend, input="magnitude",
+                                            model_kwargs={"n_freq": 129}))["model_kwargs"] == {"n_freq": 129}
     wrong = TorchClassifier(TinyPatchNet(frontend.n_freqs, (1, 3)), frontend, input="log1p_magnitude",
                             model_kwargs={"n_freq": 129, "band": [1, 3], "channels": 2})
     with pytest.raises(TypeError, match="weights differ"):
@@ -142,3 +153,14 @@ def test_an_adapter_with_files_of_its_own_and_a_loading_classmethod(tmp_path):
     assert torch.equal(loaded.interpreter.classifier.model.weight, adapter.model.weight)
     wav = torch.randn(1, 4000) * 0.1
     assert torch.allclose(loaded.interpret_batch(wav).mask, Saliency(adapter).explain(wav).mask, atol=1e-6)
+
+
+def test_a_sequential_of_torch_layers_exports_and_loads_without_allow(tmp_path):
+    frontend = SpectralFrontEnd(sample_rate=8000, n_fft=256, hop_length=64)
+    net = nn.Sequential(nn.Unflatten(1, (1, 16)), nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(4, 2))
+    brick = LMAC(PatchClassifier(net, frontend, 16, input="log1p_magnitude", layers=["1"]), channels=4)
+    repo = export_interpreter(brick, tmp_path / "repo", examples=False)
+    assert "    - !new:torch.nn.modules.conv.Conv2d" in (repo / "classifier.yaml").read_text()
+    wav = torch.randn(1, 5000) * 0.1
+    assert torch.allclose(load(repo).interpret_batch(wav).mask, brick.explain(wav).mask, atol=1e-6)
