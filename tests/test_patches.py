@@ -112,3 +112,20 @@ def test_layers_captured_before_a_probed_one_keep_their_own_outputs():
     _, expected = declared.forward_with_hidden(spec.magnitude)
     assert probed.time_axes == {"1": 2, "2": 2}
     assert all(torch.equal(hidden[k], expected[k]) for k in expected)
+
+
+class _Smear(nn.Module):
+    def forward(self, x):  # every step sees the whole patch: no time axis to map back
+        return x.mean(2, keepdim=True).expand_as(x).contiguous()
+
+
+def test_a_layer_whose_time_axis_cannot_be_found_is_refused_until_declared():
+    frontend = SpectralFrontEnd(sample_rate=SR, n_fft=256, hop_length=HOP)
+    net = nn.Sequential(nn.Unflatten(1, (1, 16)), nn.Conv2d(1, 4, 3, padding=1), _Smear(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(4, 2))
+    spec = frontend(torch.randn(1, 3000) * 0.1)
+    adapter = PatchClassifier(net, frontend, 16, input="log1p_magnitude", layers=["2"])
+    with pytest.raises(ValueError, match="cannot find the time axis of layer '2'.*time_axes"):
+        adapter.forward_with_hidden(spec.magnitude)
+    declared = PatchClassifier(net, frontend, 16, input="log1p_magnitude", layers=["2"], time_axes={"2": 2})
+    assert declared.forward_with_hidden(spec.magnitude)[1]["2"].shape == (1, 4, 47, 129)
