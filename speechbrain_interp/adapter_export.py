@@ -102,6 +102,17 @@ def build(spec):
     return spec
 
 
+def _check_nested(spec: ModuleSpec) -> None:
+    """Modules inside a description must be importable too (not only found in this process)."""
+    inner = spec.kwargs if isinstance(spec.kwargs, list) else list(spec.kwargs.values())
+    for value in inner:
+        if isinstance(value, ModuleSpec):
+            if value.target.startswith("__main__.") or "<" in value.target:
+                raise TypeError(f"{spec.target} holds a {value.target}, defined in a script or a function, "
+                                "which a loaded folder could not import; move it to a module of your package")
+            _check_nested(value)
+
+
 def describe_module(model: torch.nn.Module, kwargs: dict | None = None) -> ModuleSpec:
     """A user's model as ``!new:<class>`` with its constructor arguments, checked by rebuilding it.
 
@@ -136,6 +147,7 @@ def describe_module(model: torch.nn.Module, kwargs: dict | None = None) -> Modul
             raise TypeError(f"model_kwargs of {target} hold a {err}, which cannot be written to YAML; "
                             "use plain values (numbers, strings, lists, dicts) and modules") from None
     spec = ModuleSpec(target, described)
+    _check_nested(spec)
     try:
         rebuilt = build(spec)
     except Exception as err:
@@ -179,11 +191,13 @@ def _target_of(adapter) -> tuple[str, str]:
     return ("!new:" if inspect.isclass(pydoc.locate(target)) else "!apply:"), target
 
 
-def check_exportable(adapter) -> dict:
-    """The adapter's ``export_spec()``, or the one-line error that says why it cannot be exported.
+def check_exportable(adapter, compare: bool = True) -> dict:
+    """The adapter's ``export_spec()``, described for YAML, or the one-line error that says why not.
 
     Called by ``train_lmac(out=...)`` before training, so that an export that would fail
-    fails before any time is spent.
+    fails before any time is spent. With ``compare``, the adapter is also rebuilt from the
+    description in this process (weights copied) and must give the same logits on a second
+    of noise: arguments read back wrongly are caught here, not after training.
 
     Example
     -------
@@ -213,7 +227,37 @@ def check_exportable(adapter) -> dict:
         # what rebuilt the model, so that a re-export is exact (a Sequential's layers rebuild it alone)
         kwargs = spec["model"].kwargs
         spec["model_kwargs"] = kwargs if isinstance(kwargs, dict) else None
+    if compare:
+        _compare_rebuilt(adapter, spec)
     return spec
+
+
+@torch.no_grad()
+def _compare_rebuilt(adapter, spec: dict) -> None:
+    """Rebuild the adapter from its description, as loading would, and compare logits on noise."""
+    if any(isinstance(v, ExportedFile) for v in spec.values()):
+        return  # its files exist once exported; the export's own round trip checks it
+    kwargs = {k: build(v) for k, v in spec.items()}
+    weights = adapter.export_weights()
+    if weights is not None:
+        kwargs["model"].load_state_dict(weights.state_dict())
+    twin = pydoc.locate(_target_of(adapter)[1])(**kwargs)
+    fe = adapter.frontend
+    device = next(adapter.buffers(), torch.empty(0)).device
+    samples = max(fe.sample_rate, 4 * fe.win_length)
+    stft = fe((0.1 * torch.randn(1, samples, generator=torch.Generator().manual_seed(0))).to(device))
+    was_training = adapter.training
+    adapter.eval()
+    try:
+        expected = adapter(stft.magnitude, phase=stft.phase)
+    finally:
+        adapter.train(was_training)
+    got = twin.to(device).eval()(stft.magnitude, phase=stft.phase)
+    if got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-5, rtol=1e-4):
+        raise TypeError(
+            f"{type(adapter).__name__} rebuilt from its description gives other logits than the original, so "
+            f"an exported folder would explain another classifier; pass model_kwargs={{...}} with the exact "
+            f"arguments the model was built with (read back: {spec.get('model_kwargs')})")
 
 
 def _render(value, indent: int) -> str:
@@ -245,7 +289,7 @@ def classifier_yaml(adapter) -> str:
     >>> print(classifier_yaml(adapter).splitlines()[4])
     classifier: !new:torch.nn.modules.linear.Linear
     """
-    spec = dict(check_exportable(adapter))
+    spec = dict(check_exportable(adapter, compare=False))
     tag, target = _target_of(adapter)
     lines = ["# The classifier (speechbrain_interp adapter), rebuilt from this YAML; its weights are in "
              f"{CLASSIFIER_WEIGHTS}.",
@@ -274,7 +318,7 @@ def exported_targets(adapter) -> list[str]:
     ['speechbrain_interp.adapters.TorchClassifier', 'torch.nn.modules.linear.Linear', ...]
     """
     found = [_target_of(adapter)[1]]
-    stack = list(check_exportable(adapter).values())
+    stack = list(check_exportable(adapter, compare=False).values())
     while stack:
         value = stack.pop(0)
         if isinstance(value, (ModuleSpec, CallableRef)):

@@ -102,8 +102,22 @@ class NoAttributes(nn.Module):
         return self.linear(x.mean(1))
 
 
+class StoresItTransformed(nn.Module):
+    def __init__(self, n_freq, gain=1.0):
+        super().__init__()
+        self.n_freq, self.gain, self.linear = n_freq, 2 * gain, nn.Linear(n_freq, 2)  # gain kept doubled
+
+    def forward(self, x):
+        return self.linear(x.mean(1)) * self.gain
+
+
 def test_model_arguments_are_checked_by_rebuilding_the_model():
     frontend = SpectralFrontEnd(sample_rate=8000, n_fft=256, hop_length=64)
+    wrong_gain = TorchClassifier(StoresItTransformed(129), frontend, input="magnitude")
+    with pytest.raises(TypeError, match="other logits.*model_kwargs"):  # same weights, other outputs
+        check_exportable(wrong_gain)
+    check_exportable(TorchClassifier(StoresItTransformed(129), frontend, input="magnitude",
+                                     model_kwargs={"n_freq": 129, "gain": 1.0}))
     with pytest.raises(TypeError, match="model_kwargs"):
         check_exportable(TorchClassifier(NoAttributes(129), frontend, input="magnitude"))
     assert check_exportable(TorchClassifier(NoAttributes(129), frontend, input="magnitude",
