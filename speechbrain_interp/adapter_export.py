@@ -195,9 +195,10 @@ def check_exportable(adapter, compare: bool = True) -> dict:
     """The adapter's ``export_spec()``, described for YAML, or the one-line error that says why not.
 
     Called by ``train_lmac(out=...)`` before training, so that an export that would fail
-    fails before any time is spent. With ``compare``, the adapter is also rebuilt from the
-    description in this process (weights copied) and must give the same logits on a second
-    of noise: arguments read back wrongly are caught here, not after training.
+    fails before any time is spent. With ``compare`` (and weights in ``export_weights()``), the
+    adapter is also rebuilt from the description in this process (weights copied) and must
+    give the same logits on a second of noise: arguments read back wrongly are caught here,
+    not after training.
 
     Example
     -------
@@ -235,12 +236,11 @@ def check_exportable(adapter, compare: bool = True) -> dict:
 @torch.no_grad()
 def _compare_rebuilt(adapter, spec: dict) -> None:
     """Rebuild the adapter from its description, as loading would, and compare logits on noise."""
-    if any(isinstance(v, ExportedFile) for v in spec.values()):
-        return  # its files exist once exported; the export's own round trip checks it
-    kwargs = {k: build(v) for k, v in spec.items()}
     weights = adapter.export_weights()
-    if weights is not None:
-        kwargs["model"].load_state_dict(weights.state_dict())
+    if weights is None:
+        return  # the spec loads its own weights (files, a Hub id); the export's round trip checks it
+    kwargs = {k: build(v) for k, v in spec.items()}
+    kwargs["model"].load_state_dict(weights.state_dict())
     twin = pydoc.locate(_target_of(adapter)[1])(**kwargs)
     fe = adapter.frontend
     device = next(adapter.buffers(), torch.empty(0)).device
