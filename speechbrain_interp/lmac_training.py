@@ -276,7 +276,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                 break
     finally:
         bar.close()
-    stopped = stopped and history[-1]["epoch"] < epochs
+    stopped = stopped and (history[-1]["epoch"] < epochs or history[-1].get("partial", False))
     brick.decoder.load_state_dict(best)
     brick.eval()
     folder = None

@@ -30,6 +30,9 @@ def test_time_budget_stops_at_a_batch_boundary_and_keeps_the_best_decoder(audio,
     assert [r["epoch"] for r in result.history] == [1] and result.history[0]["partial"]
     assert result.history[0]["selected"]
     assert result.explainer.interpret_batch(torch.zeros(1, 4000)).mask.shape[0] == 1
+    clock = iter(range(0, 1000, 10))
+    one = train_lmac(band_window_classifier(), audio / "train", epochs=1, max_seconds=15, **OPTS)
+    assert one.stopped_early and one.history[0]["partial"]  # the only epoch, cut short
     full = train_lmac(band_window_classifier(), audio / "train", epochs=1, max_seconds=1e6, **OPTS)
     assert not full.stopped_early and "partial" not in full.history[0]
     with pytest.raises(ValueError, match="max_seconds"):
