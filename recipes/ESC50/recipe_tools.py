@@ -7,8 +7,10 @@ Authors
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -30,6 +32,58 @@ class _PeekLoader(yaml.SafeLoader):
 
 
 _PeekLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def start_processes(run_opts):
+    """Join the ``torchrun`` process group (SpeechBrain's DDP) and share the CPU cores.
+
+    Returns the run options to build the Brain with (changed for ``--debug`` under ``torchrun``).
+    """
+    sb.utils.distributed.ddp_init_group(run_opts)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+        # --debug moves checkpoints to a temporary folder of each process's own: the processes
+        # would then disagree on which checkpoints exist, and SpeechBrain's synchronised deletion
+        # would wait forever. One shared folder, as in a real run.
+        if run_opts.get("debug"):
+            if isinstance(run_opts, dict):
+                run_opts = {**run_opts, "debug_persistently": True}
+            else:
+                given = {*run_opts.overridden_args, "debug_persistently"}  # SpeechBrain reads only these
+                run_opts = dataclasses.replace(run_opts, debug_persistently=True, overridden_args=given)
+    return run_opts
+
+
+class AveragedGradients:
+    """``sb.Brain`` mixin: data-parallel training of a brick trained through its own methods.
+
+    An interpreter's loss is computed by ``brick.loss(...)``, not by its ``forward``, so a
+    ``DistributedDataParallel`` wrapper would neither see the call nor synchronise anything.
+    Under ``torchrun`` the modules stay as they are: rank 0's weights are broadcast once, and the
+    gradients of the trainable parameters are averaged over the processes before every step,
+    which is what DDP computes. SpeechBrain's sampler gives each process its share of every epoch.
+    """
+
+    def _wrap_distributed(self):
+        if not (self.distributed_launch and torch.distributed.is_initialized()):
+            return super()._wrap_distributed()
+        for tensor in [*self.modules.parameters(), *self.modules.buffers()]:
+            torch.distributed.broadcast(tensor.data, src=0)
+
+    def optimizers_step(self):
+        if self.distributed_launch and torch.distributed.is_initialized():
+            params = [p for p in self.modules.parameters() if p.requires_grad]
+            for p in params:  # the same list on every rank, or the collective would not match
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            grads = [p.grad for p in params]
+            flat = torch._utils._flatten_dense_tensors(grads)
+            torch.distributed.all_reduce(flat)
+            flat /= torch.distributed.get_world_size()
+            for grad, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+                grad.copy_(averaged)
+        super().optimizers_step()
 
 
 def top_level(hparams_file) -> dict:

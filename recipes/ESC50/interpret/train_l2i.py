@@ -48,14 +48,20 @@ import speechbrain as sb
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from recipe_tools import RunningMeans, parse_arguments, start_experiment  # noqa: E402
+from recipe_tools import (  # noqa: E402
+    AveragedGradients,
+    RunningMeans,
+    parse_arguments,
+    start_experiment,
+    start_processes,
+)
 from recipe_tools import esc50_datasets as dataio_prep  # noqa: E402
 from recipe_tools import esc50_debug_overrides as prepare_debug  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
-class L2IBrain(sb.Brain):
+class L2IBrain(AveragedGradients, sb.Brain):
     """Trains Psi and Theta of an :class:`~speechbrain_interp.interpreters.L2I` brick."""
 
     @property
@@ -150,6 +156,7 @@ def save_examples(hparams, interpreter, dataset, n: int):
 
 def main(argv):
     hparams_file, run_opts, overrides = parse_arguments(argv)
+    run_opts = start_processes(run_opts)
     debug = bool(run_opts.get("debug", False))
     if debug:
         overrides = prepare_debug(hparams_file, overrides, extra_none=("nmf_dictionary",))

@@ -38,7 +38,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import debug_scratch, parse_arguments, peek, start_experiment, synthesize_clips  # noqa: E402
+from recipe_tools import (  # noqa: E402
+    AveragedGradients,
+    debug_scratch,
+    parse_arguments,
+    peek,
+    start_experiment,
+    start_processes,
+    synthesize_clips,
+)
 
 from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
@@ -51,7 +59,7 @@ logger = logging.getLogger(__name__)
 SCALAR_STATS = ("loss", "ce_in", "ce_out", "l1", "tv", "guidance", "guided", "mask_mean")
 
 
-class LMACBrain(sb.Brain):
+class LMACBrain(AveragedGradients, sb.Brain):
     """Trains the decoder of an :class:`LMAC` brick; the classifier stays frozen."""
 
     def init_optimizers(self):
@@ -261,6 +269,7 @@ def prepare_debug(hparams_file, overrides: dict):
 
 def main(argv):
     hparams_file, run_opts, overrides = parse_arguments(argv)
+    run_opts = start_processes(run_opts)
     manifests = None
     if run_opts.get("debug", False):
         overrides, manifests = prepare_debug(hparams_file, overrides)
