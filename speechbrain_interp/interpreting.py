@@ -14,6 +14,7 @@ Authors
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -205,26 +206,43 @@ class InterpretingMixin:
         from tqdm.auto import tqdm
 
         paths = [Path(p) for p in paths]
-        bar = tqdm(total=len(paths), unit="file", desc="explaining", disable=not progress)
+        bar = tqdm(total=len(paths), unit="clip", desc="explaining", disable=not progress)
         min_samples = self.interpreter.frontend.min_samples
+
+        def read(chunk):
+            """``(path, waveform or AudioError)`` for each file of a batch."""
+            items = []
+            for path in chunk:
+                try:
+                    wav = load_audio(path, sample_rate=self.sample_rate, min_samples=min_samples)
+                except AudioError as err:
+                    wav = err
+                items.append((path, wav))
+            return items
+
+        chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
+        # the next batch's files are read (decoded, resampled) in a thread while this one is explained
+        pool = ThreadPoolExecutor(max_workers=1)
         try:
-            for start in range(0, len(paths), batch_size):
+            upcoming = pool.submit(read, chunks[0]) if chunks else None
+            for k in range(len(chunks)):
+                items = upcoming.result()
+                upcoming = pool.submit(read, chunks[k + 1]) if k + 1 < len(chunks) else None
                 loaded: dict[int, list] = {}
-                for path in paths[start:start + batch_size]:
-                    try:
-                        wav = load_audio(path, sample_rate=self.sample_rate, min_samples=min_samples)
-                    except AudioError as err:
+                for path, wav in items:
+                    if isinstance(wav, AudioError):
                         if on_error is None:
-                            raise
-                        on_error(path, err)
+                            raise wav
+                        on_error(path, wav)
                         bar.update(1)
                         continue
                     loaded.setdefault(wav.shape[-1], []).append((path, wav))
-                for items in loaded.values():
-                    batch = torch.stack([w for _, w in items])
+                for group in loaded.values():
+                    batch = torch.stack([w for _, w in group])
                     explanation = self.interpret_batch(batch, target=target)
-                    explanation.sources = [str(p) for p, _ in items]
-                    yield [p for p, _ in items], explanation
-                    bar.update(len(items))  # after the caller's work too (saving, figures)
+                    explanation.sources = [str(p) for p, _ in group]
+                    yield [p for p, _ in group], explanation
+                    bar.update(len(group))  # after the caller's work too (saving, figures)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()

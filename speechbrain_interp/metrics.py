@@ -20,6 +20,7 @@ Authors
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -145,8 +146,13 @@ def sparseness(mask: torch.Tensor) -> torch.Tensor:
     >>> sparseness(torch.tensor([[0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]))
     tensor([0.7500, 0.0000])
     """
-    # sorting in the mask's own precision gives the same order as in float64, at half the cost
-    a = torch.sort(mask.detach().abs().flatten(1).float(), dim=1).values.double() + 1e-7
+    # sorting in float32 gives the same order as in float64, at half the cost; on the CPU NumPy's
+    # vectorised sort is several times faster than torch.sort (the metric's whole cost)
+    values = mask.detach().abs().flatten(1).float()
+    if values.device.type == "cpu":
+        a = torch.from_numpy(np.sort(values.numpy(), axis=1)).double() + 1e-7
+    else:
+        a = torch.sort(values, dim=1).values.double() + 1e-7
     n = a.shape[1]
     i = torch.arange(1, n + 1, dtype=a.dtype, device=a.device)
     gini = ((2 * i - n - 1) * a).sum(1) / (n * a.sum(1))
