@@ -38,22 +38,28 @@ from speechbrain_interp.report import explain_to_report  # noqa: E402
 from speechbrain_interp.synth import demo_scene  # noqa: E402
 
 
-def best_of(fn, repeat: int) -> float:
-    """Fastest wall-clock seconds of ``fn()`` over ``repeat`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def best_of(fns: dict, repeat: int) -> dict:
+    """Fastest wall-clock seconds of each ``fn()`` over ``repeat`` rounds, after one warm-up call.
+
+    The measurements take turns within each round, so a change of load on the machine hits
+    them alike instead of one of them.
+    """
+    times = {name: [] for name in fns}
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     torch.set_num_threads(torch.get_num_threads())
     root = Path(tempfile.mkdtemp(prefix="bench_cli_"))
@@ -78,10 +84,13 @@ def main(argv=None):
                                   **options)
             return run
 
-        rows = [("brick: interpret_batch (in memory)", best_of(brick, args.repeat))]
-        rows.append(("CLI path: WAVs, images, metrics, report", best_of(cli(), args.repeat)))
-        rows.append(("CLI path without images", best_of(cli(figures="none"), args.repeat)))
-        rows.append(("CLI path with detailed figures", best_of(cli(figures="detailed"), args.repeat)))
+        best = best_of({
+            "brick: interpret_batch (in memory)": brick,
+            "CLI path: WAVs, images, metrics, report": cli(),
+            "CLI path without images": cli(figures="none"),
+            "CLI path with detailed figures": cli(figures="detailed"),
+        }, args.repeat)
+        rows = list(best.items())
         base = rows[0][1]
         print(machine_note())
         print(f"{args.clips} clips of 5 s, batch {args.batch_size}, best of {args.repeat}")
