@@ -106,3 +106,29 @@ def test_a_failed_run_leaves_earlier_results_as_they_were(tmp_path):
         explain_long(Broken(band_window_classifier()), tmp_path / "long.wav", out, window_s=2.0, images=True)
     after = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # and no temporary file is left
+
+
+def test_without_overlap_the_stitched_output_is_each_windows_own_explanation(tmp_path):
+    from speechbrain_interp.interpreters.baselines import Saliency
+
+    gen = torch.Generator().manual_seed(1)
+    window = 2 * SR
+    wav = 0.2 * torch.randn(3 * window + 1234, generator=gen)
+    save_audio(tmp_path / "long.wav", wav, SR)
+    original = torch.as_tensor(sf.read(tmp_path / "long.wav", dtype="float32")[0])  # as stored (16-bit)
+    brick = Saliency(band_window_classifier())
+    result = explain_long(brick, tmp_path / "long.wav", tmp_path / "out", window_s=2.0, overlap=0.0,
+                          batch_size=2)
+    stitched = {k: torch.as_tensor(sf.read(tmp_path / "out" / result["files"][k], dtype="float32")[0])
+                for k in ("interpretation", "residual")}
+    assert [w["start_s"] for w in result["windows"]] == [0.0, 2.0, 4.0, 6.0]
+    for k in range(4):
+        chunk = torch.zeros(window)
+        part = original[k * window:(k + 1) * window]
+        chunk[: part.shape[0]] = part  # the last window is zero-padded, as explain_long pads it
+        own = brick.explain(chunk[None])
+        n = part.shape[0]
+        for name, mine in (("interpretation", own.interpretation), ("residual", own.residual)):
+            expected = mine[0, :n].clamp(-1, 1)
+            assert (stitched[name][k * window:k * window + n] - expected).abs().max() < 1e-3, (name, k)
+        assert result["windows"][k]["label"] == own.predicted_labels[0]
