@@ -12,7 +12,8 @@ back, and writes the weights to ``classifier.safetensors``:
 * :func:`check_exportable`: the adapter's spec with its modules and functions described that
   way, without writing anything, so ``train_lmac(out=...)`` fails before training, not after;
 * :func:`classifier_yaml` and :func:`write_classifier`: the YAML text and the folder files;
-* :func:`load_exported_classifier`: the adapter back from such a folder.
+* :func:`load_exported_classifier` (defined in :mod:`speechbrain_interp.loading`, where the
+  loaders use it): the adapter back from such a folder.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -29,13 +30,11 @@ import torch
 
 from speechbrain_interp.adapters import ExportedFile
 from speechbrain_interp.brick_spec import ModuleSpec, brick_spec
+from speechbrain_interp.loading import CLASSIFIER_WEIGHTS, CLASSIFIER_YAML, load_exported_classifier
 
 __all__ = ["CallableRef", "describe_module", "describe_callable", "check_exportable", "classifier_yaml",
            "write_classifier", "exported_targets", "load_exported_classifier", "CLASSIFIER_YAML",
            "CLASSIFIER_WEIGHTS"]
-
-CLASSIFIER_YAML = "classifier.yaml"
-CLASSIFIER_WEIGHTS = "classifier.safetensors"
 
 
 class CallableRef:
@@ -342,42 +341,3 @@ def write_classifier(adapter, folder) -> str:
     if weights is not None:
         save_state_dict(weights.state_dict(), folder / CLASSIFIER_WEIGHTS)
     return text
-
-
-def load_exported_classifier(folder, allow=(), trust_code: bool = False):
-    """The classifier adapter of an exported folder (``classifier.yaml``), checked and loaded safely.
-
-    Arguments
-    ---------
-    folder : str or Path
-        A folder written by :func:`speechbrain_interp.export.export_interpreter` for a
-        non-SpeechBrain classifier.
-    allow : iterable of str
-        Extra allowed dotted prefixes (e.g. your model's package).
-    trust_code : bool
-        Build anything the YAML names (only for folders you trust).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> from speechbrain_interp.adapters import TorchClassifier
-    >>> from speechbrain_interp.spectral import SpectralFrontEnd
-    >>> folder = tempfile.mkdtemp()
-    >>> adapter = TorchClassifier(torch.nn.Linear(33, 2), SpectralFrontEnd(n_fft=64), input="magnitude")
-    >>> _ = write_classifier(adapter, folder)
-    >>> loaded = load_exported_classifier(folder)
-    >>> bool(torch.equal(loaded.model.weight, adapter.model.weight))
-    True
-    """
-    from speechbrain_interp.safety import load_hparams, load_weights_into
-
-    folder = Path(folder)
-    path = folder / CLASSIFIER_YAML
-    if not path.is_file():
-        raise FileNotFoundError(f"'{folder}' has no {CLASSIFIER_YAML}; export the classifier with "
-                                "speechbrain_interp.export.export_interpreter")
-    overrides = {"exported_folder": str(folder.resolve())}
-    hparams = load_hparams(path, overrides, trust_code=trust_code, allow=allow)
-    if "classifier" in hparams:
-        load_weights_into(hparams["classifier"], folder / CLASSIFIER_WEIGHTS)
-    return hparams["classifier_adapter"]

@@ -61,6 +61,9 @@ def _add_loading(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-code", action="store_true",
                    help="let a downloaded hyperparams.yaml build classes outside the allow-list "
                         "(only for repositories you trust)")
+    p.add_argument("--allow", action="append", default=[], metavar="MODULE_OR_CLASS",
+                   help="also let a folder's YAML build this class, or the classes of this module "
+                        "(e.g. your model's package); repeat for several")
     p.add_argument("--offline", action="store_true",
                    help="never use the network: load Hub ids from the local cache only")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda:0 (default: cpu)")
@@ -282,6 +285,7 @@ def _cmd_train(args) -> int:
         overwrite=args.overwrite, trust_code=args.trust_code, offline=args.offline or None,
         device=args.device, **({"class_conditional": True} if args.class_conditional else {}),
         valid=args.valid, max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+        allow=args.allow,
     )
     say(args, json.dumps(result.history[-1] if result.history else {}, indent=2))
     if result.stopped_early:

@@ -23,7 +23,8 @@ def load_explainer(args):
     from speechbrain_interp.loading import load_classifier
     from speechbrain_interp.sources import bundled_interpreter
 
-    common = {"savedir": args.savedir, "trust_code": args.trust_code, "offline": args.offline or None}
+    common = {"savedir": args.savedir, "trust_code": args.trust_code, "offline": args.offline or None,
+              "allow": getattr(args, "allow", None) or ()}
     run_opts = {"device": args.device}
     interpreter = getattr(args, "interpreter", None)
     classifier = getattr(args, "classifier", None)

@@ -121,7 +121,7 @@ class ClassifierInterface(InterpretingMixin, torch.nn.Module):
 
 def explain_classifier(classifier, interpreter=None, baseline: str = "saliency", layers=None,
                        savedir=None, trust_code: bool = False, offline=None, feature_extractor=None,
-                       **baseline_options):
+                       allow=(), **baseline_options):
     """Explanations for a SpeechBrain (or Hugging Face transformers) classifier you already have.
 
     Arguments
@@ -139,8 +139,9 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
         Which gradient baseline when there is no interpreter (see :data:`BASELINES`).
     layers : list of str, optional
         Hidden layers for the adapter (default: known per architecture).
-    savedir, trust_code, offline
-        Loading options, see :func:`speechbrain_interp.loading.load_pretrained`.
+    savedir, trust_code, offline, allow
+        Loading options, see :func:`speechbrain_interp.loading.load_pretrained` (``allow``: extra
+        classes or modules a folder's YAML may build).
     feature_extractor : optional
         A transformers model's feature extractor (default: the one saved with the model).
     **baseline_options
@@ -167,13 +168,13 @@ def explain_classifier(classifier, interpreter=None, baseline: str = "saliency",
     if isinstance(interpreter, (str, Path)):
         pretrained = classifier
         if isinstance(classifier, (str, Path)):
-            pretrained = load_classifier(classifier, trust_code=trust_code, offline=offline)
-        return load(interpreter, savedir=savedir, trust_code=trust_code, offline=offline,
-                        classifier=pretrained)
+            pretrained = load_classifier(classifier, trust_code=trust_code, offline=offline, allow=allow)
+        return load(interpreter, savedir=savedir, trust_code=trust_code, offline=offline, allow=allow,
+                    classifier=pretrained)
     if isinstance(interpreter, PretrainedInterface):
         return interpreter
     adapter = load_classifier_adapter(classifier, savedir=savedir, layers=layers, trust_code=trust_code,
-                                      offline=offline, feature_extractor=feature_extractor)
+                                      offline=offline, feature_extractor=feature_extractor, allow=allow)
     if isinstance(interpreter, Interpreter):
         if interpreter.classifier is not adapter:
             raise ValueError("the interpreter brick was built around another classifier adapter")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from speechbrain_interp.adapters import SpeechBrainClassifier
 from speechbrain_interp.audio import load_audio
 from speechbrain_interp.checkpointing import RandomState, replace_atomically
 from speechbrain_interp.sources import resolve_source
@@ -80,7 +81,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                lr: float = 1e-3, layers=None, valid_fraction: float = 0.1, mixtures: bool = True,
                progress: bool = True, overwrite: bool = False, seed: int = 0, trust_code: bool = False,
                offline=None, device: str = "cpu", classifier_source=None, card=None,
-               checkpoint=None, valid=None, max_seconds: float | None = None,
+               checkpoint=None, valid=None, max_seconds: float | None = None, allow=(),
                **lmac_options) -> TrainingResult:
     """Train an L-MAC interpreter for a classifier on a folder of your own audio.
 
@@ -123,6 +124,9 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     seed : int
         Seed of the split, crops, mixtures and initialisation.
     trust_code, offline : loading options for a classifier given as folder or Hub id.
+    allow : iterable of str
+        Extra allowed classes or modules for a classifier folder exported with its own classes
+        (see :func:`speechbrain_interp.loading.load_classifier`), and for the export's check.
     device : str
         Torch device.
     classifier_source : str or Path, optional
@@ -175,9 +179,11 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds}")
     if checkpoint is None and out is not None:
         checkpoint = Path(out).with_name(Path(out).name + ".training.pt")
-    if isinstance(classifier, (str, Path)) and classifier_source is None:
+    adapter = load_classifier_adapter(classifier, layers=layers, trust_code=trust_code, offline=offline,
+                                      allow=allow)
+    if isinstance(classifier, (str, Path)) and classifier_source is None and isinstance(
+            adapter, SpeechBrainClassifier):  # its inference YAML travels (a resolved Hub id is cached now)
         classifier_source = resolve_source(classifier, offline=offline)
-    adapter = load_classifier_adapter(classifier, layers=layers, trust_code=trust_code, offline=offline)
     adapter.to(device)
     if out is not None:
         _check_export(adapter, classifier_source)
@@ -294,7 +300,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                             + (f" Training stopped at its budget of {max_seconds:g} s." if stopped else ""),
         )
         folder = export_interpreter(brick, out, classifier_source=classifier_source, card=card,
-                                    overwrite=overwrite)
+                                    overwrite=overwrite, allow=allow)
         if checkpoint is not None:  # the folder holds the result now
             Path(checkpoint).unlink(missing_ok=True)
     return TrainingResult(ClassifierInterface(brick), history, folder, stopped_early=stopped)
@@ -303,7 +309,6 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
 def _check_export(adapter, classifier_source) -> None:
     """Fail before training when ``out`` could not be written for this classifier."""
     from speechbrain_interp.adapter_export import check_exportable
-    from speechbrain_interp.adapters import SpeechBrainClassifier
     from speechbrain_interp.export import _find_classifier_yaml
 
     try:

@@ -5,7 +5,10 @@ allow-list of :mod:`speechbrain_interp.safety` before anything in it is built, a
 read without unpickling. :func:`load_classifier` loads an existing SpeechBrain classifier
 (folder or Hub id) that way, and :func:`load_classifier_adapter` wraps one (object, folder or
 Hub id) in the :class:`~speechbrain_interp.adapters.ClassifierAdapter` the bricks read.
-Loading an exported *interpreter* is :func:`speechbrain_interp.interfaces.load`.
+A folder exported by :mod:`speechbrain_interp.adapter_export` (``classifier.yaml``, e.g. an
+interpreter folder of a non-SpeechBrain classifier) gives back its adapter
+(:func:`load_exported_classifier`), under the same allow-list. Loading an exported
+*interpreter* is :func:`speechbrain_interp.interfaces.load`.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -18,16 +21,22 @@ from pathlib import Path
 from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_interp.adapters import ClassifierAdapter, SpeechBrainClassifier
-from speechbrain_interp.safety import SafePretrainer, load_hparams, safe_load_collected
+from speechbrain_interp.safety import SafePretrainer, load_hparams, load_weights_into, safe_load_collected
 from speechbrain_interp.sources import resolve_source
 from speechbrain_interp.transformers_classifier import (
+    HUB_FILES,
     TransformersClassifier,
     is_transformers_folder,
     is_transformers_model,
     load_transformers_model,
 )
 
-__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "as_adapter", "DEFAULT_LAYERS"]
+__all__ = ["load_pretrained", "load_classifier", "load_classifier_adapter", "as_adapter", "DEFAULT_LAYERS",
+           "load_exported_classifier", "CLASSIFIER_YAML", "CLASSIFIER_WEIGHTS"]
+
+#: The classifier of an exported folder (:mod:`speechbrain_interp.adapter_export`) and its weights.
+CLASSIFIER_YAML = "classifier.yaml"
+CLASSIFIER_WEIGHTS = "classifier.safetensors"
 
 
 def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.yaml",
@@ -101,13 +110,66 @@ def _classifier_interface(hparams_path: Path):
     return classifiers.EncoderClassifier
 
 
+def load_exported_classifier(folder, allow=(), trust_code: bool = False):
+    """The classifier adapter of an exported folder (``classifier.yaml``), checked and loaded safely.
+
+    Arguments
+    ---------
+    folder : str or Path
+        A folder written by :func:`speechbrain_interp.export.export_interpreter` for a
+        non-SpeechBrain classifier.
+    allow : iterable of str
+        Extra allowed dotted prefixes (e.g. your model's package).
+    trust_code : bool
+        Build anything the YAML names (only for folders you trust).
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> from speechbrain_interp.adapter_export import write_classifier
+    >>> from speechbrain_interp.adapters import TorchClassifier
+    >>> from speechbrain_interp.spectral import SpectralFrontEnd
+    >>> folder = tempfile.mkdtemp()
+    >>> adapter = TorchClassifier(torch.nn.Linear(33, 2), SpectralFrontEnd(n_fft=64), input="magnitude")
+    >>> _ = write_classifier(adapter, folder)
+    >>> loaded = load_exported_classifier(folder)
+    >>> bool(torch.equal(loaded.model.weight, adapter.model.weight))
+    True
+    """
+    folder = Path(folder)
+    path = folder / CLASSIFIER_YAML
+    if not path.is_file():
+        raise FileNotFoundError(f"'{folder}' has no {CLASSIFIER_YAML}; export the classifier with "
+                                "speechbrain_interp.export.export_interpreter")
+    overrides = {"exported_folder": str(folder.resolve())}
+    hparams = load_hparams(path, overrides, trust_code=trust_code, allow=allow)
+    if "classifier" in hparams:
+        load_weights_into(hparams["classifier"], folder / CLASSIFIER_WEIGHTS)
+    return hparams["classifier_adapter"]
+
+
+def _classifier_folder(source, revision, offline, trust_code) -> Path:
+    """The local folder of a classifier; of a transformers Hub repository, only the files it needs."""
+    if Path(str(source)).expanduser().is_dir():
+        return resolve_source(source)
+    # the configs first: a transformers repository also holds .bin/.h5/.onnx copies never loaded
+    probe = resolve_source(source, revision=revision, offline=offline,
+                           allow_patterns=["config.json", "hyperparams.yaml", CLASSIFIER_YAML])
+    if is_transformers_folder(probe):
+        patterns = HUB_FILES + (["*.py"] if trust_code else [])
+        return resolve_source(source, revision=revision, offline=offline, allow_patterns=patterns)
+    return resolve_source(source, revision=revision, offline=offline)
+
+
 def load_classifier(source, savedir=None, interface=None, trust_code: bool = False, allow=(),
                     revision=None, offline=None, run_opts=None):
     """Load an existing SpeechBrain classifier (folder or Hub id) safely.
 
     A folder or Hub repository with a transformers ``config.json`` (and no ``hyperparams.yaml``)
     is loaded as a transformers audio classifier instead (safetensors weights only, see
-    :func:`~speechbrain_interp.transformers_classifier.load_transformers_model`).
+    :func:`~speechbrain_interp.transformers_classifier.load_transformers_model`); from a Hub
+    id, only its configs and safetensors are downloaded. A folder exported with its classifier
+    (``classifier.yaml``, :func:`load_exported_classifier`) gives that classifier's adapter.
 
     Arguments
     ---------
@@ -130,9 +192,11 @@ def load_classifier(source, savedir=None, interface=None, trust_code: bool = Fal
     """
     from speechbrain.inference import classifiers
 
-    folder = resolve_source(source, revision=revision, offline=offline)
+    folder = _classifier_folder(source, revision, offline, trust_code)
     if is_transformers_folder(folder):  # a transformers save_pretrained folder or Hub repository
         return load_transformers_model(folder, trust_remote_code=trust_code)
+    if (folder / CLASSIFIER_YAML).is_file():  # exported by adapter_export (an interpreter's folder)
+        return load_exported_classifier(folder, allow=allow, trust_code=trust_code)
     if savedir is not None:  # as SpeechBrain's from_hparams: a recipe's <output_folder>/classifier
         Path(savedir).mkdir(parents=True, exist_ok=True)
     if interface is None:
@@ -193,7 +257,7 @@ def as_adapter(classifier, adapter_spec=None) -> ClassifierAdapter:
 
 
 def load_classifier_adapter(classifier=None, savedir=None, layers=None, trust_code=False, offline=None,
-                            interface=None, source=None, run_opts=None, feature_extractor=None):
+                            interface=None, source=None, run_opts=None, feature_extractor=None, allow=()):
     """A ``ClassifierAdapter`` from a classifier object, adapter, folder or Hub id.
 
     A folder or Hub id is loaded with :func:`load_classifier` (the allow-list check of its
@@ -201,7 +265,9 @@ def load_classifier_adapter(classifier=None, savedir=None, layers=None, trust_co
     ``interface`` and ``layers``, like ``SpeechBrainClassifier.from_hparams``. A transformers
     model (object, ``save_pretrained`` folder or Hub id) is wrapped in a
     :class:`~speechbrain_interp.transformers_classifier.TransformersClassifier`, with
-    ``feature_extractor`` or the one saved beside it.
+    ``feature_extractor`` or the one saved beside it. A folder exported with its classifier
+    (``classifier.yaml``) gives that adapter, built only from allow-listed classes (or those of
+    ``allow``, or anything with ``trust_code``).
 
     Example
     -------
@@ -214,7 +280,7 @@ def load_classifier_adapter(classifier=None, savedir=None, layers=None, trust_co
     classifier = source if classifier is None else classifier
     if isinstance(classifier, (str, Path)):
         classifier = load_classifier(classifier, savedir=savedir, interface=interface, trust_code=trust_code,
-                                     offline=offline, run_opts=run_opts)
+                                     offline=offline, run_opts=run_opts, allow=allow)
     spec = {} if layers is None else {"layers": list(layers)}
     if is_transformers_model(classifier):
         spec["feature_extractor"] = feature_extractor

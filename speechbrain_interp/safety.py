@@ -72,6 +72,8 @@ DEFAULT_ALLOW = (
     "speechbrain_interp.solvers",
     "speechbrain_interp.safety.SafePretrainer",
     "speechbrain_interp.interfaces.build_concept_interpreter",
+    # reads a local save_pretrained copy, safetensors only, never the repository's code
+    "speechbrain_interp.transformers_classifier.TransformersClassifier.from_export",
     # old homes, still named by folders exported before the package was split (re-exports)
     "speechbrain_interp.clap",
     "speechbrain_interp.inference.build_concept_interpreter",
@@ -129,8 +131,8 @@ def _check_target(tag: str, target: str, allow, where: str) -> None:
         raise UnsafeHparamsError(
             f"{where}: '{tag}{target}' is not on the allow-list of classes a downloaded "
             f"hyperparams.yaml may build ({', '.join(allow)}). Nothing was run. If you trust "
-            "this repository, load it with trust_code=True (CLI: --trust-code), or add the "
-            "module to allow=[...]"
+            "this repository, load it with trust_code=True (CLI: --trust-code), or allow that "
+            f"class or its module: allow=[...] (CLI: --allow {target})"
         )
     obj = pydoc.locate(target)  # imports only allow-listed modules
     if obj is None:

@@ -49,7 +49,7 @@ def hub_cache_dir() -> Path:
 
 
 def resolve_source(source, revision: str | None = None, offline: bool | None = None,
-                   cache_dir=None) -> Path:
+                   cache_dir=None, allow_patterns=None) -> Path:
     """A local folder holding the repository: ``source`` itself, or its Hub snapshot.
 
     Arguments
@@ -63,6 +63,10 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
         Without network, the copy in the Hub cache is used when there is one.
     cache_dir : str or Path, optional
         Hub cache (default: ``HF_HUB_CACHE``, else ``HF_HOME/hub``, else huggingface_hub's).
+    allow_patterns : list of str, optional
+        Download only the files of a Hub repository that match (``snapshot_download``'s
+        patterns), e.g. a transformers model's configs and safetensors without its ``.bin``
+        duplicates; default: the whole repository.
 
     Returns
     -------
@@ -99,7 +103,8 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
 
     offline = _env_flag("HF_HUB_OFFLINE") if offline is None else offline
     cache = Path(cache_dir) if cache_dir is not None else hub_cache_dir()
-    kwargs = {"repo_id": text, "revision": revision, "cache_dir": str(cache)}
+    kwargs = {"repo_id": text, "revision": revision, "cache_dir": str(cache),
+              "allow_patterns": allow_patterns}
     try:
         return Path(huggingface_hub.snapshot_download(local_files_only=offline, **kwargs))
     except (RepositoryNotFoundError, RevisionNotFoundError) as err:

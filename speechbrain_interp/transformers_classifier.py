@@ -20,6 +20,15 @@ L-MAC decoder reads (AST's patch tokens go back to their time x frequency grid, 
 fixed 30 s of frames are cut to the clip). The maps are channels-first, so Grad-CAM reads
 them too (:attr:`TransformersClassifier.gradcam_on_view`).
 
+Exported interpreters carry their classifier as a ``save_pretrained`` copy in ``hf_model/``
+(:meth:`TransformersClassifier.export_files`), rebuilt on loading by
+:meth:`TransformersClassifier.from_export`. That classmethod is on the default allow-list of
+:mod:`speechbrain_interp.safety` because it cannot run code: it reads a local folder only (no
+download), safetensors weights only, JSON configs, and never the repository's own code
+(``trust_remote_code`` is always False; it has no argument to turn it on). A model that needs
+its own code is exported with :meth:`TransformersClassifier.from_pretrained` and
+``trust_remote_code: true`` instead, which is not allow-listed: loading it needs ``trust_code=True``.
+
 Authors
 * speechbrain_interp contributors 2026
 """
@@ -35,11 +44,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from speechbrain_interp.adapters import ClassifierAdapter, _first_tensor
+from speechbrain_interp.adapters import ClassifierAdapter, ExportedFile, _first_tensor
 from speechbrain_interp.spectral import SpectralFrontEnd
 
 __all__ = ["Family", "FAMILIES", "TransformersClassifier", "is_transformers_model", "is_transformers_folder",
-           "load_transformers_model"]
+           "load_transformers_model", "HF_FOLDER", "HUB_FILES"]
+
+#: Sub-folder of an exported interpreter holding the ``save_pretrained`` copy of the classifier.
+HF_FOLDER = "hf_model"
+
+#: The files of a Hub repository a transformers classifier is loaded from: configs (model,
+#: feature extractor, sharded-weights index) and safetensors weights; not the ``.bin``, ``.h5``,
+#: ``.msgpack`` or ``.onnx`` copies that many repositories also hold.
+HUB_FILES = ["*.json", "*.safetensors"]
 
 
 @dataclass(frozen=True)
@@ -248,8 +265,9 @@ def load_transformers_model(source, revision=None, offline=None, trust_remote_co
     """
     from speechbrain_interp.sources import resolve_source
 
-    try:
-        folder = resolve_source(source, revision=revision, offline=offline)
+    try:  # a Hub id: only the files loaded below (and the repository's code when trusted)
+        patterns = HUB_FILES + (["*.py"] if trust_remote_code else [])
+        folder = resolve_source(source, revision=revision, offline=offline, allow_patterns=patterns)
     except FileNotFoundError as err:
         why = "no such folder, and not a Hub id (org/name)"
         raise _could_not_load(source, why, FileNotFoundError) from err
@@ -405,6 +423,68 @@ class TransformersClassifier(ClassifierAdapter):
         return {"source": getattr(self, "source", None) or self.model.name_or_path or None,
                 "family": self.family, "layers": list(self.layers), "mask_domain": self.frontend.mask_domain,
                 "multilabel": self.multilabel, "trust_remote_code": self.trust_remote_code}
+
+    # --- export (the contract is in ClassifierAdapter's docstring) ---------------------------
+    @classmethod
+    def from_export(cls, source, family: str | None = None, layers=None,
+                    mask_domain: str = "log1p_magnitude", labels=None, multilabel: bool = False):
+        """Rebuild the adapter from an exported folder's ``save_pretrained`` copy, running no code.
+
+        What an exported ``classifier.yaml`` calls (allow-listed): ``source`` must be a local
+        folder (nothing is downloaded), weights are read from safetensors only and the
+        repository's own code is never run (there is no ``trust_remote_code`` argument).
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from speechbrain_interp.testing import tiny_transformers_classifier
+        >>> adapter = TransformersClassifier(*tiny_transformers_classifier("hubert"))
+        >>> folder = tempfile.mkdtemp()
+        >>> adapter.export_files(folder)
+        >>> layers = ["hubert.encoder.layers.-1"]
+        >>> loaded = TransformersClassifier.from_export(f"{folder}/hf_model", layers=layers)
+        >>> loaded.layers, loaded.labels
+        (['hubert.encoder.layers.1'], ['dog_bark', 'siren', 'rain'])
+        """
+        if not Path(source).is_dir():
+            raise FileNotFoundError(
+                f"'{source}' is not a folder: an exported transformers classifier is loaded from its "
+                f"{HF_FOLDER}/ copy only; export the interpreter again (or use from_pretrained for a Hub id)")
+        # labels=None would override the config's id2label: pass them only when given
+        named = {"labels": labels} if labels is not None else {}
+        return cls.from_pretrained(Path(source), layers=layers, offline=True, trust_remote_code=False,
+                                   family=family, mask_domain=mask_domain, multilabel=multilabel, **named)
+
+    @property
+    def export_target(self) -> str:
+        """:meth:`from_export` (allow-listed); :meth:`from_pretrained` for a model that runs its own code."""
+        method = "from_pretrained" if self.trust_remote_code else "from_export"
+        return f"{__name__}.TransformersClassifier.{method}"
+
+    def export_spec(self) -> dict:
+        """The :attr:`construction`, with the model and its feature extractor in ``hf_model/``.
+
+        Example
+        -------
+        >>> from speechbrain_interp.testing import tiny_transformers_classifier
+        >>> spec = TransformersClassifier(*tiny_transformers_classifier("wav2vec2")).export_spec()
+        >>> spec["source"], spec["family"], "trust_remote_code" in spec
+        ('hf_model', 'wav2vec2', False)
+        """
+        spec = {**self.construction, "source": ExportedFile(HF_FOLDER), "labels": self.labels}
+        if not spec["trust_remote_code"]:  # from_export has no such argument: it never runs remote code
+            del spec["trust_remote_code"]
+        return spec
+
+    def export_weights(self):
+        """None: the weights travel in the ``save_pretrained`` copy (:meth:`export_files`)."""
+        return None
+
+    def export_files(self, folder) -> None:
+        """Save the model (safetensors) and its feature extractor to ``<folder>/hf_model``."""
+        target = Path(folder) / HF_FOLDER
+        self.model.save_pretrained(target)  # safetensors: transformers' only format from version 5
+        self.feature_extractor.save_pretrained(target)
 
     #: Grad-CAM weighs the token view of a block (activations and gradients rearranged alike),
     #: not the raw token sequence.
