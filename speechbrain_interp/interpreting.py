@@ -32,6 +32,26 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 EACH_LABEL = "*each label*"
 
 
+
+def _by_duration(paths: list) -> list:
+    """``paths`` in order of duration (stable); files whose header cannot be read go last.
+
+    Example
+    -------
+    >>> _by_duration([Path("missing.wav")])
+    [PosixPath('missing.wav')]
+    """
+    import soundfile as sf
+
+    def duration(path):
+        try:
+            info = sf.info(str(path))
+            return 0, info.frames / info.samplerate
+        except Exception:  # noqa: BLE001 (reading it later reports the problem, naming the file)
+            return 1, 0.0
+
+    return sorted(paths, key=duration)
+
 def audio_files(inputs: Sequence) -> list[Path]:
     """Expand files and folders (recursively) into a sorted list of audio files.
 
@@ -199,9 +219,11 @@ class InterpretingMixin:
                         on_error: Callable | None = None, target=None) -> Iterator:
         """Explain many files in batches; yields ``(paths, Explanation)`` per batch.
 
-        Clips of equal length share a batch. A file that cannot be read raises its
-        :class:`~speechbrain_interp.audio.AudioError`, or is passed to ``on_error(path, error)``
-        and skipped. A tqdm progress bar counts files when ``progress``.
+        Files are taken in order of duration (read from their headers), so clips of equal length
+        share a batch even when the list mixes lengths; batches come out in that order. A file
+        that cannot be read raises its :class:`~speechbrain_interp.audio.AudioError`, or is
+        passed to ``on_error(path, error)`` and skipped. A tqdm progress bar counts clips when
+        ``progress``.
         """
         from tqdm.auto import tqdm
 
@@ -220,7 +242,8 @@ class InterpretingMixin:
                 items.append((path, wav))
             return items
 
-        chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
+        ordered = _by_duration(paths)
+        chunks = [ordered[start:start + batch_size] for start in range(0, len(ordered), batch_size)]
         # the next batch's files are read (decoded, resampled) in a thread while this one is explained
         pool = ThreadPoolExecutor(max_workers=1)
         try:

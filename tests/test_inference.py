@@ -97,6 +97,17 @@ def test_interpret_files_batches_lengths_and_reports_bad_files(setup, interprete
         interpreter.interpret_file(tmp_path / "missing.wav")
 
 
+def test_interpret_files_batches_clips_of_equal_length_together_whatever_the_order(interpreter, tmp_path):
+    paths = []
+    for k, seconds in enumerate([1.0, 1.5, 1.0, 1.5, 1.0]):
+        paths.append(tmp_path / f"clip{k}.wav")
+        save_audio(paths[-1], demo_clip(seconds, seed=k), 16000)
+    batches = list(interpreter.interpret_files(paths, batch_size=2, progress=False))
+    # by duration: [1.0, 1.0], [1.0, 1.5], [1.5]; in the given order it would be five batches of one
+    assert [len(e) for _, e in batches] == [2, 1, 1, 1]
+    assert sorted(p.name for names, _ in batches for p in names) == sorted(p.name for p in paths)
+
+
 def test_generic_interface_and_family_checks(setup):
     generic = PretrainedInterface.from_hparams(setup["repo"])
     assert isinstance(generic.interpreter, LMAC)
