@@ -21,7 +21,7 @@ import torch
 
 from speechbrain_interp.audio import save_audio
 
-__all__ = ["Explanation", "Component", "LabelMask", "safe_stem"]
+__all__ = ["Explanation", "Component", "LabelMask", "ConceptSound", "safe_stem"]
 
 
 @dataclass
@@ -78,6 +78,35 @@ class LabelMask:
     interpretation: torch.Tensor
 
 
+#: Explanation fields that hold one list entry per clip.
+_PER_CLIP_LISTS = ("components", "concepts", "sources", "label_masks", "concept_sounds")
+
+
+@dataclass
+class ConceptSound:
+    """One of a clip's top concepts, where it is: its mask and what it sounds like.
+
+    Arguments
+    ---------
+    concept : str
+        The concept (a text prompt).
+    weight : float
+        Its weight in the clip's concept decomposition.
+    mask : torch.Tensor
+        ``(frames, freq)`` mask in [0, 1] of the part of the sound that matches the concept.
+    interpretation : torch.Tensor
+        ``(time,)`` that part, listenable (masked-in with the original phase).
+    energy_share : float
+        Share of the clip's spectral energy the mask keeps, in [0, 1].
+    """
+
+    concept: str
+    weight: float
+    mask: torch.Tensor
+    interpretation: torch.Tensor
+    energy_share: float
+
+
 @dataclass
 class Explanation:
     """A batch of explanations.
@@ -117,6 +146,9 @@ class Explanation:
         :func:`speechbrain_interp.per_label.explain_labels`): multi-label explanations.
     concepts : list, optional
         Per clip, a list of ``(concept, weight)`` pairs, largest weight first.
+    concept_sounds : list, optional
+        Per clip, a :class:`ConceptSound` for each of its top concepts (see
+        :func:`speechbrain_interp.concept_sounds.listen_to_concepts`): which concept, where.
     note : str, optional
         Anything the reader must know, e.g. that a gradient baseline stood in.
     logits, logits_in, logits_out : torch.Tensor, optional
@@ -165,6 +197,7 @@ class Explanation:
     logits_out: torch.Tensor | None = None
     probabilities: torch.Tensor | None = None
     sources: list | None = None
+    concept_sounds: list | None = None
 
     @property
     def predicted_in(self) -> torch.Tensor | None:
@@ -184,7 +217,7 @@ class Explanation:
             v = getattr(self, f.name)
             if isinstance(v, torch.Tensor) and v.dim() >= 1 and v.shape[0] == len(self):
                 v = v[i : i + 1]
-            elif f.name in ("components", "concepts", "sources", "label_masks") and v is not None:
+            elif f.name in _PER_CLIP_LISTS and v is not None:
                 v = [v[i]]
             elif f.name == "scores":
                 v = {k: t[i : i + 1] for k, t in v.items()}
@@ -228,6 +261,10 @@ class Explanation:
             out["per_label"] = [{"label": m.label, "probability": m.probability,
                                  "probability_in": m.probability_in, "mask_mean": float(m.mask.mean())}
                                 for m in self.label_masks[i]]
+        if self.concept_sounds is not None:
+            out["concept_sounds"] = [
+                {"concept": c.concept, "weight": float(c.weight), "energy_share": float(c.energy_share),
+                 "mask_mean": float(c.mask.mean())} for c in self.concept_sounds[i]]
         if self.note:
             out["note"] = self.note
         return out
@@ -288,6 +325,15 @@ class Explanation:
                 for rank, m in enumerate(self.label_masks[i]):
                     files[f"label{rank}"] = f"{stem}_label{rank}_{safe_stem(m.label)}.wav"
                     save_audio(directory / files[f"label{rank}"], m.interpretation, self.sample_rate)
+            if self.concept_sounds is not None:  # each concept's sound, and its mask as a thumbnail
+                from speechbrain_interp.figures import mask_image
+
+                for rank, c in enumerate(self.concept_sounds[i]):
+                    key = f"concept{rank}"
+                    files[key] = f"{stem}_concept{rank}_{safe_stem(c.concept)}.wav"
+                    save_audio(directory / files[key], c.interpretation, self.sample_rate)
+                    files[f"{key}_mask"] = f"{stem}_concept{rank}_mask.png"
+                    mask_image(c.mask, directory / files[f"{key}_mask"])
             if figure != "none":
                 files["figure"] = f"{stem}.png"
                 if figure == "fast":

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-__all__ = ["plot_explanation", "fast_image", "FIGURE_KINDS"]
+__all__ = ["plot_explanation", "fast_image", "mask_image", "FIGURE_KINDS"]
 
 #: What :meth:`Explanation.save` can draw per clip.
 FIGURE_KINDS = ("fast", "detailed", "none")
@@ -53,7 +53,8 @@ def plot_explanation(explanation, i: int, path, title: str = "") -> None:
     mag = e.magnitude[i].detach().float().cpu()
     mask = e.mask[i].detach().float().cpu()
     concepts = e.concepts[i] if e.concepts is not None else None
-    rows = 6 if concepts else 5
+    sounds = list(e.concept_sounds[i][:3]) if e.concept_sounds is not None else []
+    rows = (6 if concepts else 5) + len(sounds)
     fig, axes = plt.subplots(rows, 1, figsize=(8, 2.0 * rows + 0.6), constrained_layout=True)
     sr = e.sample_rate
     n = e.wav.shape[-1]
@@ -91,8 +92,35 @@ def plot_explanation(explanation, i: int, path, title: str = "") -> None:
         axes[5].barh(names, weights, color="C0")
         axes[5].set_xlabel("concept weight")
         axes[5].tick_params(axis="y", labelsize=7)
+    for k, sound in enumerate(sounds):  # each top concept's own mask: which concept, where
+        ax = axes[rows - len(sounds) + k]
+        ax.imshow(sound.mask.detach().float().cpu().T, origin="lower", aspect="auto", cmap="viridis",
+                  vmin=0.0, vmax=1.0, extent=extent)
+        ax.set_ylabel("kHz", fontsize=8)
+        ax.set_title(f"'{sound.concept}' (weight {sound.weight:.2f}): keeps {sound.energy_share:.0%} of "
+                     "the energy", fontsize=8)
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def mask_image(mask: torch.Tensor, path, rows: int = 64) -> None:
+    """A ``(frames, freq)`` mask as a small colour-mapped PNG (viridis, low frequencies at the bottom).
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> from matplotlib.image import imread
+    >>> path = os.path.join(tempfile.mkdtemp(), "mask.png")
+    >>> mask_image(torch.rand(11, 257), path)
+    >>> imread(path).shape[:2]
+    (64, 11)
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    values = _rows(mask.detach().float().cpu().clamp(0.0, 1.0)[None], rows)[0]
+    image = colormaps["viridis"](values.numpy(), bytes=True)[..., :3]
+    Image.fromarray(np.ascontiguousarray(image)).save(path, compress_level=1)
 
 
 def _rows(values: torch.Tensor, rows: int) -> torch.Tensor:

@@ -77,6 +77,11 @@ img { max-width: 720px; width: 100%; }
 .playhead { position: absolute; top: 0; bottom: 0; width: 2px; background: #fff; left: 0;
             box-shadow: 0 0 2px #000; pointer-events: none; }
 .switch button { font-size: .85em; margin-right: .3em; } .switch button.active { font-weight: 700; }
+.bar { display: inline-block; height: .8em; background: #4a78c2; vertical-align: middle; }
+li.concept { margin-bottom: .4em; }
+li.concept audio { width: 220px; display: inline-block; vertical-align: middle; }
+.concept-mask { width: 160px; height: 40px; image-rendering: pixelated; vertical-align: middle;
+                margin-left: .4em; }
 """
 
 _SCRIPT = """
@@ -275,10 +280,7 @@ def _row(entry: dict, base: str) -> str:
         f'<tr><td title="{html.escape(_METRIC_HELP.get(k, k), quote=True)}">{html.escape(k)}</td>'
         f"<td>{_fmt(v)}</td></tr>" for k, v in metrics if v is not None
     )
-    concepts = ""
-    if entry.get("concepts"):
-        items = "".join(f"<li>{html.escape(str(c))}: {_fmt(float(w))}</li>" for c, w in entry["concepts"][:8])
-        concepts = f"<div><b>top concepts</b><ol>{items}</ol></div>"
+    concepts = _concepts(entry, files, base)
     note = f'<div class="note">{html.escape(entry["note"])}</div>' if entry.get("note") else ""
     return (
         f'<tr class="clip-row" id="{_anchor(entry)}">'
@@ -289,6 +291,32 @@ def _row(entry: dict, base: str) -> str:
         f'<td class="players">{"".join(players)}</td>'
         f"<td>{figure}</td></tr>"
     )
+
+
+def _concepts(entry: dict, files: dict, base: str) -> str:
+    """The top concepts as bars; concepts with a sound get their mask and a player next to the bar."""
+    if not entry.get("concepts"):
+        return ""
+    sounds = {s["concept"]: (r, s) for r, s in enumerate(entry.get("concept_sounds") or [])}
+    top = max([float(w) for _, w in entry["concepts"][:8]] + [1e-12])
+    items = []
+    for c, w in entry["concepts"][:8]:
+        bar = (f'<span class="bar" style="width:{100 * max(float(w), 0.0) / top:.0f}px"></span> '
+               f"{html.escape(str(c))}: {_fmt(float(w))}")
+        extra = ""
+        if str(c) in sounds:
+            r, sound = sounds[str(c)]
+            if f"concept{r}" in files:
+                src = html.escape(base + files[f"concept{r}"], quote=True)
+                extra += f'<audio controls preload="metadata" data-kind="concept{r}" src="{src}"></audio>'
+            if f"concept{r}_mask" in files:
+                img = html.escape(base + files[f"concept{r}_mask"], quote=True)
+                name = html.escape(str(c), quote=True)
+                extra += (f'<img class="concept-mask" src="{img}" alt="where: {name}" '
+                          f'title="mask of &#39;{name}&#39; (low frequencies at the bottom)">')
+            extra += f' <span class="meta">keeps {sound["energy_share"]:.0%} of the energy</span>'
+        items.append(f'<li class="concept">{bar}<div>{extra}</div></li>' if extra else f"<li>{bar}</li>")
+    return f'<div><b>top concepts</b><ol>{"".join(items)}</ol></div>'
 
 
 def _anchor(entry: dict) -> str:

@@ -33,7 +33,7 @@ LAYERS = [
               "sanity", "two_events", "safety", "synth", "mixtures", "checkpointing", "vocabularies",
               "lobes", "patches", "sharding"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
-    ("bricks", ["interpreters", "per_label"]),
+    ("bricks", ["interpreters", "per_label", "concept_sounds"]),
     ("folders and loading", ["sources", "repository", "transformers_classifier", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
     ("export", ["brick_spec", "adapter_export", "model_card", "export", "recipe_export"]),
