@@ -21,13 +21,17 @@ from speechbrain_interp.adapter_export import load_exported_classifier, write_cl
 from speechbrain_interp.adapters import TorchClassifier  # noqa: E402
 from speechbrain_interp.audio import save_audio  # noqa: E402
 from speechbrain_interp.cli import main  # noqa: E402
-from speechbrain_interp.export import export_interpreter  # noqa: E402
+from speechbrain_interp.export import export_interpreter, push_to_hub  # noqa: E402
 from speechbrain_interp.interfaces import load  # noqa: E402
 from speechbrain_interp.interpreters.baselines import Saliency  # noqa: E402
 from speechbrain_interp.loading import load_classifier_adapter  # noqa: E402
 from speechbrain_interp.safety import UnsafeHparamsError  # noqa: E402
 from speechbrain_interp.spectral import SpectralFrontEnd  # noqa: E402
-from speechbrain_interp.testing import TinyPatchNet, tiny_transformers_classifier  # noqa: E402
+from speechbrain_interp.testing import (  # noqa: E402
+    TinyPatchNet,
+    make_speechbrain_classifier,
+    tiny_transformers_classifier,
+)
 from speechbrain_interp.training import train_lmac  # noqa: E402
 from speechbrain_interp.transformers_classifier import TransformersClassifier  # noqa: E402
 
@@ -47,7 +51,10 @@ def audio(tmp_path_factory):
 
 
 @pytest.mark.parametrize("family", ["ast", "wav2vec2", "hubert"])
-def test_a_trained_lmac_exports_loads_back_and_the_cli_explains_with_it(family, audio, tmp_path, capsys):
+def test_a_trained_lmac_exports_loads_back_and_the_cli_explains_with_it(family, audio, tmp_path, capsys,
+                                                                       monkeypatch):
+    import huggingface_hub
+
     tiny_transformers_classifier(family, tmp_path / "model")
     adapter = TransformersClassifier.from_pretrained(tmp_path / "model")
     result = train_lmac(adapter, audio, out=tmp_path / "repo", epochs=1, batch_size=2, seconds=1.0,
@@ -59,6 +66,13 @@ def test_a_trained_lmac_exports_loads_back_and_the_cli_explains_with_it(family, 
     assert {"model.safetensors", "config.json", "preprocessor_config.json"} <= {
         p.name for p in (repo / "hf_model").iterdir()}
     assert not (repo / "classifier.safetensors").exists()  # the weights travel in hf_model/
+    uploaded = []
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, *a, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: uploaded.extend(
+        str(p.relative_to(kw["folder_path"])) for p in Path(kw["folder_path"]).rglob("*")))
+    push_to_hub(repo, f"me/lmac-{family}", token="hf_test")
+    pushed = {"classifier.yaml", "hf_model/model.safetensors", "hf_model/preprocessor_config.json"}
+    assert pushed <= set(uploaded)
 
     loaded = load(repo)  # the default allow-list: from_export runs no code
     wav = _clip(1.0, 7)[None]
@@ -147,3 +161,9 @@ def test_a_hub_id_downloads_only_what_a_transformers_model_needs(tmp_path, monke
     assert sorted(p.name for p in snapshot.iterdir()) == [
         "config.json", "model.safetensors", "preprocessor_config.json"]
     assert None not in calls  # never the whole repository
+
+    speechbrain_remote = make_speechbrain_classifier(tmp_path / "sb", "xvector", n_mels=24)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_hub(speechbrain_remote, calls))
+    assert load_classifier_adapter("sbi-test/tiny-xvector", offline=False).labels == ["dog_bark", "siren",
+                                                                                       "rain"]
+    assert calls[-1] is None  # a SpeechBrain repository: downloaded whole, as before
