@@ -111,11 +111,12 @@ class ClassifierAdapter(nn.Module):
     * :meth:`export_files` (optional): write files of its own into the folder (e.g. a
       ``save_pretrained`` copy), named in the spec as :class:`ExportedFile` paths.
 
-    A Hugging Face adapter, for instance, returns ``{"source": ExportedFile("hf_model"),
-    "layers": [...], ...}`` from ``export_spec()``, saves its model to ``hf_model/`` in
-    ``export_files()``, returns None from ``export_weights()``, and names its loading
-    classmethod in ``export_target``. Loading an exported folder builds only what the
-    allow-list (or the user's ``allow=[...]`` / ``trust_code=True``) permits.
+    :class:`~speechbrain_interp.transformers_classifier.TransformersClassifier`, for instance,
+    returns ``{"source": ExportedFile("hf_model"), "layers": [...], ...}`` from ``export_spec()``,
+    saves its model to ``hf_model/`` in ``export_files()``, returns None from ``export_weights()``,
+    and names its loading classmethod (``from_export``) in ``export_target``. Loading an
+    exported folder builds only what the allow-list (or the user's ``allow=[...]`` /
+    ``trust_code=True``) permits.
 
     Example
     -------

@@ -19,8 +19,11 @@ The allow-list (:data:`DEFAULT_ALLOW`) covers the model-building parts of this
 package, of SpeechBrain and ``torch.nn``. It names subpackages rather than whole
 libraries on purpose: ``speechbrain.utils.superpowers.run_shell`` runs a shell command
 and ``speechbrain_interp.export.push_to_hub`` uploads files, so "all of speechbrain" or
-"all of this package" would not be safe. Anything else needs ``allow=[...]`` or an
-explicit ``trust_code=True``.
+"all of this package" would not be safe. Of transformers, it holds only
+``TransformersClassifier.from_export``, which reads a local ``save_pretrained`` copy
+(safetensors, never the repository's own code); ``from_pretrained`` is left out, since
+it can download and run remote code. Anything else needs ``allow=[...]`` (CLI:
+``--allow``) or an explicit ``trust_code=True``.
 
 Weights are read with safetensors, or ``torch.load(weights_only=True)`` for the
 ``.ckpt`` files of existing SpeechBrain models; label encoders with SpeechBrain's
@@ -67,6 +70,7 @@ DEFAULT_ALLOW = (
     "speechbrain_interp.interpreters",
     "speechbrain_interp.adapters",
     "speechbrain_interp.patches.PatchClassifier",
+    "speechbrain_interp.spliced.SplicedClassifier",
     "speechbrain_interp.spectral",
     "speechbrain_interp.embedders",
     "speechbrain_interp.solvers",
