@@ -31,14 +31,14 @@ SHIMS = {
 LAYERS = [
     ("core", ["audio", "spectral", "adapters", "explanation", "figures", "metrics", "localization",
               "sanity", "two_events", "safety", "synth", "mixtures", "checkpointing", "vocabularies",
-              "lobes", "patches", "sharding"]),
+              "lobes", "patches", "spliced", "sharding"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters", "per_label", "concept_sounds"]),
     ("folders and loading", ["sources", "repository", "transformers_classifier", "loading"]),
     ("interfaces", ["interpreting", "interfaces", "explainer"]),
     ("export", ["brick_spec", "adapter_export", "model_card", "export", "recipe_export"]),
     ("applications", ["training", "lmac_training", "long_audio", "report", "report_page", "report_check",
-                      "timeline_page", "testing", "cli_explain", "cli", "__main__"]),
+                      "timeline_page", "testing", "testing_text", "cli_explain", "cli_text", "cli", "__main__"]),
 ]
 
 

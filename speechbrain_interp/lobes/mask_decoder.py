@@ -258,6 +258,10 @@ class MaskDecoder(nn.Module):
         explain, which scales and shifts the channels of every fusion stage (FiLM, Perez et
         al. 2018). The modulation starts at zero, so a new conditional decoder begins as its
         unconditional twin and loads that twin's weights (default 0: unconditional).
+    cond_dim : int
+        > 0 conditions the decoder on a vector instead (e.g. a text prompt's embedding): the
+        FiLM scales and shifts are a linear map of ``target``, a ``(batch, cond_dim)`` tensor,
+        also zero at the start (default 0; exclusive with ``n_classes``).
 
     Example
     -------
@@ -271,11 +275,15 @@ class MaskDecoder(nn.Module):
     >>> conditional({"deep": torch.randn(2, 64, 13, 4)}, torch.rand(2, 101, 257),
     ...             target=torch.tensor([0, 2])).shape
     torch.Size([2, 101, 257])
+    >>> prompted = MaskDecoder({"deep": ("BCTF", 64, 4)}, n_freq=257, cond_dim=16)
+    >>> prompted({"deep": torch.randn(2, 64, 13, 4)}, torch.rand(2, 101, 257),
+    ...          target=torch.randn(2, 16)).shape
+    torch.Size([2, 101, 257])
     """
 
     def __init__(self, layers: dict, n_freq: int, channels: int = 32, head_channels: int = 8,
                  n_convs: int = 1, guide: bool = True, profile_bias: bool = True,
-                 freq_cells: int | None = None, n_classes: int = 0):
+                 freq_cells: int | None = None, n_classes: int = 0, cond_dim: int = 0):
         super().__init__()
         if not layers:
             raise ValueError("MaskDecoder needs at least one hidden layer")
@@ -292,6 +300,11 @@ class MaskDecoder(nn.Module):
         self.settings = {"channels": channels, "head_channels": head_channels, "n_convs": n_convs,
                          "guide": guide, "profile_bias": profile_bias, "freq_cells": freq_cells,
                          "n_classes": n_classes}
+        if cond_dim:  # only when set, so that older decoders' settings stay as they were
+            if n_classes:
+                raise ValueError("a decoder is conditioned on classes (n_classes) or on vectors "
+                                 "(cond_dim), not both")
+            self.settings["cond_dim"] = cond_dim
         self.n_freq = int(n_freq)
         self.guide = bool(guide)
         maps = [n for n, s in specs.items() if s.layout != "BC"]
@@ -327,6 +340,11 @@ class MaskDecoder(nn.Module):
             # a scale and a shift per channel for each stage and for the head's input
             self.film = nn.Embedding(self.n_classes, 2 * channels * (n_stages + 1))
             nn.init.zeros_(self.film.weight)
+        self.cond_dim = int(cond_dim or 0)
+        if self.cond_dim:
+            self.film_map = nn.Linear(self.cond_dim, 2 * channels * (n_stages + 1))
+            nn.init.zeros_(self.film_map.weight)
+            nn.init.zeros_(self.film_map.bias)
 
     def variant(self, **changes) -> MaskDecoder:
         """A new, untrained decoder for the same layers with some settings changed.
@@ -344,12 +362,18 @@ class MaskDecoder(nn.Module):
         """``[(scale, shift)]`` per stage and for the head, each ``(batch, channels, 1, 1)``.
 
         ``target`` is ``(batch,)`` class indices, or a ``(batch, classes)`` 0/1 set (multi-label),
-        which is explained by the mean of its classes' modulations.
+        which is explained by the mean of its classes' modulations; with ``cond_dim``, a
+        ``(batch, cond_dim)`` conditioning vector.
         """
         if target is None:
             raise ValueError("this decoder is class-conditional: pass the class to explain (target=...)")
         target = torch.as_tensor(target, device=device)
-        if target.dim() == 1:
+        if self.cond_dim:
+            if target.dim() != 2 or tuple(target.shape) != (batch, self.cond_dim):
+                raise ValueError(f"this decoder is conditioned on ({batch}, {self.cond_dim}) vectors, "
+                                 f"got target of shape {tuple(target.shape)}")
+            codes = self.film_map(target.float())
+        elif target.dim() == 1:
             if target.numel() != batch:
                 raise ValueError(f"got {target.numel()} targets for a batch of {batch}")
             codes = self.film(target.long())
@@ -388,7 +412,8 @@ class MaskDecoder(nn.Module):
             raise ValueError(f"hidden layers {wrong} do not have the input's batch size {batch}: "
                              "a model that folds patches into the batch axis cannot be decoded per clip; "
                              "wrap it in speechbrain_interp.patches.PatchClassifier")
-        films = self.modulation(target, batch, spectrogram.device) if self.n_classes else None
+        conditional = self.n_classes or self.cond_dim
+        films = self.modulation(target, batch, spectrogram.device) if conditional else None
         x = None
         for i, (name, stage) in enumerate(zip(self.map_names, self.stages)):
             h = self.proj[self._key(name)](to_canonical(hidden[name], self.specs[name].layout))

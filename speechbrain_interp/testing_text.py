@@ -1,0 +1,83 @@
+"""Audio-text embedders of known behaviour, for tests and examples of text-conditioned bricks.
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from speechbrain_interp.embedders.base import AudioTextEmbedder
+from speechbrain_interp.embedders.text import HashingTextEncoder
+from speechbrain_interp.embedders.zero_shot import prompt_embeddings
+from speechbrain_interp.testing import band_class_classifier
+
+__all__ = ["BandTextEmbedder", "band_text_embedder"]
+
+
+class BandTextEmbedder(AudioTextEmbedder):
+    """A joint space whose audio side hears two bands, each tied to a class name.
+
+    The audio embedding is ``normalize(sum_k sigmoid(logit_k) * t_k + 0.1 * b)``, with
+    ``logit_k`` from :func:`~speechbrain_interp.testing.band_class_classifier` (energy in band
+    ``k``), ``t_k`` the label prompt of class ``k`` in a hashing text tower and ``b`` the
+    prompt of "background noise": a tone in band ``k`` is close to the text of class ``k``,
+    so the evidence of a prompt naming class ``k`` is known, band ``k`` where its tone is.
+
+    Arguments
+    ---------
+    labels : tuple of str
+        Names of the low and high band.
+    dim : int
+        Size of the joint space.
+
+    Example
+    -------
+    >>> emb = band_text_embedder()
+    >>> t = torch.arange(8000) / 8000
+    >>> z = emb.embed_audio(torch.sin(2 * torch.pi * 2200 * t)[None])
+    >>> (z @ emb.embed_text(["high whistle", "low hum"]).T).argmax(-1).tolist()
+    [0]
+    """
+
+    def __init__(self, labels=("low hum", "high whistle"), dim: int = 32):
+        super().__init__()
+        self.classifier = band_class_classifier(labels=labels)
+        self.text_encoder = HashingTextEncoder(dim=dim)
+        self.sample_rate = self.classifier.sample_rate
+        self.embed_dim = dim
+        self.register_buffer("class_text", prompt_embeddings(self.text_encoder, labels))
+        self.register_buffer("background", prompt_embeddings(self.text_encoder, ["background noise"])[0])
+
+    @property
+    def cache_key(self) -> str:
+        return self.text_encoder.cache_key
+
+    def embed_magnitude(self, magnitude, phase=None) -> torch.Tensor:
+        present = torch.sigmoid(self.classifier(magnitude, phase=phase))
+        return F.normalize(present @ self.class_text + 0.1 * self.background, dim=-1)
+
+    def embed_spectrum(self, magnitude, phase, frontend, num_samples: int) -> torch.Tensor:
+        if frontend is self.classifier.frontend:
+            return self.embed_magnitude(magnitude, phase)
+        return super().embed_spectrum(magnitude, phase, frontend, num_samples)
+
+    def embed_audio(self, wav: torch.Tensor) -> torch.Tensor:
+        spec = self.classifier.frontend(wav)
+        return self.embed_magnitude(spec.magnitude, spec.phase)
+
+    def embed_text(self, texts) -> torch.Tensor:
+        return self.text_encoder.embed_text(list(texts)).to(self.class_text)
+
+
+def band_text_embedder(labels=("low hum", "high whistle"), dim: int = 32) -> BandTextEmbedder:
+    """A :class:`BandTextEmbedder` (8 kHz; bands 500-900 Hz and 2000-2400 Hz).
+
+    Example
+    -------
+    >>> band_text_embedder().embed_text(["low hum"]).shape
+    torch.Size([1, 32])
+    """
+    return BandTextEmbedder(labels, dim)

@@ -1,0 +1,137 @@
+"""Text-conditioned L-MAC (LMAC-ZS): the mask answers the prompt, against a known answer.
+
+The embedder hears two bands, each tied to a class name in a hashing text tower
+(:class:`~speechbrain_interp.testing_text.BandTextEmbedder`); scenes hold a "low hum" tone
+and a "high whistle" tone at two separate times, so each prompt's evidence is known.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from speechbrain_interp import localization as L
+from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
+from speechbrain_interp.interpreters.lmac_text import TextLMAC, text_training_batch
+from speechbrain_interp.testing_text import band_text_embedder
+
+LABELS = ["low hum", "high whistle"]
+SR = 8000
+
+
+def two_event_scenes(n, seed):
+    """1 s scenes: a 0.2 s "low hum" tone and a 0.2 s "high whistle" tone at two separate random
+    times, and low noise (as tests/test_lmac_conditional.py). Returns ``(wavs, spans)`` in samples."""
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(SR) / SR
+    first = 0.35 * torch.rand(n, 1, generator=gen)
+    second = 0.55 + 0.25 * torch.rand(n, 1, generator=gen)
+    low_first = torch.rand(n, 1, generator=gen) < 0.5
+    start_low, start_high = torch.where(low_first, first, second), torch.where(low_first, second, first)
+    f_low = 550 + 300 * torch.rand(n, 1, generator=gen)
+    f_high = 2050 + 300 * torch.rand(n, 1, generator=gen)
+    wav = 0.01 * torch.randn(n, SR, generator=gen)
+    wav = wav + torch.sin(2 * torch.pi * f_low * t) * ((t >= start_low) & (t < start_low + 0.2))
+    wav = wav + torch.sin(2 * torch.pi * f_high * t) * ((t >= start_high) & (t < start_high + 0.2))
+    spans = torch.stack([torch.cat([start_low, start_low + 0.2], 1),
+                         torch.cat([start_high, start_high + 0.2], 1)], 1)
+    return wav, (spans * SR).long()
+
+
+def own_span_scores(adapter, masks, spans):
+    """``(share of the masks' mass in their (n, 2) sample spans, lift)``, averaged over clips."""
+    scores = [L.event_scores(mask, adapter.frontend.hop_length, SR, [tuple((span / SR).tolist())])
+              for mask, span in zip(masks, spans)]
+    return (sum(s["time share"] for s in scores) / len(scores), sum(s["lift"] for s in scores) / len(scores))
+
+
+def small(**kwargs):
+    return TextLMAC(embedder=band_text_embedder(LABELS), labels=LABELS, channels=8, head_channels=4, **kwargs)
+
+
+def test_zero_shot_adapter_reads_the_embedder_as_a_classifier():
+    zs = ZeroShotAdapter(band_text_embedder(LABELS), LABELS)
+    wavs, _ = two_event_scenes(2, seed=0)
+    t = torch.arange(SR) / SR
+    tones = torch.stack([torch.sin(2 * torch.pi * 700 * t), torch.sin(2 * torch.pi * 2200 * t)])
+    assert zs.classify_wav(tones).argmax(-1).tolist() == [0, 1]
+    spec = zs.frontend(wavs)
+    logits, hidden = zs.forward_with_hidden(spec.magnitude, phase=spec.phase)
+    assert set(hidden) == {"classifier.model.features", "classifier.model.pooled"}
+    assert zs.label_index("The sound of LOW hum") == 0 and zs.label_index("a dog") is None
+
+
+def test_a_new_text_decoder_ignores_the_prompt_until_trained():
+    lmac = small()
+    wavs, _ = two_event_scenes(2, seed=0)
+    a, b = lmac.explain(wavs, text="low hum"), lmac.explain(wavs, text="a ringing bell")
+    assert torch.allclose(a.mask, b.mask)  # the FiLM map starts at zero
+    assert a.target.tolist() == [0, 0] and a.labels == LABELS
+    assert b.labels == LABELS + ["a ringing bell"] and b.target.tolist() == [2, 2]
+    assert b.probabilities.shape == (2, 3) and lmac.classifier.labels == LABELS  # prompt added for one call
+    assert torch.allclose(lmac.explain(wavs, target=1).mask, a.mask)
+    with pytest.raises(ValueError, match="prompts for a batch"):
+        lmac.explain(wavs, text=["low hum"])
+    with pytest.raises(ValueError, match="not both"):
+        lmac.explain(wavs, text="low hum", target=0)
+
+
+def test_weights_round_trip(tmp_path):
+    lmac = small()
+    torch.nn.init.normal_(lmac.decoder.film_map.weight)
+    path = lmac.save_weights(tmp_path / "decoder.ckpt")
+    again = small(pretrained_decoder=path)
+    wavs, _ = two_event_scenes(1, seed=0)
+    high = lmac.explain(wavs, text="high whistle").mask
+    assert torch.equal(again.explain(wavs, text="high whistle").mask, high)
+    assert not torch.allclose(lmac.explain(wavs, text="low hum").mask, high)
+
+
+def test_absent_prompts_only_ask_for_a_small_mask():
+    lmac = small()
+    wavs, _ = two_event_scenes(4, seed=0)
+    loss, stats = lmac.loss(wavs, target=torch.tensor([0, 1, 0, 1]), absent=torch.tensor([True] * 4))
+    expected = (lmac.lambda_absent * stats["mask"].flatten(1).mean(1)).mean() + lmac.lambda_l1 * stats["l1"]
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-5)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    _, target, absent = text_training_batch(torch.randn(8, 800), labels, 4, p_mix=0.0, p_absent=0.5,
+                                            generator=torch.Generator().manual_seed(0))
+    assert bool((target[absent] != labels[absent]).all()) and bool((target[~absent] == labels[~absent]).all())
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """150 steps of two-tone scenes, each asked about one of its tones with a random caption."""
+    torch.manual_seed(1)
+    lmac = small(lambda_l1=1.5).train()
+    opt = torch.optim.Adam(lmac.trainable_parameters(), lr=1e-2)
+    rng = random.Random(0)
+    for step in range(150):
+        wavs, _ = two_event_scenes(8, seed=1000 + step)
+        target = torch.randint(0, 2, (8,), generator=torch.Generator().manual_seed(step))
+        loss, _ = lmac.loss(wavs, target=target, rng=rng)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return lmac.eval()
+
+
+@pytest.mark.slow
+def test_two_prompts_two_masks(trained):
+    """Each prompt's mask puts most of its mass in its own tone's span, whatever the wording.
+
+    Measured at 150 steps (seed 1): own-span shares 0.72-0.76, other-span 0.01-0.02.
+    """
+    wavs, spans = two_event_scenes(24, seed=7)
+    untrained = small().eval()
+    for text, label in (("low hum", 0), ("a recording of high whistle", 1), ("the sound of a low hum", 0)):
+        masks = trained.explain(wavs, text=text).mask
+        own, lift = own_span_scores(trained.classifier, masks, spans[:, label])
+        other, _ = own_span_scores(trained.classifier, masks, spans[:, 1 - label])
+        assert own >= 0.5 and own >= 4 * other, (text, own, other)
+        before = untrained.explain(wavs, text=text).mask
+        own_before, _ = own_span_scores(untrained.classifier, before, spans[:, label])
+        other_before, _ = own_span_scores(untrained.classifier, before, spans[:, 1 - label])
+        assert not own_before >= 4 * other_before
