@@ -108,6 +108,17 @@ def test_an_exported_transformers_classifier_runs_no_remote_code(tmp_path):
     (tmp_path / "classifier.yaml").write_text(text + "    trust_remote_code: true\n")
     with pytest.raises(TypeError, match="trust_remote_code"):  # from_export has no such argument
         load_exported_classifier(tmp_path)
+    # a copy whose config asks for its own code: refused, and the code is never imported
+    (tmp_path / "classifier.yaml").write_text(text)
+    config = json.loads((tmp_path / "hf_model" / "config.json").read_text())
+    config.update(model_type="evil-custom", auto_map={"AutoConfig": "evil.EvilConfig",
+                                                      "AutoModelForAudioClassification": "evil.EvilModel"})
+    (tmp_path / "hf_model" / "config.json").write_text(json.dumps(config))
+    marker = tmp_path / "code_ran"
+    (tmp_path / "hf_model" / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(OSError, match="could not load the transformers classifier"):
+        load_exported_classifier(tmp_path)
+    assert not marker.exists()
     remote = TransformersClassifier(*tiny_transformers_classifier("hubert"), trust_remote_code=True)
     assert remote.export_target.endswith("from_pretrained") and remote.export_spec()["trust_remote_code"]
 
