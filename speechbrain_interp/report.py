@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from speechbrain_interp.checkpointing import replace_atomically
+from speechbrain_interp.concept_sounds import listen_to_concepts
 from speechbrain_interp.explanation import Explanation, safe_stem
 from speechbrain_interp.report_check import check_report_in_chromium, find_chromium  # noqa: F401 (old path)
 from speechbrain_interp.report_page import write_report
@@ -107,7 +108,7 @@ def _add_event_scores(entry: dict, explanation, i: int, explainer, spans) -> Non
 def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool = True,
                       target=None, title: str | None = None, info: dict | None = None,
                       metrics: bool = True, events: dict | None = None, figures: str = "fast",
-                      shard=None) -> dict:
+                      shard=None, concept_listener=None) -> dict:
     """Explain audio files and write WAVs, PNGs, ``summary.json`` and ``report.html`` into ``out``.
 
     Arguments
@@ -137,6 +138,10 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         ``{path: [(start_s, end_s), ...]}``: where the explained event is in a clip, when it is
         known. Such clips also score the mask's share of mass inside the events and its lift
         over chance (:func:`speechbrain_interp.localization.event_scores`).
+    concept_listener : Interpreter, optional
+        A text-conditioned brick (``explain(wav, text=...)``): each top concept of a concept
+        explanation gets its mask, sound and energy share
+        (:func:`speechbrain_interp.concept_sounds.listen_to_concepts`), saved and shown in the report.
     shard : speechbrain_interp.sharding.Shard, optional
         Under ``torchrun``: this process explains its share of ``paths`` and writes its clips'
         files; rank 0 gathers every rank's entries and writes ``summary.json`` and the report.
@@ -184,7 +189,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
         mine = paths if shard is None else shard.take(paths)
         try:
             entries = _explain_files(explainer, mine, out, names, batch_size, progress, on_error, target,
-                                     metrics, figures, events)
+                                     metrics, figures, events, concept_listener)
             error = None
         except Exception as err:  # noqa: BLE001 (under torchrun the others still merge; named below)
             if shard is None:
@@ -224,7 +229,7 @@ def explain_to_report(explainer, paths, out, batch_size: int = 8, progress: bool
 
 
 def _explain_files(explainer, paths, out, names, batch_size, progress, on_error, target, metrics, figures,
-                   events) -> list[dict]:
+                   events, concept_listener=None) -> list[dict]:
     """Explain ``paths`` in batches and write each clip's files; the summary entries, in batch order."""
     entries: list[dict] = []
     # files are written by one worker thread while the next batch is explained (encoding
@@ -236,6 +241,8 @@ def _explain_files(explainer, paths, out, names, batch_size, progress, on_error,
         ):
             if metrics:
                 add_metrics(explanation, explainer.interpreter.classifier)
+            if concept_listener is not None and explanation.concepts is not None:
+                listen_to_concepts(explanation, concept_listener)
             stems = [names[p] for p in batch_paths]
             job = writer.submit(explanation.save, out, names=stems, summary=False, figure=figures)
             pending.append((batch_paths, explanation, job))

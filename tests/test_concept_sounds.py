@@ -64,3 +64,22 @@ def test_one_clip_of_a_batch_keeps_its_concept_sounds():
                     concepts=[[("low hum", 0.5)], [("high whistle", 0.4)]])
     listen_to_concepts(e, BandPrompts())
     assert e[1].concept_sounds[0][0].concept == "high whistle"
+
+
+def test_the_report_lets_each_concept_of_the_bundled_concept_interpreter_play_its_sound(tmp_path):
+    from speechbrain_interp.audio import save_audio
+    from speechbrain_interp.interfaces import load
+    from speechbrain_interp.report import explain_to_report
+    from speechbrain_interp.sources import bundled_interpreter
+
+    explainer = load(bundled_interpreter("concepts-esc50-compact"))
+    save_audio(tmp_path / "tones.wav", _two_tones()[0], SR)
+    result = explain_to_report(explainer, [tmp_path / "tones.wav"], tmp_path / "out", progress=False,
+                               metrics=False, concept_listener=BandPrompts())
+    (entry,) = result["entries"]
+    sounds = entry["concept_sounds"]
+    assert 1 <= len(sounds) <= 3
+    assert [s["concept"] for s in sounds] == [c for c, _ in entry["concepts"][: len(sounds)]]
+    assert all((tmp_path / "out" / entry["files"][f"concept{r}"]).is_file() for r in range(len(sounds)))
+    page = result["report"].read_text()
+    assert page.count('class="concept-mask"') == len(sounds)
