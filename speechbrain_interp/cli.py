@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", default="explanations", help="output folder (default: %(default)s)")
     explain.add_argument("--batch-size", type=int, default=8, help="files per batch (default: %(default)s)")
     explain.add_argument("--target", help="class name or index to explain instead of the prediction")
+    explain.add_argument("--text", metavar="PROMPT",
+                         help="with a text-conditioned --interpreter folder: mask what matches PROMPT")
     explain.add_argument("--each-label", action="store_true",
                          help="one mask and interpretation per label the clip is heard as (multi-label "
                               "classifiers: every label above 0.5)")
@@ -261,6 +263,10 @@ def _cmd_explain(args) -> int:
     if not paths:
         print(f"error: no audio files (wav, flac, ogg, mp3) in {' '.join(args.inputs)}", file=sys.stderr)
         return 2
+    if args.text is not None:
+        from speechbrain_interp.cli_text import run_text
+
+        return run_text(args, paths, Path(args.out))
     if args.long:
         return run_long(args, paths, Path(args.out))
     return run_explain(args, paths, Path(args.out), title="speechbrain_interp explanations")

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Train a text-conditioned L-MAC (LMAC-ZS) for the text-aligned ESC-50 encoder, on CPU.
+
+The text-aligned encoder (the compact classifier's embedding projected into all-MiniLM-L6-v2's
+space by ``recipes/ESC50/concepts``) is read as a zero-shot classifier over the 50 label
+prompts (:class:`speechbrain_interp.embedders.zero_shot.ZeroShotAdapter`). Only the decoder of
+:class:`speechbrain_interp.interpreters.lmac_text.TextLMAC` trains: each clip is asked about a
+random caption of its own label, two-clip mixtures about either source, and some clips about a
+class they do not hold (:func:`~speechbrain_interp.interpreters.lmac_text.text_training_batch`).
+
+Each epoch ends with the two-event benchmark on fold-4 scenes (two clips of different classes
+inserted into white noise, each event asked about with its label prompt); the checkpoint with
+the best own-span share is kept, evaluated on fold-5 scenes (label prompts, and caption prompts
+given as free text) and exported to ``<output_folder>/export`` (``speechbrain-interp explain
+clip.wav --text "dog barking" --interpreter <that folder>``).
+
+Usage
+-----
+    python recipes/ESC50/interpret/train_lmac_text.py recipes/ESC50/interpret/hparams/lmac_text.yaml \
+        --data_folder=../shared/data/esc50
+    # seconds-long smoke test: random-weight classifier, hashing text tower, synthesised ESC-50
+    python recipes/ESC50/interpret/train_lmac_text.py recipes/ESC50/interpret/hparams/lmac_text.yaml --debug
+
+Authors
+* speechbrain_interp contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from esc50_prepare import prepare_esc50  # noqa: E402
+from recipe_tools import esc50_debug_overrides, markdown_table, parse_arguments, start_experiment  # noqa: E402
+
+from speechbrain_interp.audio import load_audio  # noqa: E402
+from speechbrain_interp.checkpointing import AtomicCheckpointer, RandomState  # noqa: E402
+from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter  # noqa: E402
+from speechbrain_interp.interpreters.lmac_text import TextLMAC, text_training_batch  # noqa: E402
+from speechbrain_interp.lmac_text_export import export_text_lmac  # noqa: E402
+from speechbrain_interp.safety import load_state_dict  # noqa: E402
+from speechbrain_interp.two_events import TWO_EVENT_METRICS, evaluate_two_events, make_two_event_set  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+class CaptionPrompts(torch.nn.Module):
+    """Asks a :class:`TextLMAC` about classes through free-text captions ("a recording of <label>")."""
+
+    def __init__(self, brick: TextLMAC, template: str = "a recording of {}"):
+        super().__init__()
+        self.brick, self.template = brick, template
+        self.classifier = brick.classifier
+
+    def explain(self, wav, target):
+        labels = self.classifier.labels
+        texts = [self.template.format(labels[int(t)].replace("_", " ")) for t in torch.as_tensor(target)]
+        return self.brick.explain(wav, text=texts)
+
+
+def load_split(manifest: Path, data_root: str, labels: list, limit=None, seed: int = 0):
+    """``[(wav path, class index)]`` of a manifest, every class in turn when ``limit`` keeps fewer."""
+    items = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    rows = [(v["wav"].replace("{data_root}", data_root), labels.index(v["class_string"]))
+            for v in items.values() if v["class_string"] in labels]
+    if limit and len(rows) > limit:
+        random.Random(seed).shuffle(rows)
+        rank, seen = [], {}
+        for _, c in rows:  # the k-th clip of each class before any class's (k+1)-th
+            rank.append(seen.get(c, 0))
+            seen[c] = rank[-1] + 1
+        rows = [r for _, r in sorted(zip(rank, rows), key=lambda x: x[0])][:int(limit)]
+    return rows
+
+
+def load_wavs(rows, sample_rate: int) -> torch.Tensor:
+    wavs = [load_audio(path, sample_rate=sample_rate) for path, _ in rows]
+    length = min(w.shape[-1] for w in wavs)
+    return torch.stack([w[:length] for w in wavs])
+
+
+def two_event_bench(rows, sample_rate: int, hparams, seed: int):
+    """Clip ``i`` and the next clip of another class, inserted into white noise."""
+    wavs = load_wavs(rows, sample_rate)
+    labels = torch.tensor([c for _, c in rows])
+    partner = []
+    for i in range(len(rows)):
+        others = (k % len(rows) for k in range(i + 1, i + len(rows)) if labels[k % len(rows)] != labels[i])
+        partner.append(next(others, i))
+    gen = torch.Generator().manual_seed(seed)
+    clip_s = wavs.shape[1] / sample_rate
+    return make_two_event_set(
+        wavs, wavs[partner], 0.05 * torch.randn(wavs.shape, generator=gen), sample_rate,
+        torch.stack([labels, labels[partner]], 1),
+        seconds=min(float(hparams["two_event_seconds"]), 0.4 * clip_s), gap=min(0.5, 0.2 * clip_s),
+        snr_db=float(hparams["two_event_snr_db"]), seed=seed)
+
+
+def absent_mask_means(brick: TextLMAC, bench, batch_size: int) -> dict:
+    """Mean mask when asked about an event of the scene, and about a class in neither event."""
+    n_classes = len(brick.classifier.labels)
+    own, absent = [], []
+    for s in range(0, len(bench), batch_size):
+        wav, targets = bench.mixture[s:s + batch_size], bench.targets[s:s + batch_size]
+        other = (targets[:, 0] + 1) % n_classes
+        for _ in range(n_classes):
+            clash = (other == targets[:, 0]) | (other == targets[:, 1])
+            other = torch.where(clash, (other + 1) % n_classes, other)
+        own.append(brick.explain(wav, target=targets[:, 0]).mask.mean((1, 2)))
+        absent.append(brick.explain(wav, target=other).mask.mean((1, 2)))
+    return {"mask mean (own prompt)": float(torch.cat(own).mean()),
+            "mask mean (absent prompt)": float(torch.cat(absent).mean())}
+
+
+def build(hparams) -> TextLMAC:
+    """The brick over the text-aligned encoder, its projection loaded from ``projection_file``."""
+    embedder = hparams["embedder"]
+    if hparams.get("projection_file"):
+        path = Path(hparams["projection_file"])
+        if not path.exists():
+            raise FileNotFoundError(f"no projection at '{path}': train the text-aligned encoder first "
+                                    "(recipes/ESC50/concepts/train.py hparams/text_aligned.yaml)")
+        embedder.projection.load_state_dict(load_state_dict(path))
+    adapter = ZeroShotAdapter(embedder, embedder.classifier.labels, scale=hparams.get("zero_shot_scale"))
+    layers = [f"classifier.model.{name}" for name in hparams["decoder_layers"]]
+    return TextLMAC(adapter, layers=layers, config=hparams["brick"],
+                    pretrained_decoder=hparams.get("pretrained_decoder"))
+
+
+def train_epoch(brick, opt, rows, hparams, gen, rng, epoch: int) -> dict:
+    brick.train()
+    order = torch.randperm(len(rows), generator=gen).tolist()
+    bs, sums, n = int(hparams["batch_size"]), {}, 0
+    n_classes = len(brick.classifier.labels)
+    for b, start in enumerate(range(0, len(order) - bs + 1 if len(order) >= bs else 1, bs)):
+        batch = [rows[i] for i in order[start:start + bs]]
+        wavs = load_wavs(batch, int(hparams["sample_rate"]))
+        labels = torch.tensor([c for _, c in batch])
+        mixed, target, absent = text_training_batch(wavs, labels, n_classes, float(hparams["mix_prob"]),
+                                                    float(hparams["absent_prob"]), generator=gen)
+        loss, stats = brick.loss(mixed, target=target, absent=absent, rng=rng)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for key in ("loss", "ce_in", "ce_out", "cos_in", "cos_out", "mask_mean", "absent_mask"):
+            sums[key] = sums.get(key, 0.0) + float(stats[key]) * len(batch)
+        n += len(batch)
+        if b % 10 == 0:
+            logger.info("epoch %d batch %d: loss %.3f mask %.3f", epoch, b, float(stats["loss"]),
+                        float(stats["mask_mean"]))
+    return {k: v / max(1, n) for k, v in sums.items()}
+
+
+def two_event_rows(bricks: dict, bench, hparams) -> dict:
+    with torch.no_grad():
+        return evaluate_two_events(bricks, bench, int(hparams["batch_size"]),
+                                   top_k=int(hparams["two_event_top_k"]))
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = parse_arguments(argv)
+    debug = bool(run_opts.get("debug", False))
+    if debug:
+        overrides = esc50_debug_overrides(hparams_file, overrides, prefix="lmac_text_debug_")
+        # an untrained projection into the hashing tower; every scene counts (a random ranking)
+        for key, value in (("text_tower", "hashing"), ("projection_file", None), ("number_of_epochs", 1),
+                           ("valid_clips", 4), ("test_clips", 4), ("batch_size", 4), ("max_train_clips", 8),
+                           ("two_event_top_k", 1000)):
+            overrides.setdefault(key, value)
+    hparams = start_experiment(hparams_file, overrides)
+    started = time.time()
+    brick = build(hparams)
+    labels = list(brick.classifier.labels)
+    data_root = str(Path(hparams["data_folder"]).resolve())
+    manifests = prepare_esc50(hparams["data_folder"], hparams["manifest_folder"], hparams["train_folds"],
+                              hparams["valid_folds"], hparams["test_folds"])
+    seed = int(hparams["seed"])
+    train_rows = load_split(manifests["train"], data_root, labels, hparams.get("max_train_clips"), seed)
+    valid_rows = load_split(manifests["valid"], data_root, labels, hparams["valid_clips"], seed)
+    test_rows = load_split(manifests["test"], data_root, labels, hparams["test_clips"], seed)
+    sr = int(hparams["sample_rate"])
+    valid_bench = two_event_bench(valid_rows, sr, hparams, seed)
+
+    opt = torch.optim.Adam(brick.trainable_parameters(), lr=float(hparams["lr"]))
+    gen, rng = torch.Generator().manual_seed(seed), random.Random(seed)
+    counter = hparams["epoch_counter"]
+    checkpointer = AtomicCheckpointer(hparams["save_folder"], recoverables={
+        "decoder": brick.decoder, "optimizer": opt, "counter": counter,
+        "random_state": RandomState({"mixtures": gen})})
+    checkpointer.recover_if_possible()
+    log = Path(hparams["train_log"])
+    budget = hparams.get("max_minutes")
+    for epoch in counter:
+        t0 = time.time()
+        train_stats = train_epoch(brick, opt, train_rows, hparams, gen, rng, epoch)
+        table = two_event_rows({"LMAC-ZS": brick}, valid_bench, hparams)
+        valid = {f"valid {k}": v for k, v in table["rows"].get("LMAC-ZS", {}).items()}
+        own = valid.get("valid own share", 0.0)
+        line = {"epoch": epoch, "minutes": round((time.time() - t0) / 60, 2), **train_stats, **valid,
+                "valid kept": table["kept"]}
+        with log.open("a", encoding="utf-8") as fout:
+            fout.write(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+                                 for k, v in line.items()) + "\n")
+        logger.info("%s", line)
+        checkpointer.save_and_keep_only(meta={"own_share": own}, max_keys=["own_share"])
+        if budget and (time.time() - started) / 60 > float(budget):
+            logger.info("time budget of %s min spent after epoch %d", budget, epoch)
+            break
+
+    checkpointer.recover_if_possible(max_key="own_share")
+    brick.eval()
+    test_bench = two_event_bench(test_rows, sr, hparams, seed + 1)
+    bricks = {"LMAC-ZS (label prompts)": brick, "LMAC-ZS (caption prompts)": CaptionPrompts(brick)}
+    table = two_event_rows(bricks, test_bench, hparams)
+    kept = test_bench.subset(((test_bench.targets[:, :, None] ==
+                               _top(brick.classifier, test_bench, hparams)[:, None, :]).any(-1)).all(-1))
+    extra = absent_mask_means(brick, kept, int(hparams["batch_size"])) if len(kept) else {}
+    out = Path(hparams["output_folder"])
+    results = {"kept": table["kept"], "total": table["total"], "rows": table["rows"], **extra,
+               "target_own_share": hparams["target_own_share"], "minutes": (time.time() - started) / 60}
+    (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    md = [f"Two-event scenes of fold(s) {hparams['test_folds']}: {table['kept']} of {table['total']} "
+          f"kept (both classes in the zero-shot top {hparams['two_event_top_k']}).", ""]
+    md += markdown_table(table["rows"], list(TWO_EVENT_METRICS))
+    md += ["", *(f"- {k}: {v:.3f}" for k, v in extra.items())]
+    (out / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    brick.save_weights(out / "decoder.ckpt")
+    export_text_lmac(brick, out / "export", classifier_source=hparams["classifier_source"],
+                     classifier_interface=hparams["classifier_interface"], text_tower=hparams["text_tower"],
+                     embedding_layer=hparams["embedding_layer"])
+    logger.info("results in %s; interpreter exported to %s", out / "results.md", out / "export")
+    return results
+
+
+def _top(adapter, bench, hparams) -> torch.Tensor:
+    k, bs = int(hparams["two_event_top_k"]), int(hparams["batch_size"])
+    with torch.no_grad():
+        return torch.cat([adapter.classify_wav(bench.mixture[s:s + bs]).topk(min(k, len(adapter.labels)), -1)
+                          .indices.cpu() for s in range(0, len(bench), bs)])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,67 @@
+"""The text-conditioned L-MAC recipe in debug mode, resumed, exported and asked from the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "ESC50" / "interpret"
+
+
+def _run(*args, timeout=300):
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One debug epoch (random-weight classifier, hashing text tower, synthesised ESC-50), then a
+    second run that resumes from its checkpoint for epoch 2."""
+    out = tmp_path_factory.mktemp("lmac_text_run")
+    common = [RECIPE / "train_lmac_text.py", RECIPE / "hparams" / "lmac_text.yaml", "--debug",
+              f"--output_folder={out}", f"--data_folder={out / 'no_data'}",
+              f"--classifier_source={out / 'no_classifier'}"]
+    first = _run(*common, "--number_of_epochs=1")
+    second = _run(*common, "--number_of_epochs=2")
+    return out, first, second
+
+
+@pytest.mark.slow
+def test_debug_training_resumes_evaluates_and_exports(run):
+    out, _, second = run
+    log = (out / "train_log.txt").read_text()
+    assert [line.split(",")[0] for line in log.splitlines()] == ["epoch: 1", "epoch: 2"]
+    assert "Loading a checkpoint" in second
+    assert "valid own share" in log
+    results = json.loads((out / "results.json").read_text())
+    assert results["kept"] == results["total"] == 4
+    assert {"LMAC-ZS (label prompts)", "LMAC-ZS (caption prompts)", "energy mask"} == set(results["rows"])
+    assert "mask mean (absent prompt)" in results
+    assert (out / "export" / "text_lmac.json").exists() and (out / "decoder.ckpt").exists()
+
+
+@pytest.mark.slow
+def test_the_cli_asks_the_exported_interpreter_about_any_text(run, tmp_path):
+    import torch
+
+    from speechbrain_interp.audio import save_audio
+
+    out, _, _ = run
+    clip = tmp_path / "clip.wav"
+    save_audio(clip, 0.3 * torch.sin(2 * torch.pi * 440 * torch.arange(16000) / 16000), 16000)
+    told = _run("-m", "speechbrain_interp", "explain", clip, "--text", "dog barking",
+                "--interpreter", out / "export", "--out", tmp_path / "explained", "--figures", "none")
+    assert "'dog barking' p=" in told
+    summary = json.loads((tmp_path / "explained" / "summary.json").read_text())
+    assert summary[0]["asked"] == "dog barking" and 0.0 <= summary[0]["mask_mean"] <= 1.0
+    assert (tmp_path / "explained" / "clip" / "clip_interpretation.wav").exists()
+    refused = subprocess.run([sys.executable, "-m", "speechbrain_interp", "explain", str(clip), "--text",
+                              "dog", "--out", str(tmp_path / "x")], cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 2 and "text_lmac.json" in refused.stderr
