@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", help="class name or index to explain instead of the prediction")
     explain.add_argument("--text", metavar="PROMPT",
                          help="with a text-conditioned --interpreter folder: mask what matches PROMPT")
+    explain.add_argument("--concept-sounds", metavar="FOLDER",
+                         help="with a concept --interpreter: give each top concept its mask and its own "
+                              "sound, from this text-conditioned L-MAC folder (which concept, where)")
     explain.add_argument("--each-label", action="store_true",
                          help="one mask and interpretation per label the clip is heard as (multi-label "
                               "classifiers: every label above 0.5)")

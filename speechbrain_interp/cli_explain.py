@@ -96,12 +96,17 @@ def _explain_and_tell(args, paths, out: Path, title: str, events: dict | None = 
         from speechbrain_interp.interpreting import EACH_LABEL
 
         target = EACH_LABEL
+    listener = None
+    if getattr(args, "concept_sounds", None):
+        from speechbrain_interp.lmac_text_export import load_text_lmac
+
+        listener = load_text_lmac(args.concept_sounds, savedir=args.savedir).to(args.device)
     result = explain_to_report(
         explainer, paths, out, batch_size=getattr(args, "batch_size", 8), progress=not args.quiet,
         target=target, title=title, info={"interpreter": what},
         metrics=not getattr(args, "no_metrics", False), events=events,
         figures="none" if getattr(args, "no_images", False) else getattr(args, "figures", "detailed"),
-        shard=shard,
+        shard=shard, concept_listener=listener,
     )
     if shard is not None and not shard.is_main:
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from speechbrain_interp.concept_sounds import listen_to_concepts
@@ -83,3 +84,66 @@ def test_the_report_lets_each_concept_of_the_bundled_concept_interpreter_play_it
     assert all((tmp_path / "out" / entry["files"][f"concept{r}"]).is_file() for r in range(len(sounds)))
     page = result["report"].read_text()
     assert page.count('class="concept-mask"') == len(sounds)
+
+
+@pytest.mark.slow
+def test_a_trained_text_conditioned_lmac_puts_each_concept_where_its_sound_is():
+    """Known answer: a "low hum" and a "high whistle" tone at separate times; each concept's mask
+    (from a text-conditioned L-MAC trained on the two-band embedder) lies on its own tone."""
+    import random
+
+    from test_lmac_text import own_span_scores, small, two_event_scenes
+
+    torch.manual_seed(1)
+    brick = small(lambda_l1=1.5).train()
+    opt = torch.optim.Adam(brick.trainable_parameters(), lr=1e-2)
+    rng = random.Random(0)
+    for step in range(150):
+        wavs, _ = two_event_scenes(8, seed=1000 + step)
+        target = torch.randint(0, 2, (8,), generator=torch.Generator().manual_seed(step))
+        loss, _ = brick.loss(wavs, target=target, rng=rng)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    brick.eval()
+    wavs, spans = two_event_scenes(6, seed=7)
+    rate = brick.frontend.sample_rate
+    e = Explanation("concept bottleneck", rate, wavs, torch.ones(6, 1, 1), torch.ones(6, 1, 1), wavs, wavs,
+                    torch.zeros(6, dtype=torch.long), torch.ones(6), torch.ones(6),
+                    concepts=[[("high whistle", 0.4), ("low hum", 0.3)]] * 6)
+    listen_to_concepts(e, brick, top_k=2)
+    for k, (concept, label) in enumerate((("high whistle", 1), ("low hum", 0))):
+        masks = torch.stack([clip[k].mask for clip in e.concept_sounds])
+        assert all(clip[k].concept == concept for clip in e.concept_sounds)
+        own, _ = own_span_scores(brick.classifier, masks, spans[:, label])
+        other, _ = own_span_scores(brick.classifier, masks, spans[:, 1 - label])
+        assert own >= 0.3 and own >= 4 * other, (concept, own, other)
+
+
+def test_the_cli_gives_the_bundled_concepts_their_sounds_from_a_text_lmac_folder(tmp_path, capsys):
+    from speechbrain_interp.audio import save_audio
+    from speechbrain_interp.cli import main
+    from speechbrain_interp.embedders.aligned import TextAlignedEncoder
+    from speechbrain_interp.embedders.text import text_encoder
+    from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
+    from speechbrain_interp.interpreters.lmac_text import TextLMAC
+    from speechbrain_interp.lmac_text_export import export_text_lmac
+    from speechbrain_interp.sources import bundled_interpreter
+    from speechbrain_interp.testing import load_speechbrain_classifier, make_speechbrain_classifier
+
+    src = make_speechbrain_classifier(tmp_path / "clf", "compact", n_mels=32, labels=["dog", "rain"])
+    adapter = load_speechbrain_classifier(src, "compact",
+                                          layers=["embedding_model", "embedding_model.conv_block3"])
+    encoder = TextAlignedEncoder(adapter, text_encoder("hashing", dim=16), layer="embedding_model")
+    brick = TextLMAC(ZeroShotAdapter(encoder, ["dog", "rain"]), channels=8,
+                     layers=["classifier.model.embedding_model.conv_block3"])
+    folder = export_text_lmac(brick, tmp_path / "text_lmac", src, text_tower="hashing")
+    save_audio(tmp_path / "tones.wav", _two_tones()[0], SR)
+    out = tmp_path / "out"
+    concepts = bundled_interpreter("concepts-esc50-compact")
+    code = main(["explain", str(tmp_path / "tones.wav"), "--interpreter", str(concepts),
+                 "--concept-sounds", str(folder), "--out", str(out), "--no-metrics", "-q"])
+    assert code == 0, capsys.readouterr().err
+    (entry,) = json.loads((out / "summary.json").read_text())
+    assert entry["concept_sounds"] and all((out / entry["files"][f"concept{r}"]).is_file()
+                                           for r in range(len(entry["concept_sounds"])))
