@@ -34,6 +34,7 @@ from speechbrain_interp.audio import validate_waveform
 from speechbrain_interp.embedders.text import label_captions
 from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
 from speechbrain_interp.interpreters.lmac import LMAC
+from speechbrain_interp.lobes.mask_decoder import MaskDecoder
 from speechbrain_interp.mixtures import other_source_targets, total_variation, training_mixtures
 
 __all__ = ["TextLMAC", "text_training_batch"]
@@ -103,6 +104,14 @@ class TextLMAC(LMAC):
         Weight of the cosine terms (default 1.0).
     lambda_absent : float
         Weight of the mask's mean when the prompt names an absent class (default 2.0).
+    similarity_layer : str, optional
+        A decoder layer whose frames the embedder pools (for a text-aligned CompactCNN,
+        ``classifier.model.embedding_model.conv_block5``): each frame is projected into the joint
+        space and its similarity to the prompt is an extra decoder input (:meth:`similarity_track`).
+        Default None.
+    cond_scale : float
+        Gain on the (centred) prompt embedding before the decoder's FiLM map (default 1.0; a larger
+        gain makes the map learn faster, e.g. for high-dimensional text towers).
     **kwargs
         Other :class:`LMAC` options.
 
@@ -121,10 +130,12 @@ class TextLMAC(LMAC):
 
     method = "L-MAC (text)"
     family, interface = "lmac_text", "TextLMACInterface"
-    DEFAULTS = {**LMAC.DEFAULTS, "lambda_cos": 1.0, "lambda_absent": 2.0}
+    DEFAULTS = {**LMAC.DEFAULTS, "lambda_cos": 1.0, "lambda_absent": 2.0, "cond_scale": 1.0,
+                "similarity_layer": None}
+    SIMILARITY = "prompt_similarity"  # the decoder's extra input, see similarity_track()
 
     def __init__(self, classifier=None, embedder=None, labels=None, config=None, lambda_cos=None,
-                 lambda_absent=None, **kwargs):
+                 lambda_absent=None, cond_scale=None, similarity_layer=None, **kwargs):
         if classifier is None:
             if embedder is None or not labels:
                 raise ValueError("TextLMAC needs a ZeroShotAdapter, or an embedder and its labels")
@@ -137,11 +148,24 @@ class TextLMAC(LMAC):
             raise ValueError("TextLMAC is conditioned on text, not on classes: drop class_conditional")
         pretrained = kwargs.pop("pretrained_decoder", None)
         super().__init__(classifier, config=config, **kwargs)  # DEFAULTS holds the options below
-        for name, given in (("lambda_cos", lambda_cos), ("lambda_absent", lambda_absent)):
+        for name, given in (("lambda_cos", lambda_cos), ("lambda_absent", lambda_absent),
+                            ("cond_scale", cond_scale)):
             if given is not None:
                 self.options[name] = given
             setattr(self, name, float(self.options[name]))
-        self.decoder = self.decoder.variant(cond_dim=int(classifier.prompts.shape[-1]))
+        if similarity_layer is not None:
+            self.options["similarity_layer"] = similarity_layer
+        self.similarity_layer = self.options["similarity_layer"]
+        specs = dict(self.decoder.specs)
+        if self.similarity_layer:
+            self._check_similarity_layer(specs)
+            specs[self.SIMILARITY] = ("BTC", 1, 1, specs[self.similarity_layer].frames)
+        self.decoder = MaskDecoder(specs, self.decoder.n_freq, **{
+            **self.decoder.settings, "cond_dim": int(classifier.prompts.shape[-1]),
+            "cond_scale": float(self.options["cond_scale"])})
+        # what all label prompts share says nothing about which sound to mask: conditioned on
+        # the prompt minus the label prompts' mean (fixed here, so free text is centred alike)
+        self.register_buffer("prompt_mean", classifier.prompts.mean(0).clone())
         self._captions: dict[int, list[str]] = {}
         if pretrained is not None:
             self.load_weights(pretrained)
@@ -169,14 +193,50 @@ class TextLMAC(LMAC):
         self.decoder.load_state_dict(state)
         return self
 
+    def _check_similarity_layer(self, specs) -> None:
+        name, embedder = self.similarity_layer, self.classifier.embedder
+        if name not in self.layers:
+            raise ValueError(f"similarity_layer '{name}' must be among the decoder's layers {self.layers}")
+        if not hasattr(embedder, "project") or specs[name].layout != "BCTF":
+            raise ValueError("similarity_layer needs an embedder with project() (a TextAlignedEncoder) and a "
+                             f"(batch, channels, time, freq) map; '{name}' is {specs[name].layout}")
+        if specs[name].channels != getattr(embedder, "in_dim", None):
+            raise ValueError(f"similarity_layer '{name}' has {specs[name].channels} channels, the encoder "
+                             f"projects {getattr(embedder, 'in_dim', None)}: pick the map it pools")
+
+    def similarity_track(self, hidden: dict, prompts: torch.Tensor) -> torch.Tensor:
+        """``(batch, frames', 1)``: each frame of ``similarity_layer``, pooled over frequency and
+        projected into the joint space, compared (cosine, times the zero-shot scale) with the prompt.
+
+        Where the embedding pools a map (a text-aligned encoder pools its classifier's last
+        convolutions), the frames whose features are close to the prompt are where its sound is:
+        the decoder is given that directly instead of having to learn it through FiLM.
+        """
+        feats = hidden[self.similarity_layer].float().mean(-1).transpose(1, 2)  # (B, T', C)
+        frames = self.classifier.embedder.project(2.0 * feats)  # CompactCNN pools max + mean over time
+        sim = (frames * F.normalize(prompts.float(), dim=-1)[:, None, :]).sum(-1)
+        return (self.classifier.scale * (sim - sim.mean(1, keepdim=True)))[..., None]
+
+    def _decode(self, domain, hidden: dict, prompts: torch.Tensor) -> torch.Tensor:
+        layers = {n: hidden[n] for n in self.layers}
+        if self.similarity_layer:
+            layers[self.SIMILARITY] = self.similarity_track(hidden, prompts)
+        return self.decoder(layers, domain, target=self.condition(prompts))
+
     # --- conditioning ------------------------------------------------------------------
-    def condition(self, target) -> torch.Tensor:
-        """``(batch, d)`` prompt embeddings: given as such, or the prompts of class indices."""
+    def prompts_of(self, target) -> torch.Tensor:
+        """``(batch, d)`` prompt embeddings: given as such, or the label prompts of class indices."""
         clf = self.classifier
         target = torch.as_tensor(target, device=clf.prompts.device)
         if target.is_floating_point() and target.dim() == 2:
             return F.normalize(target.float(), dim=-1)
         return clf.prompts[target.long().reshape(-1)]
+
+    def condition(self, target) -> torch.Tensor:
+        """``(batch, d)`` decoder conditioning: the prompts (:meth:`prompts_of`) minus the label
+        prompts' mean."""
+        prompts = self.prompts_of(target)
+        return prompts - self.prompt_mean.to(prompts)
 
     def caption_prompts(self, target: torch.Tensor, rng: random.Random) -> torch.Tensor:
         """``(batch, d)`` embeddings of a random caption template of each target class."""
@@ -188,8 +248,7 @@ class TextLMAC(LMAC):
         """Mask logits for the prompt ``target`` (class indices or ``(batch, d)`` prompt embeddings)."""
         if target is None:
             raise ValueError("TextLMAC needs a prompt: explain(wav, text='...') or a class target")
-        domain = self.frontend.to_mask_domain(magnitude)
-        return self.decoder({n: hidden[n] for n in self.layers}, domain, target=self.condition(target))
+        return self._decode(self.frontend.to_mask_domain(magnitude), hidden, self.prompts_of(target))
 
     def explain(self, wav, target=None, text=None):
         """Explain ``wav`` for a text prompt (``text``, one for all clips or one per clip) or a class.
@@ -254,8 +313,7 @@ class TextLMAC(LMAC):
         prompts = F.normalize(prompts.to(device).float(), dim=-1)
         absent = (torch.zeros_like(target, dtype=torch.bool) if absent is None
                   else torch.as_tensor(absent, device=device).bool())
-        mask_logits = self.decoder({n: hidden[n] for n in self.layers}, fe.to_mask_domain(spec.magnitude),
-                                   target=prompts)
+        mask_logits = self._decode(fe.to_mask_domain(spec.magnitude), hidden, prompts)
         mask = torch.sigmoid(mask_logits)
         shown = self.sample_mask(mask_logits) if self.training and self.temperature > 0 else mask
         mag, phase = spec.magnitude, spec.phase

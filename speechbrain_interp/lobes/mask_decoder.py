@@ -261,7 +261,9 @@ class MaskDecoder(nn.Module):
     cond_dim : int
         > 0 conditions the decoder on a vector instead (e.g. a text prompt's embedding): the
         FiLM scales and shifts are a linear map of ``target``, a ``(batch, cond_dim)`` tensor,
-        also zero at the start (default 0; exclusive with ``n_classes``).
+        also zero at the start and bounded by tanh (default 0; exclusive with ``n_classes``).
+    cond_scale : float
+        The conditioning vector is multiplied by it before the linear map (default 1.0).
 
     Example
     -------
@@ -283,7 +285,8 @@ class MaskDecoder(nn.Module):
 
     def __init__(self, layers: dict, n_freq: int, channels: int = 32, head_channels: int = 8,
                  n_convs: int = 1, guide: bool = True, profile_bias: bool = True,
-                 freq_cells: int | None = None, n_classes: int = 0, cond_dim: int = 0):
+                 freq_cells: int | None = None, n_classes: int = 0, cond_dim: int = 0,
+                 cond_scale: float = 1.0):
         super().__init__()
         if not layers:
             raise ValueError("MaskDecoder needs at least one hidden layer")
@@ -304,7 +307,7 @@ class MaskDecoder(nn.Module):
             if n_classes:
                 raise ValueError("a decoder is conditioned on classes (n_classes) or on vectors "
                                  "(cond_dim), not both")
-            self.settings["cond_dim"] = cond_dim
+            self.settings.update(cond_dim=cond_dim, cond_scale=cond_scale)
         self.n_freq = int(n_freq)
         self.guide = bool(guide)
         maps = [n for n, s in specs.items() if s.layout != "BC"]
@@ -340,7 +343,7 @@ class MaskDecoder(nn.Module):
             # a scale and a shift per channel for each stage and for the head's input
             self.film = nn.Embedding(self.n_classes, 2 * channels * (n_stages + 1))
             nn.init.zeros_(self.film.weight)
-        self.cond_dim = int(cond_dim or 0)
+        self.cond_dim, self.cond_scale = int(cond_dim or 0), float(cond_scale)
         if self.cond_dim:
             self.film_map = nn.Linear(self.cond_dim, 2 * channels * (n_stages + 1))
             nn.init.zeros_(self.film_map.weight)
@@ -372,7 +375,8 @@ class MaskDecoder(nn.Module):
             if target.dim() != 2 or tuple(target.shape) != (batch, self.cond_dim):
                 raise ValueError(f"this decoder is conditioned on ({batch}, {self.cond_dim}) vectors, "
                                  f"got target of shape {tuple(target.shape)}")
-            codes = self.film_map(target.float())
+            # unit-norm embeddings have entries ~ 1/sqrt(d): cond_scale sets how fast the map learns
+            codes = self.film_map(target.float() * self.cond_scale)
         elif target.dim() == 1:
             if target.numel() != batch:
                 raise ValueError(f"got {target.numel()} targets for a batch of {batch}")
@@ -381,6 +385,8 @@ class MaskDecoder(nn.Module):
             weights = target.float()
             codes = weights @ self.film.weight / weights.sum(-1, keepdim=True).clamp_min(1.0)
         parts = codes.view(batch, -1, 2, self.head.in_channels, 1, 1).unbind(1)
+        if self.cond_dim:  # bounded: a free vector (any text) must not blow the channels up
+            return [(1.0 + torch.tanh(p[:, 0]), torch.tanh(p[:, 1])) for p in parts]
         return [(1.0 + p[:, 0], p[:, 1]) for p in parts]
 
     @staticmethod
