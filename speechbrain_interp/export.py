@@ -128,6 +128,8 @@ def export_interpreter(interpreter, out, classifier_source=None, brick=None, bri
     ['README.md', 'classifier.safetensors', 'config.json', 'embedding_model.safetensors', 'examples',
      'hyperparams.yaml', 'interpreter.safetensors', 'label_encoder.txt']
     """
+    if getattr(interpreter, "family", None) == "lmac_text":  # its own folder format, same load()
+        return _export_text_lmac(interpreter, Path(out), classifier_source, overwrite)
     adapter = interpreter.classifier
     speechbrain = isinstance(adapter, SpeechBrainClassifier)
     # checked before anything is written: a classifier that cannot be described fails here
@@ -245,6 +247,23 @@ def _any_classifier(adapter, out: Path, interpreter_lines, brick_line) -> list:
              "    loadables:" + ("\n        classifier: !ref <classifier>" if weights else " {}"),
              "    deferred: [interpreter]"]
     return lines
+
+
+def _export_text_lmac(brick, out: Path, classifier_source, overwrite: bool) -> Path:
+    """A text-conditioned L-MAC over a text-aligned SpeechBrain classifier, as its folder format."""
+    from speechbrain_interp.lmac_text_export import export_text_lmac, text_tower_name
+
+    encoder = brick.classifier.embedder
+    inner = getattr(encoder, "classifier", None)
+    if not isinstance(inner, SpeechBrainClassifier):
+        raise TypeError("export writes text-conditioned L-MACs over a TextAlignedEncoder of a SpeechBrain "
+                        f"classifier; this one embeds with {type(encoder).__name__}")
+    source = _find_classifier_yaml(inner, classifier_source).parent
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True to replace it")
+    interface = "EncoderClassifier" if inner.layout == "encoder_classifier" else "AudioClassifier"
+    return export_text_lmac(brick, out, source, classifier_interface=interface,
+                            text_tower=text_tower_name(encoder.text_encoder))
 
 
 def _classifier_results(path: Path) -> dict:

@@ -35,12 +35,14 @@ from speechbrain_interp.loading import as_adapter, load_pretrained
 from speechbrain_interp.repository import CLASSIFIER_MODULES, classifier_fingerprint, shared_prefixes
 from speechbrain_interp.safety import load_weights_into
 from speechbrain_interp.sources import resolve_source
+from speechbrain_interp.text_interface import TextLMACInterface
 
 __all__ = [
     "PretrainedInterface",
     "LMACInterface",
     "L2IInterface",
     "ConceptBottleneckInterface",
+    "TextLMACInterface",
     "build_concept_interpreter",
     "INTERFACES",
     "load",
@@ -344,7 +346,7 @@ DEPRECATED_NAMES = {
 
 #: Interfaces :func:`load` may instantiate, by ``config.json`` name (old names included).
 INTERFACES = {c.__name__: c for c in (PretrainedInterface, LMACInterface, L2IInterface,
-                                       ConceptBottleneckInterface)}
+                                       ConceptBottleneckInterface, TextLMACInterface)}
 INTERFACES.update({old: INTERFACES[new] for old, new in DEPRECATED_NAMES.items()})
 
 

@@ -153,15 +153,17 @@ class InterpretingMixin:
     def _device(self):
         return next(self.interpreter.classifier.parameters(), torch.empty(0)).device
 
-    def _explain(self, wavs: torch.Tensor, target) -> Explanation:
+    def _explain(self, wavs: torch.Tensor, target, text=None) -> Explanation:
         with torch.enable_grad():  # gradient-based bricks need autograd even under no_grad()
             if isinstance(target, str) and target == EACH_LABEL:
                 from speechbrain_interp.per_label import explain_labels
 
                 return explain_labels(self.interpreter, wavs.to(self._device()))
+            if text is not None:  # only text-conditioned bricks take it (others say so)
+                return self.interpreter.explain(wavs.to(self._device()), target=target, text=text)
             return self.interpreter.explain(wavs.to(self._device()), target=target)
 
-    def interpret_batch(self, wavs, wav_lens=None, target=None) -> Explanation:
+    def interpret_batch(self, wavs, wav_lens=None, target=None, text=None) -> Explanation:
         """Explain a batch of waveforms.
 
         Arguments
@@ -174,6 +176,9 @@ class InterpretingMixin:
             result is zero-padded back to the batch length.
         target : int, str or list, optional
             Class to explain (default: the prediction).
+        text : str or list of str, optional
+            A text prompt to explain instead (one for all clips or one per clip), for
+            text-conditioned bricks.
 
         Returns
         -------
@@ -183,7 +188,7 @@ class InterpretingMixin:
         if wavs.dim() == 1:
             wavs = wavs[None]
         if wav_lens is None or bool((torch.as_tensor(wav_lens) >= 1.0 - 1e-6).all()):
-            return _add_note(self._explain(wavs, target), self.note)
+            return _add_note(self._explain(wavs, target, text), self.note)
         total = wavs.shape[-1]
         lengths = (torch.as_tensor(wav_lens, dtype=torch.float64).cpu() * total).round().long()
         lengths = lengths.clamp(1, total).tolist()
@@ -197,11 +202,12 @@ class InterpretingMixin:
             if per_clip:
                 group_target = [target[i] for i in idx]
                 group_target = None if all(t is None for t in group_target) else group_target
-            parts.append(self._explain(wavs[idx, :n], group_target))
+            group_text = [text[i] for i in idx] if isinstance(text, (list, tuple)) else text
+            parts.append(self._explain(wavs[idx, :n], group_target, group_text))
             order += idx
         return _add_note(_concat(parts, order, total), self.note)
 
-    def interpret_file(self, path, target=None) -> Explanation:
+    def interpret_file(self, path, target=None, text=None) -> Explanation:
         """Explain one audio file (wav, flac, ogg, mp3), resampled to the classifier's rate.
 
         Raises
@@ -211,7 +217,7 @@ class InterpretingMixin:
         """
         wav = load_audio(path, sample_rate=self.sample_rate,
                          min_samples=self.interpreter.frontend.min_samples)
-        explanation = self.interpret_batch(wav[None], target=target)
+        explanation = self.interpret_batch(wav[None], target=target, text=text)
         explanation.sources = [str(path)]
         return explanation
 

@@ -17,18 +17,12 @@ import shutil
 from pathlib import Path
 
 from speechbrain_interp.embedders.aligned import TextAlignedEncoder
-from speechbrain_interp.embedders.text import HashingTextEncoder, text_encoder
-from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
+from speechbrain_interp.embedders.text import HashingTextEncoder
 from speechbrain_interp.interpreters.lmac_text import TextLMAC
+from speechbrain_interp.text_interface import CONFIG, TextLMACInterface, is_text_lmac_folder, load_text_lmac
 
-__all__ = ["export_text_lmac", "load_text_lmac", "is_text_lmac_folder"]
+__all__ = ["export_text_lmac", "load_text_lmac", "is_text_lmac_folder", "text_tower_name"]
 
-CONFIG = "text_lmac.json"
-
-
-def is_text_lmac_folder(folder) -> bool:
-    """Whether ``folder`` is a text-conditioned L-MAC folder of :func:`export_text_lmac`."""
-    return (Path(folder) / CONFIG).is_file()
 
 
 def export_text_lmac(brick: TextLMAC, folder, classifier_source,
@@ -99,6 +93,10 @@ def export_text_lmac(brick: TextLMAC, folder, classifier_source,
         "options": {k: v for k, v in brick.options.items() if k != "layers"},
     }
     (folder / CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")
+    # config.json: what speechbrain_interp.load() reads to pick the interface
+    card = {"family": brick.family, "speechbrain_interface": TextLMACInterface.__name__,
+            "method": brick.method, "labels": list(zs.labels)}
+    (folder / "config.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
     save_file({k: v.detach().contiguous() for k, v in brick.decoder.state_dict().items()},
               str(folder / "decoder.safetensors"))
     projection = {f"projection.{k}": v.detach().contiguous()
@@ -108,30 +106,18 @@ def export_text_lmac(brick: TextLMAC, folder, classifier_source,
     return folder
 
 
-def load_text_lmac(folder, savedir=None, run_opts=None) -> TextLMAC:
-    """Rebuild the :class:`TextLMAC` of :func:`export_text_lmac` (weights loaded without unpickling)."""
-    from speechbrain_interp.loading import load_classifier_adapter
-    from speechbrain_interp.safety import load_state_dict
+def text_tower_name(text) -> str:
+    """The name :func:`~speechbrain_interp.embedders.text.text_encoder` rebuilds a text tower from.
 
-    folder = Path(folder)
-    path = folder / CONFIG
-    if not path.is_file():
-        raise FileNotFoundError(f"'{folder}' has no {CONFIG}: it is not a text-conditioned L-MAC folder; "
-                                "make one with recipes/ESC50/interpret/train_lmac_text.py (its export/)")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"'{path}' is not valid JSON ({err}); export the interpreter again") from err
-    adapter = load_classifier_adapter(str(folder / "classifier"), savedir=savedir,
-                                      interface=config["classifier_interface"],
-                                      layers=config["adapter_layers"], run_opts=run_opts)
-    tower = config["text_tower"]
-    text = text_encoder(tower, dim=config["text_dim"]) if tower == "hashing" else text_encoder(tower)
-    encoder = TextAlignedEncoder(adapter, text, layer=config["embedding_layer"], in_dim=config["in_dim"])
-    state = load_state_dict(folder / "projection.safetensors")
-    encoder.logit_scale.data.copy_(state.pop("logit_scale").reshape(()))
-    encoder.projection.load_state_dict({k[len("projection."):]: v for k, v in state.items()})
-    zs = ZeroShotAdapter(encoder, config["labels"], scale=config["scale"])
-    brick = TextLMAC(zs, layers=config["layers"], config=config["options"])
-    brick.load_weights(folder / "decoder.safetensors")
-    return brick.eval()
+    Example
+    -------
+    >>> text_tower_name(HashingTextEncoder(dim=16))
+    'hashing'
+    """
+    if isinstance(text, HashingTextEncoder):
+        return "hashing"
+    name = getattr(text, "name", None)
+    if name is None:
+        raise TypeError(f"cannot export a text tower of type {type(text).__name__}: use the hashing tower "
+                        "or a sentence-transformers model (text_encoder('minilm' or a folder))")
+    return "minilm" if name == "all-MiniLM-L6-v2" else str(name)

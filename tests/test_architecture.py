@@ -35,8 +35,9 @@ LAYERS = [
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters", "per_label", "concept_sounds"]),
     ("folders and loading", ["sources", "repository", "transformers_classifier", "loading"]),
-    ("interfaces", ["interpreting", "interfaces", "explainer"]),
-    ("export", ["brick_spec", "adapter_export", "model_card", "export", "recipe_export", "lmac_text_export"]),
+    ("interfaces", ["interpreting", "text_interface", "interfaces", "explainer"]),
+    ("export", ["brick_spec", "adapter_export", "model_card", "lmac_text_export", "export",
+                "recipe_export"]),
     ("applications", ["training", "lmac_training", "long_audio", "report", "report_page", "report_check",
                       "timeline_page", "testing", "testing_text", "cli_explain", "cli_text", "cli", "__main__"]),
 ]

@@ -102,6 +102,18 @@ def _concepts(adapter, folder):
     return ConceptInterpreter(adapter, bottleneck, top_k=3)
 
 
+def _text_lmac(adapter, folder):
+    from speechbrain_interp.embedders import HashingTextEncoder, TextAlignedEncoder
+    from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
+    from speechbrain_interp.interpreters.lmac_text import TextLMAC
+
+    adapter = load_speechbrain_classifier(folder, "compact",
+                                          layers=["embedding_model", "embedding_model.conv_block3"])
+    embedder = TextAlignedEncoder(adapter, HashingTextEncoder(dim=16), layer="embedding_model").eval()
+    return TextLMAC(ZeroShotAdapter(embedder, ["dog", "siren", "rain"]), channels=8,
+                    layers=["classifier.model.embedding_model.conv_block3"])
+
+
 def _baseline(name, **kwargs):
     def build(adapter, folder):
         from speechbrain_interp.interpreters import baselines
@@ -116,6 +128,7 @@ BUILDERS = {
     "LMAC": _lmac,
     "L2I": _l2i,
     "ConceptInterpreter": _concepts,
+    "TextLMAC": _text_lmac,
     "Saliency": _baseline("Saliency"),
     "IntegratedGradients": _baseline("IntegratedGradients", n_steps=4),
     "SmoothGrad": _baseline("SmoothGrad", nt_samples=3),

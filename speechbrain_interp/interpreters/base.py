@@ -232,7 +232,7 @@ class Interpreter(nn.Module):
             raise ValueError(f"target {target.tolist()} outside 0..{logits.shape[-1] - 1}")
         return target
 
-    def explain(self, wav, target=None) -> Explanation:
+    def explain(self, wav, target=None, text=None) -> Explanation:
         """Explain a batch of waveforms.
 
         Arguments
@@ -242,11 +242,35 @@ class Interpreter(nn.Module):
         target : int, str, list or torch.Tensor, optional
             Class to explain (index or name, one per clip or one for all); defaults to
             the classifier's prediction.
+        text : str or list of str, optional
+            A text prompt to explain instead of a class (one for all clips or one per clip),
+            for text-conditioned bricks (see :meth:`prompted`).
 
         Returns
         -------
         Explanation
         """
+        if text is None:
+            return self._explain(wav, target)
+        if target is not None:
+            raise ValueError("ask about a text or a target class, not both")
+        batch = 1 if torch.as_tensor(wav).dim() == 1 else len(wav)
+        texts = [text] * batch if isinstance(text, str) else list(text)
+        if len(texts) != batch:
+            raise ValueError(f"got {len(texts)} prompts for a batch of {batch} clips")
+        with self.prompted(texts) as target:
+            return self._explain(wav, target)
+
+    def prompted(self, texts: list):
+        """A context in which ``texts`` are classes of the classifier; yields their indices.
+
+        Text-conditioned bricks override it (their classifier scores any prompt); the others
+        cannot be asked about text.
+        """
+        raise TypeError(f"{type(self).__name__} is not text-conditioned: ask it about a class with "
+                        "target=...; a text prompt needs a text-conditioned L-MAC (TextLMAC)")
+
+    def _explain(self, wav, target) -> Explanation:
         was_training = self.training
         if self.explains_in_eval:
             self.eval()
@@ -259,9 +283,9 @@ class Interpreter(nn.Module):
             if self.explains_in_eval:
                 self.train(was_training)
 
-    def forward(self, wav, target=None) -> Explanation:
+    def forward(self, wav, target=None, text=None) -> Explanation:
         """Same as :meth:`explain`."""
-        return self.explain(wav, target=target)
+        return self.explain(wav, target=target, text=text)
 
     @torch.no_grad()
     def build_explanation(self, wav, spectrum, mask, target, logits, **extra) -> Explanation:

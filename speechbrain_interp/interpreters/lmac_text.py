@@ -250,23 +250,15 @@ class TextLMAC(LMAC):
             raise ValueError("TextLMAC needs a prompt: explain(wav, text='...') or a class target")
         return self._decode(self.frontend.to_mask_domain(magnitude), hidden, self.prompts_of(target))
 
-    def explain(self, wav, target=None, text=None):
-        """Explain ``wav`` for a text prompt (``text``, one for all clips or one per clip) or a class.
+    def prompted(self, texts):
+        """Free-text prompts join the label prompts for one call; yields their class indices.
 
-        The explanation's labels are the label prompts plus any free text asked; its
-        probabilities are the zero-shot softmax over them, so a prompt that is not a label
-        gets its own probability against the labels.
+        ``explain(wav, text=...)`` (the one :class:`Interpreter` template) asks about them: the
+        explanation's labels are the label prompts plus the free text asked, and its
+        probabilities the zero-shot softmax over them, so a prompt that is not a label gets its
+        own probability against the labels.
         """
-        if text is None:
-            return super().explain(wav, target=target)
-        if target is not None:
-            raise ValueError("ask about a text or a target class, not both")
-        batch = 1 if torch.as_tensor(wav).dim() == 1 else len(wav)
-        texts = [text] * batch if isinstance(text, str) else list(text)
-        if len(texts) != batch:
-            raise ValueError(f"got {len(texts)} prompts for a batch of {batch} clips")
-        with self.classifier.with_prompts(texts) as index:
-            return super().explain(wav, target=index)
+        return self.classifier.with_prompts(texts)
 
     # --- the objective -----------------------------------------------------------------
     def loss(self, wav: torch.Tensor, target=None, clean_wav=None, prompts=None, absent=None, rng=None):
