@@ -49,6 +49,8 @@ def export_text_lmac(brick: TextLMAC, folder, classifier_source,
     -------
     >>> import tempfile, torch
     >>> from speechbrain_interp.testing import make_speechbrain_classifier, load_speechbrain_classifier
+    >>> from speechbrain_interp.embedders.text import text_encoder
+    >>> from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
     >>> src = make_speechbrain_classifier(tempfile.mkdtemp(), "compact", n_mels=32, labels=["dog", "rain"])
     >>> adapter = load_speechbrain_classifier(src, "compact",
     ...                                       layers=["embedding_model", "embedding_model.conv_block3"])

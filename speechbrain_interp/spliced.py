@@ -34,7 +34,7 @@ def find_spectrogram(model: nn.Module) -> str:
 
     Example
     -------
-    >>> import torchaudio
+    >>> import torch, torchaudio
     >>> net = nn.Sequential(torchaudio.transforms.MelSpectrogram(16000, n_fft=400, n_mels=32))
     >>> find_spectrogram(net)
     '0.spectrogram'
@@ -70,7 +70,7 @@ class SplicedClassifier(ClassifierAdapter):
 
     Example
     -------
-    >>> import torchaudio
+    >>> import torch, torchaudio
     >>> net = nn.Sequential(torchaudio.transforms.MelSpectrogram(16000, n_fft=400, hop_length=160, n_mels=32),
     ...                     torchaudio.transforms.AmplitudeToDB(), nn.Flatten(1), nn.LazyLinear(3))
     >>> wav = torch.randn(2, 16000)

@@ -14,7 +14,7 @@ from speechbrain_interp.embedders.text import HashingTextEncoder
 from speechbrain_interp.embedders.zero_shot import prompt_embeddings
 from speechbrain_interp.testing import band_class_classifier
 
-__all__ = ["BandTextEmbedder", "band_text_embedder"]
+__all__ = ["BandTextEmbedder", "band_text_embedder", "two_tone_scenes"]
 
 
 class BandTextEmbedder(AudioTextEmbedder):
@@ -81,3 +81,40 @@ def band_text_embedder(labels=("low hum", "high whistle"), dim: int = 32) -> Ban
     torch.Size([1, 32])
     """
     return BandTextEmbedder(labels, dim)
+
+
+def two_tone_scenes(n: int, seed: int = 0, sample_rate: int = 8000):
+    """1 s scenes that hold a 0.2 s "low hum" tone and a 0.2 s "high whistle" tone at two separate times.
+
+    The tones fall in the two bands of :class:`BandTextEmbedder` (550-850 Hz and 2050-2350 Hz),
+    one in the first 0.55 s and the other after 0.55 s, in random order, over low noise; so
+    what a prompt naming either class should point at is known.
+
+    Returns
+    -------
+    tuple
+        ``(wavs, spans)``: ``(n, sample_rate)`` waveforms and ``(n, 2, 2)`` sample spans
+        ``[start, end)``, row 0 the low hum's, row 1 the high whistle's.
+
+    Example
+    -------
+    >>> wavs, spans = two_tone_scenes(3, seed=1)
+    >>> wavs.shape, spans.shape
+    (torch.Size([3, 8000]), torch.Size([3, 2, 2]))
+    >>> bool(((spans[:, :, 1] - spans[:, :, 0]) == 1600).all())
+    True
+    """
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(sample_rate) / sample_rate
+    first = 0.35 * torch.rand(n, 1, generator=gen)
+    second = 0.55 + 0.25 * torch.rand(n, 1, generator=gen)
+    low_first = torch.rand(n, 1, generator=gen) < 0.5
+    start_low, start_high = torch.where(low_first, first, second), torch.where(low_first, second, first)
+    f_low = 550 + 300 * torch.rand(n, 1, generator=gen)
+    f_high = 2050 + 300 * torch.rand(n, 1, generator=gen)
+    wav = 0.01 * torch.randn(n, sample_rate, generator=gen)
+    wav = wav + torch.sin(2 * torch.pi * f_low * t) * ((t >= start_low) & (t < start_low + 0.2))
+    wav = wav + torch.sin(2 * torch.pi * f_high * t) * ((t >= start_high) & (t < start_high + 0.2))
+    spans = torch.stack([torch.cat([start_low, start_low + 0.2], 1),
+                         torch.cat([start_high, start_high + 0.2], 1)], 1)
+    return wav, (spans * sample_rate).round().long()

@@ -39,7 +39,8 @@ LAYERS = [
     ("export", ["brick_spec", "adapter_export", "model_card", "lmac_text_export", "export",
                 "recipe_export"]),
     ("applications", ["training", "lmac_training", "long_audio", "report", "report_page", "report_check",
-                      "timeline_page", "testing", "testing_text", "cli_explain", "cli_text", "cli", "__main__"]),
+                      "timeline_page", "testing", "testing_text", "cli_explain", "cli_text", "cli",
+                      "__main__"]),
 ]
 
 

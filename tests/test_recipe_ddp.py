@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,10 @@ def _run(script, hparams, *args, torchrun=False):
 
 
 def _files(root: Path) -> list:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "CKPT" not in str(p))
+    # an L2I component's dictionary index (``_k42``) is its rank by relevance, which near ties let
+    # differ between one process and two; which files are written must not
+    return sorted(re.sub(r"_k\d+\.wav$", "_k.wav", str(p.relative_to(root)))
+                  for p in root.rglob("*") if p.is_file() and "CKPT" not in str(p))
 
 
 def _epochs(folder: Path) -> list:

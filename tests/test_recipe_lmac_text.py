@@ -42,7 +42,15 @@ def test_debug_training_resumes_evaluates_and_exports(run):
     assert "valid own share" in log
     results = json.loads((out / "results.json").read_text())
     assert results["kept"] == results["total"] == 4
-    assert {"LMAC-ZS (label prompts)", "LMAC-ZS (caption prompts)", "energy mask"} == set(results["rows"])
+    assert {"LMAC-ZS (label prompts)", "LMAC-ZS (caption prompts)", "fixed profile",
+            "energy mask"} == set(results["rows"])
+    rows = results["rows"]
+    # the fixed profile is one mask for both questions: what it gives one event it gives the other
+    assert rows["fixed profile"]["own share"] == pytest.approx(rows["fixed profile"]["other share"], abs=1e-6)
+    paper = results["paper_metrics"]
+    assert set(paper) == {"LMAC-ZS (label prompts)", "fixed profile", "energy mask"}
+    assert {"AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP"} <= set(paper["fixed profile"])
+    assert all(0.0 <= paper[name]["Fid-In"] <= 1.0 for name in paper)
     assert "mask mean (absent prompt)" in results
     assert (out / "export" / "text_lmac.json").exists() and (out / "decoder.ckpt").exists()
 

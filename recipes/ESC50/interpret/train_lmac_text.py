@@ -33,6 +33,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -45,6 +46,8 @@ from speechbrain_interp.checkpointing import AtomicCheckpointer, RandomState  # 
 from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter  # noqa: E402
 from speechbrain_interp.interpreters.lmac_text import TextLMAC, text_training_batch  # noqa: E402
 from speechbrain_interp.lmac_text_export import export_text_lmac  # noqa: E402
+from speechbrain_interp.localization import energy_mask  # noqa: E402
+from speechbrain_interp.metrics import evaluate_mask  # noqa: E402
 from speechbrain_interp.safety import load_state_dict  # noqa: E402
 from speechbrain_interp.two_events import TWO_EVENT_METRICS, evaluate_two_events, make_two_event_set  # noqa: E402
 
@@ -52,9 +55,10 @@ logger = logging.getLogger(__name__)
 
 
 class CaptionPrompts(torch.nn.Module):
-    """Asks a :class:`TextLMAC` about classes through free-text captions ("a recording of <label>")."""
+    """Asks a :class:`TextLMAC` about classes through free text that is not one of the training caption
+    templates ("we can hear <label> in this clip"), so it is scored as a new prompt, not as the label."""
 
-    def __init__(self, brick: TextLMAC, template: str = "a recording of {}"):
+    def __init__(self, brick: TextLMAC, template: str = "we can hear {} in this clip"):
         super().__init__()
         self.brick, self.template = brick, template
         self.classifier = brick.classifier
@@ -117,6 +121,54 @@ def absent_mask_means(brick: TextLMAC, bench, batch_size: int) -> dict:
         absent.append(brick.explain(wav, target=other).mask.mean((1, 2)))
     return {"mask mean (own prompt)": float(torch.cat(own).mean()),
             "mask mean (absent prompt)": float(torch.cat(absent).mean())}
+
+
+class FixedProfile:
+    """The reference a mask must beat: the brick's average mask over a set of scenes, for every question."""
+
+    def __init__(self, brick: TextLMAC, bench, batch_size: int):
+        self.classifier = brick.classifier
+        masks = [brick.explain(bench.mixture[s:s + batch_size],
+                               target=bench.targets[s:s + batch_size, q]).mask
+                 for q in (0, 1) for s in range(0, len(bench), batch_size)]
+        self.profile = torch.cat(masks).mean(0, keepdim=True).detach()
+
+    def explain(self, wav, target=None):
+        spec = self.classifier.frontend(wav)
+        return SimpleNamespace(mask=self.profile.to(spec.magnitude).expand_as(spec.magnitude),
+                               magnitude=spec.magnitude, target=torch.as_tensor(target))
+
+
+class EnergyMask(FixedProfile):
+    """The energy reference: each scene's own log-magnitude scaled to [0, 1], whatever the question."""
+
+    def __init__(self, brick: TextLMAC):
+        self.classifier = brick.classifier
+
+    def explain(self, wav, target=None):
+        spec = self.classifier.frontend(wav)
+        return SimpleNamespace(mask=energy_mask(self.classifier.frontend, spec.magnitude),
+                               magnitude=spec.magnitude, target=torch.as_tensor(target))
+
+
+@torch.no_grad()
+def paper_metrics(explainers: dict, bench, batch_size: int) -> dict:
+    """AI, AD, AG, FF, Fid-In, SPS, COMP of each explainer's masks, asked about both events of each scene.
+
+    The probability is the zero-shot softmax over the label prompts (the brick's classifier).
+    """
+    rows = {}
+    for name, explainer in explainers.items():
+        sums = {}
+        for q in (0, 1):
+            for s in range(0, len(bench), batch_size):
+                target = bench.targets[s:s + batch_size, q]
+                e = explainer.explain(bench.mixture[s:s + batch_size], target=target)
+                scores = evaluate_mask(explainer.classifier, e.magnitude, e.mask, target=target)
+                for k, v in scores.items():
+                    sums.setdefault(k, []).append(v.double())
+        rows[name] = {k: float(torch.cat(v).nanmean()) for k, v in sums.items()}
+    return rows
 
 
 def build(hparams) -> TextLMAC:
@@ -217,19 +269,32 @@ def main(argv):
     checkpointer.recover_if_possible(max_key="own_share")
     brick.eval()
     test_bench = two_event_bench(test_rows, sr, hparams, seed + 1)
-    bricks = {"LMAC-ZS (label prompts)": brick, "LMAC-ZS (caption prompts)": CaptionPrompts(brick)}
-    table = two_event_rows(bricks, test_bench, hparams)
+    bs = int(hparams["batch_size"])
     kept = test_bench.subset(((test_bench.targets[:, :, None] ==
                                _top(brick.classifier, test_bench, hparams)[:, None, :]).any(-1)).all(-1))
-    extra = absent_mask_means(brick, kept, int(hparams["batch_size"])) if len(kept) else {}
+    bricks = {"LMAC-ZS (label prompts)": brick, "LMAC-ZS (caption prompts)": CaptionPrompts(brick)}
+    if len(kept):
+        with torch.no_grad():
+            bricks["fixed profile"] = FixedProfile(brick, kept, bs)
+    table = two_event_rows(bricks, test_bench, hparams)
+    extra = absent_mask_means(brick, kept, bs) if len(kept) else {}
+    explainers = {"LMAC-ZS (label prompts)": brick, "energy mask": EnergyMask(brick)}
+    if "fixed profile" in bricks:
+        explainers["fixed profile"] = bricks["fixed profile"]
+    paper = paper_metrics(explainers, kept, bs) if len(kept) else {}
     out = Path(hparams["output_folder"])
-    results = {"kept": table["kept"], "total": table["total"], "rows": table["rows"], **extra,
-               "target_own_share": hparams["target_own_share"], "minutes": (time.time() - started) / 60}
+    results = {"kept": table["kept"], "total": table["total"], "rows": table["rows"], "paper_metrics": paper,
+               **extra, "target_own_share": hparams["target_own_share"],
+               "minutes": (time.time() - started) / 60}
     (out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     md = [f"Two-event scenes of fold(s) {hparams['test_folds']}: {table['kept']} of {table['total']} "
           f"kept (both classes in the zero-shot top {hparams['two_event_top_k']}).", ""]
     md += markdown_table(table["rows"], list(TWO_EVENT_METRICS))
     md += ["", *(f"- {k}: {v:.3f}" for k, v in extra.items())]
+    if paper:
+        md += ["", "Paper metrics on the same scenes, each event's label prompt asked (probability: the "
+               "zero-shot softmax over the label prompts):", ""]
+        md += markdown_table(paper, list(next(iter(paper.values()))))
     (out / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     brick.save_weights(out / "decoder.ckpt")
     export_text_lmac(brick, out / "export", classifier_source=hparams["classifier_source"],
