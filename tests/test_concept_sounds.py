@@ -90,22 +90,11 @@ def test_the_report_lets_each_concept_of_the_bundled_concept_interpreter_play_it
 def test_a_trained_text_conditioned_lmac_puts_each_concept_where_its_sound_is():
     """Known answer: a "low hum" and a "high whistle" tone at separate times; each concept's mask
     (from a text-conditioned L-MAC trained on the two-band embedder) lies on its own tone."""
-    import random
+    from test_lmac_text import own_span_scores, two_event_scenes
 
-    from test_lmac_text import own_span_scores, small, two_event_scenes
+    from speechbrain_interp.testing_text import two_tone_text_lmac
 
-    torch.manual_seed(1)
-    brick = small(lambda_l1=1.5).train()
-    opt = torch.optim.Adam(brick.trainable_parameters(), lr=1e-2)
-    rng = random.Random(0)
-    for step in range(150):
-        wavs, _ = two_event_scenes(8, seed=1000 + step)
-        target = torch.randint(0, 2, (8,), generator=torch.Generator().manual_seed(step))
-        loss, _ = brick.loss(wavs, target=target, rng=rng)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    brick.eval()
+    brick = two_tone_text_lmac(steps=150, seed=1)
     wavs, spans = two_event_scenes(6, seed=7)
     rate = brick.frontend.sample_rate
     e = Explanation("concept bottleneck", rate, wavs, torch.ones(6, 1, 1), torch.ones(6, 1, 1), wavs, wavs,

@@ -8,6 +8,7 @@ import torch
 from speechbrain_interp import localization as L
 from speechbrain_interp.interpreters import LMAC
 from speechbrain_interp.testing import band_class_classifier
+from speechbrain_interp.testing_text import two_tone_scenes
 
 SR = 8000
 
@@ -15,21 +16,7 @@ SR = 8000
 def two_event_scenes(n, seed):
     """1 s scenes with a 0.2 s "low" tone and a 0.2 s "high" tone at two separate random
     times, and low noise. Returns ``(wavs, spans)``, spans ``(n, 2 classes, 2)`` in samples."""
-    gen = torch.Generator().manual_seed(seed)
-    t = torch.arange(SR) / SR
-    first = 0.35 * torch.rand(n, 1, generator=gen)           # one event in [0, 0.55) s
-    second = 0.55 + 0.25 * torch.rand(n, 1, generator=gen)   # the other in [0.55, 1) s
-    low_first = torch.rand(n, 1, generator=gen) < 0.5
-    start_low = torch.where(low_first, first, second)
-    start_high = torch.where(low_first, second, first)
-    f_low = 550 + 300 * torch.rand(n, 1, generator=gen)
-    f_high = 2050 + 300 * torch.rand(n, 1, generator=gen)
-    wav = 0.01 * torch.randn(n, SR, generator=gen)
-    wav = wav + torch.sin(2 * torch.pi * f_low * t) * ((t >= start_low) & (t < start_low + 0.2))
-    wav = wav + torch.sin(2 * torch.pi * f_high * t) * ((t >= start_high) & (t < start_high + 0.2))
-    spans = torch.stack([torch.cat([start_low, start_low + 0.2], 1),
-                         torch.cat([start_high, start_high + 0.2], 1)], 1)
-    return wav, (spans * SR).long()
+    return two_tone_scenes(n, seed, SR)
 
 
 def own_span_scores(adapter, masks, spans):

@@ -7,15 +7,13 @@ and a "high whistle" tone at two separate times, so each prompt's evidence is kn
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
 
 from speechbrain_interp import localization as L
 from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
 from speechbrain_interp.interpreters.lmac_text import TextLMAC, text_training_batch
-from speechbrain_interp.testing_text import band_text_embedder, two_tone_scenes
+from speechbrain_interp.testing_text import band_text_embedder, two_tone_scenes, two_tone_text_lmac
 
 LABELS = ["low hum", "high whistle"]
 SR = 8000
@@ -89,18 +87,7 @@ def test_absent_prompts_only_ask_for_a_small_mask():
 @pytest.fixture(scope="module")
 def trained():
     """150 steps of two-tone scenes, each asked about one of its tones with a random caption."""
-    torch.manual_seed(1)
-    lmac = small(lambda_l1=1.5).train()
-    opt = torch.optim.Adam(lmac.trainable_parameters(), lr=1e-2)
-    rng = random.Random(0)
-    for step in range(150):
-        wavs, _ = two_event_scenes(8, seed=1000 + step)
-        target = torch.randint(0, 2, (8,), generator=torch.Generator().manual_seed(step))
-        loss, _ = lmac.loss(wavs, target=target, rng=rng)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return lmac.eval()
+    return two_tone_text_lmac(steps=150, seed=1, labels=LABELS)
 
 
 @pytest.mark.slow
