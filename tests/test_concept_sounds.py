@@ -94,7 +94,7 @@ def test_a_trained_text_conditioned_lmac_puts_each_concept_where_its_sound_is():
 
     from speechbrain_interp.testing_text import two_tone_text_lmac
 
-    brick = two_tone_text_lmac(steps=150, seed=1)
+    brick = two_tone_text_lmac(steps=150, seed=2)
     wavs, spans = two_event_scenes(6, seed=7)
     rate = brick.frontend.sample_rate
     e = Explanation("concept bottleneck", rate, wavs, torch.ones(6, 1, 1), torch.ones(6, 1, 1), wavs, wavs,

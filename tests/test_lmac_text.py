@@ -87,15 +87,15 @@ def test_absent_prompts_only_ask_for_a_small_mask():
 @pytest.fixture(scope="module")
 def trained():
     """150 steps of two-tone scenes, each asked about one of its tones with a random caption."""
-    return two_tone_text_lmac(steps=150, seed=1, labels=LABELS)
+    return two_tone_text_lmac(steps=150, seed=2, labels=LABELS)
 
 
 @pytest.mark.slow
 def test_two_prompts_two_masks(trained):
     """Each prompt's mask puts most of its mass in its own tone's span, whatever the wording.
 
-    Measured at 150 steps: own-span shares 0.39-0.79 and other-span 0.01-0.13 over the three
-    prompts (seed 1, runs differ a little with the thread count); seed 2 gives 0.49-0.60 and 0.06-0.09.
+    Measured at 150 steps, seed 2: own-span shares 0.48-0.61 and other-span 0.06-0.09 over the
+    three prompts, with one torch thread or two (see :func:`two_tone_text_lmac` for seed 1).
     """
     wavs, spans = two_event_scenes(24, seed=7)
     untrained = small().eval()
@@ -103,7 +103,7 @@ def test_two_prompts_two_masks(trained):
         masks = trained.explain(wavs, text=text).mask
         own, lift = own_span_scores(trained.classifier, masks, spans[:, label])
         other, _ = own_span_scores(trained.classifier, masks, spans[:, 1 - label])
-        assert own >= 0.35 and own >= 3 * other, (text, own, other)
+        assert own >= 0.4 and own >= 3 * other, (text, own, other)
         before = untrained.explain(wavs, text=text).mask
         own_before, _ = own_span_scores(untrained.classifier, before, spans[:, label])
         other_before, _ = own_span_scores(untrained.classifier, before, spans[:, 1 - label])
