@@ -15,12 +15,14 @@ Usage
 -----
     python benchmarks/bench_cli.py               # 20 clips
     python benchmarks/bench_cli.py --clips 8 --repeat 1
+    python benchmarks/bench_cli.py --clips 20 --repeat 9   # the documented run
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -38,11 +40,11 @@ from speechbrain_interp.report import explain_to_report  # noqa: E402
 from speechbrain_interp.synth import demo_scene  # noqa: E402
 
 
-def best_of(fns: dict, repeat: int) -> dict:
-    """Fastest wall-clock seconds of each ``fn()`` over ``repeat`` rounds, after one warm-up call.
+def timed_rounds(fns: dict, repeat: int) -> dict:
+    """Wall-clock seconds of each ``fn()`` in each of ``repeat`` rounds, after one warm-up call.
 
     The measurements take turns within each round, so a change of load on the machine hits
-    them alike instead of one of them.
+    them alike instead of one of them; a ratio is then taken within each round.
     """
     times = {name: [] for name in fns}
     for fn in fns.values():
@@ -52,7 +54,7 @@ def best_of(fns: dict, repeat: int) -> dict:
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: min(values) for name, values in times.items()}
+    return times
 
 
 def main(argv=None):
@@ -84,20 +86,22 @@ def main(argv=None):
                                   **options)
             return run
 
-        best = best_of({
+        times = timed_rounds({
             "brick: interpret_batch (in memory)": brick,
             "CLI path: WAVs, images, metrics, report": cli(),
             "CLI path without images": cli(figures="none"),
             "CLI path with detailed figures": cli(figures="detailed"),
         }, args.repeat)
-        rows = list(best.items())
-        base = rows[0][1]
+        base = times["brick: interpret_batch (in memory)"]
         print(machine_note())
-        print(f"{args.clips} clips of 5 s, batch {args.batch_size}, best of {args.repeat}")
-        print("| measurement | seconds per clip | ratio to the brick |")
-        print("|---|---:|---:|")
-        for name, seconds in rows:
-            print(f"| {name} | {seconds / args.clips:.4f} | {seconds / base:.2f}x |")
+        print(f"{args.clips} clips of 5 s, batch {args.batch_size}, {args.repeat} rounds")
+        print("| measurement | seconds per clip (best) | ratio to the brick (median of the rounds' ratios) |"
+              " rounds' ratios, lowest-highest |")
+        print("|---|---:|---:|---:|")
+        for name, seconds in times.items():
+            ratios = sorted(s / b for s, b in zip(seconds, base))
+            print(f"| {name} | {min(seconds) / args.clips:.4f} | {statistics.median(ratios):.2f}x | "
+                  f"{ratios[0]:.2f}-{ratios[-1]:.2f}x |")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -13,8 +13,9 @@ Authors
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -23,7 +24,46 @@ from speechbrain_interp.audio import AudioError, load_audio
 from speechbrain_interp.explanation import Explanation
 from speechbrain_interp.interpreters.base import Interpreter
 
-__all__ = ["audio_files", "AUDIO_SUFFIXES", "InterpretingMixin", "EACH_LABEL"]
+__all__ = ["audio_files", "AUDIO_SUFFIXES", "InterpretingMixin", "EACH_LABEL", "file_worker"]
+
+
+class _Inline:
+    """An executor that runs each job at once, in the caller's thread (see :func:`file_worker`)."""
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # raised again by result(), as a worker thread's would be
+            future.set_exception(err)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def file_worker():
+    """An executor for reading or writing files beside the classifier: one thread when the machine
+    has a core that torch's threads leave free, else the caller's own thread.
+
+    On a 2-core CPU with torch on both cores, a third busy thread slows the classifier's kernels
+    about as much as it saves (``benchmarks/bench_cli.py``).
+
+    Example
+    -------
+    >>> with file_worker() as worker:
+    ...     worker.submit(sum, [1, 2]).result()
+    3
+    """
+    if (os.cpu_count() or 1) > torch.get_num_threads():
+        return ThreadPoolExecutor(max_workers=1)
+    return _Inline()
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -250,8 +290,9 @@ class InterpretingMixin:
 
         ordered = _by_duration(paths)
         chunks = [ordered[start:start + batch_size] for start in range(0, len(ordered), batch_size)]
-        # the next batch's files are read (decoded, resampled) in a thread while this one is explained
-        pool = ThreadPoolExecutor(max_workers=1)
+        # the next batch's files are read (decoded, resampled) in a thread while this one is
+        # explained, where a core is free for it
+        pool = file_worker()
         try:
             upcoming = pool.submit(read, chunks[0]) if chunks else None
             for k in range(len(chunks)):

@@ -20,6 +20,8 @@ Authors
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -147,16 +149,18 @@ def sparseness(mask: torch.Tensor) -> torch.Tensor:
     tensor([0.7500, 0.0000])
     """
     # sorting in float32 gives the same order as in float64, at half the cost; on the CPU NumPy's
-    # vectorised sort is several times faster than torch.sort (the metric's whole cost)
+    # vectorised sort is several times faster than torch.sort (the metric's whole cost). The
+    # 1e-7 offset adds 1e-7 * sum(2 i - n - 1) = 0 to the numerator, so only the denominator holds it.
     values = mask.detach().abs().flatten(1).float()
+    n = values.shape[1]
     if values.device.type == "cpu":
-        a = torch.from_numpy(np.sort(values.numpy(), axis=1)).double() + 1e-7
-    else:
-        a = torch.sort(values, dim=1).values.double() + 1e-7
-    n = a.shape[1]
-    i = torch.arange(1, n + 1, dtype=a.dtype, device=a.device)
-    gini = ((2 * i - n - 1) * a).sum(1) / (n * a.sum(1))
-    return gini.float()
+        a = np.sort(values.numpy(), axis=1)
+        weights = 2 * np.arange(1, n + 1, dtype=np.float64) - n - 1
+        gini = (a.astype(np.float64) @ weights) / (n * (a.sum(1, dtype=np.float64) + n * 1e-7))
+        return torch.from_numpy(gini).float()
+    a = torch.sort(values, dim=1).values.double()
+    weights = 2 * torch.arange(1, n + 1, dtype=a.dtype, device=a.device) - n - 1
+    return ((a @ weights) / (n * (a.sum(1) + n * 1e-7))).float()
 
 
 def complexity(mask: torch.Tensor) -> torch.Tensor:
@@ -170,12 +174,12 @@ def complexity(mask: torch.Tensor) -> torch.Tensor:
     >>> complexity(torch.tensor([[0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]))
     tensor([0.0000, 1.3863])
     """
-    a = mask.detach().abs().flatten(1).double()
-    total = a.sum(1, keepdim=True)
-    uniform = torch.full_like(a, 1.0 / a.shape[1])
-    p = torch.where(total > 0, a / total.clamp_min(1e-300), uniform)
-    ent = (p * torch.log(p.clamp_min(1e-300))).sum(1).neg() + 0.0  # + 0.0 turns -0.0 into 0.0
-    return ent.float()
+    # -sum p log p = log(sum a) - sum(a log a) / sum a: no normalised copy, sums in float64
+    a = mask.detach().abs().flatten(1).float()
+    total = a.sum(1, dtype=torch.float64)
+    ent = total.log() - torch.special.xlogy(a, a).sum(1, dtype=torch.float64) / total
+    uniform = torch.full_like(ent, math.log(a.shape[1]))
+    return (torch.where(total > 0, ent, uniform) + 0.0).float()  # + 0.0 turns -0.0 into 0.0
 
 
 def _target_probability(adapter, magnitude, mask, target, phase, all_probs=False):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -27,6 +26,7 @@ import torch
 from speechbrain_interp.checkpointing import replace_atomically
 from speechbrain_interp.concept_sounds import listen_to_concepts
 from speechbrain_interp.explanation import Explanation, safe_stem
+from speechbrain_interp.interpreting import file_worker
 from speechbrain_interp.report_check import check_report_in_chromium, find_chromium  # noqa: F401 (old path)
 from speechbrain_interp.report_page import write_report
 
@@ -233,9 +233,9 @@ def _explain_files(explainer, paths, out, names, batch_size, progress, on_error,
     """Explain ``paths`` in batches and write each clip's files; the summary entries, in batch order."""
     entries: list[dict] = []
     # files are written by one worker thread while the next batch is explained (encoding
-    # PNGs and WAVs releases the GIL, as the classifier's kernels do)
+    # PNGs and WAVs releases the GIL, as the classifier's kernels do), where a core is free for it
     pending = []
-    with ThreadPoolExecutor(max_workers=1) as writer:
+    with file_worker() as writer:
         for batch_paths, explanation in explainer.interpret_files(
             paths, batch_size=batch_size, progress=progress, on_error=on_error, target=target
         ):
