@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_note, print_table, time_call  # noqa: E402
+from timing import lmac_training_step, machine_note, print_table, time_call  # noqa: E402
 
 from speechbrain_interp.adapters import SpeechBrainClassifier, TorchClassifier  # noqa: E402
 from speechbrain_interp.interpreters import baselines  # noqa: E402
@@ -68,13 +68,7 @@ def compact_folder(n_classes: int = 50) -> Path:
 def lmac_rows(lmac: LMAC, wav: torch.Tensor, repeat: int, warmup: int = 1, prefix: str = "L-MAC"):
     """Timings of the L-MAC mask, the full explain() and one training step."""
     spec = lmac.frontend(wav)
-    opt = torch.optim.Adam([p for p in lmac.decoder.parameters() if p.requires_grad], lr=1e-4)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss, _ = lmac.loss(wav)
-        loss.backward()
-        opt.step()
+    step = lmac_training_step(lmac, wav)
 
     return [
         (f"{prefix} mask (forward with hidden layers + decoder)",

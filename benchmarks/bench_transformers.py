@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_note, print_table  # noqa: E402
+from timing import lmac_training_step, machine_note, print_table  # noqa: E402
 
 from speechbrain_interp.interpreters.baselines import Saliency  # noqa: E402
 from speechbrain_interp.interpreters.lmac import LMAC  # noqa: E402
@@ -95,13 +95,7 @@ def main(argv=None):
     torch.manual_seed(0)
     lmac = LMAC(adapter, channels=32, probe_seconds=min(1.0, seconds / 2))
     print(f"L-MAC decoder parameters: {sum(p.numel() for p in lmac.decoder.parameters()) / 1e6:.3f}M")
-    opt = torch.optim.Adam([p for p in lmac.decoder.parameters() if p.requires_grad], lr=1e-4)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss, _ = lmac.loss(wav)
-        loss.backward()
-        opt.step()
+    step = lmac_training_step(lmac, wav)
 
     saliency = Saliency(adapter)
     with torch.no_grad():
