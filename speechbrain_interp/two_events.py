@@ -148,7 +148,7 @@ def _top_k(adapter, wavs, k: int, batch_size: int) -> torch.Tensor:
 
 
 def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int = 8, top_k: int = 5,
-                        energy_row: bool = True) -> dict:
+                        energy_row: bool = True, profile_of: str | None = None) -> dict:
     """Ask every brick about each of the two events of each scene; mean scores per brick.
 
     Only scenes where the classifier ranks both events' classes among its ``top_k`` count
@@ -158,7 +158,10 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
     -------
     dict
         ``{"kept": int, "total": int, "rows": {name: {metric: mean over scenes and questions}}}``,
-        with an ``"energy mask"`` reference row (the same mask for both questions).
+        with an ``"energy mask"`` reference row (the same mask for both questions). With
+        ``profile_of`` (an interpreter's name), also a ``"fixed profile"`` row: that brick's
+        mean mask over the kept scenes and both questions, the same for every question; the
+        profile itself, ``(1, frames, freq)``, is under ``"profile"``.
     """
     if not interpreters:
         raise ValueError("evaluate_two_events needs at least one interpreter")
@@ -170,6 +173,7 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
     if len(kept) == 0:
         return {"kept": 0, "total": len(bench), "rows": rows}
     fe = adapter.frontend
+    result = {"kept": len(kept), "total": len(bench), "rows": rows}
     for name, interp in interpreters.items():
         sums = {m: [] for m in TWO_EVENT_METRICS}
         for q in (0, 1):
@@ -178,14 +182,24 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
                 sl = slice(start, start + batch_size)
                 e = interp.explain(kept.mixture[sl], target=kept.targets[sl, q])
                 masks.append(e.mask.detach().cpu())
-            scores = two_event_scores(fe, torch.cat(masks), kept.spans[:, q], kept.spans[:, 1 - q])
+            masks = torch.cat(masks)
+            if name == profile_of:  # the sum over both questions' masks, halved below
+                result["profile"] = masks.double().mean(0, keepdim=True) + result.get("profile", 0.0)
+            scores = two_event_scores(fe, masks, kept.spans[:, q], kept.spans[:, 1 - q])
             for m in TWO_EVENT_METRICS:
                 sums[m].append(scores[m])
         rows[name] = {m: nanmean(torch.cat(v)) for m, v in sums.items()}
+    if profile_of is not None:
+        if "profile" not in result:
+            raise ValueError(f"profile_of names no interpreter: {profile_of!r} not in {list(interpreters)}")
+        result["profile"] = (result["profile"] / 2).float()
+        fixed = result["profile"].expand(len(kept), -1, -1)
+        scores = [two_event_scores(fe, fixed, kept.spans[:, q], kept.spans[:, 1 - q]) for q in (0, 1)]
+        rows["fixed profile"] = {m: nanmean(torch.cat([s[m] for s in scores])) for m in TWO_EVENT_METRICS}
     if energy_row:
         mag = torch.cat([fe(kept.mixture[s:s + batch_size]).magnitude.cpu()
                          for s in range(0, len(kept), batch_size)])
         masks = energy_mask(fe, mag)
         scores = [two_event_scores(fe, masks, kept.spans[:, q], kept.spans[:, 1 - q]) for q in (0, 1)]
         rows["energy mask"] = {m: nanmean(torch.cat([s[m] for s in scores])) for m in TWO_EVENT_METRICS}
-    return {"kept": len(kept), "total": len(bench), "rows": rows}
+    return result

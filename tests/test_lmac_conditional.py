@@ -116,6 +116,13 @@ def test_the_two_event_benchmark_with_a_known_answer(conditional):
     assert cond["own lift"] >= 2.0 and cond["own share"] >= 4 * cond["other share"], cond
     for name in ("unconditional", "energy mask"):  # the same mask for both questions
         assert rows[name]["own share"] == pytest.approx(rows[name]["other share"]), name
+    # the conditional brick's mean mask, the same for every question, answers neither
+    with_profile = evaluate_two_events(bricks, bench, batch_size=6, top_k=2, profile_of="conditional")
+    fixed = with_profile["rows"]["fixed profile"]
+    assert with_profile["profile"].shape == (1, *conditional.explain(bench.mixture[:1]).mask.shape[1:])
+    assert fixed["own share"] == pytest.approx(fixed["other share"])
+    assert cond["own share"] > 2 * fixed["own share"]
+    assert {k: v for k, v in with_profile["rows"].items() if k != "fixed profile"} == rows
 
 
 @pytest.mark.slow

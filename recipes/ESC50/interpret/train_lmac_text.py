@@ -33,7 +33,6 @@ import random
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -123,52 +122,26 @@ def absent_mask_means(brick: TextLMAC, bench, batch_size: int) -> dict:
             "mask mean (absent prompt)": float(torch.cat(absent).mean())}
 
 
-class FixedProfile:
-    """The reference a mask must beat: the brick's average mask over a set of scenes, for every question."""
-
-    def __init__(self, brick: TextLMAC, bench, batch_size: int):
-        self.classifier = brick.classifier
-        masks = [brick.explain(bench.mixture[s:s + batch_size],
-                               target=bench.targets[s:s + batch_size, q]).mask
-                 for q in (0, 1) for s in range(0, len(bench), batch_size)]
-        self.profile = torch.cat(masks).mean(0, keepdim=True).detach()
-
-    def explain(self, wav, target=None):
-        spec = self.classifier.frontend(wav)
-        return SimpleNamespace(mask=self.profile.to(spec.magnitude).expand_as(spec.magnitude),
-                               magnitude=spec.magnitude, target=torch.as_tensor(target))
-
-
-class EnergyMask(FixedProfile):
-    """The energy reference: each scene's own log-magnitude scaled to [0, 1], whatever the question."""
-
-    def __init__(self, brick: TextLMAC):
-        self.classifier = brick.classifier
-
-    def explain(self, wav, target=None):
-        spec = self.classifier.frontend(wav)
-        return SimpleNamespace(mask=energy_mask(self.classifier.frontend, spec.magnitude),
-                               magnitude=spec.magnitude, target=torch.as_tensor(target))
-
-
 @torch.no_grad()
-def paper_metrics(explainers: dict, bench, batch_size: int) -> dict:
-    """AI, AD, AG, FF, Fid-In, SPS, COMP of each explainer's masks, asked about both events of each scene.
+def paper_metrics(brick: TextLMAC, bench, profile: torch.Tensor, batch_size: int) -> dict:
+    """AI, AD, AG, FF, Fid-In, SPS, COMP of the brick's masks and of the energy-mask and
+    fixed-profile references, asked about both events of each scene.
 
     The probability is the zero-shot softmax over the label prompts (the brick's classifier).
     """
-    rows = {}
-    for name, explainer in explainers.items():
-        sums = {}
-        for q in (0, 1):
-            for s in range(0, len(bench), batch_size):
-                target = bench.targets[s:s + batch_size, q]
-                e = explainer.explain(bench.mixture[s:s + batch_size], target=target)
-                scores = evaluate_mask(explainer.classifier, e.magnitude, e.mask, target=target)
-                for k, v in scores.items():
-                    sums.setdefault(k, []).append(v.double())
-        rows[name] = {k: float(torch.cat(v).nanmean()) for k, v in sums.items()}
-    return rows
+    adapter, fe = brick.classifier, brick.classifier.frontend
+    names = ("LMAC-ZS (label prompts)", "energy mask", "fixed profile")
+    sums = {name: {} for name in names}
+    for q in (0, 1):
+        for s in range(0, len(bench), batch_size):
+            wav, target = bench.mixture[s:s + batch_size], bench.targets[s:s + batch_size, q]
+            magnitude = fe(wav).magnitude
+            masks = (brick.explain(wav, target=target).mask, energy_mask(fe, magnitude),
+                     profile.to(magnitude).expand_as(magnitude))
+            for name, mask in zip(names, masks):
+                for k, v in evaluate_mask(adapter, magnitude, mask, target=target).items():
+                    sums[name].setdefault(k, []).append(v.double())
+    return {name: {k: float(torch.cat(v).nanmean()) for k, v in row.items()} for name, row in sums.items()}
 
 
 def build(hparams) -> TextLMAC:
@@ -210,10 +183,10 @@ def train_epoch(brick, opt, rows, hparams, gen, rng, epoch: int) -> dict:
     return {k: v / max(1, n) for k, v in sums.items()}
 
 
-def two_event_rows(bricks: dict, bench, hparams) -> dict:
+def two_event_rows(bricks: dict, bench, hparams, profile_of: str | None = None) -> dict:
     with torch.no_grad():
         return evaluate_two_events(bricks, bench, int(hparams["batch_size"]),
-                                   top_k=int(hparams["two_event_top_k"]))
+                                   top_k=int(hparams["two_event_top_k"]), profile_of=profile_of)
 
 
 def main(argv):
@@ -273,15 +246,9 @@ def main(argv):
     kept = test_bench.subset(((test_bench.targets[:, :, None] ==
                                _top(brick.classifier, test_bench, hparams)[:, None, :]).any(-1)).all(-1))
     bricks = {"LMAC-ZS (label prompts)": brick, "LMAC-ZS (caption prompts)": CaptionPrompts(brick)}
-    if len(kept):
-        with torch.no_grad():
-            bricks["fixed profile"] = FixedProfile(brick, kept, bs)
-    table = two_event_rows(bricks, test_bench, hparams)
+    table = two_event_rows(bricks, test_bench, hparams, profile_of="LMAC-ZS (label prompts)")
     extra = absent_mask_means(brick, kept, bs) if len(kept) else {}
-    explainers = {"LMAC-ZS (label prompts)": brick, "energy mask": EnergyMask(brick)}
-    if "fixed profile" in bricks:
-        explainers["fixed profile"] = bricks["fixed profile"]
-    paper = paper_metrics(explainers, kept, bs) if len(kept) else {}
+    paper = paper_metrics(brick, kept, table["profile"], bs) if len(kept) else {}
     out = Path(hparams["output_folder"])
     results = {"kept": table["kept"], "total": table["total"], "rows": table["rows"], "paper_metrics": paper,
                **extra, "target_own_share": hparams["target_own_share"],
