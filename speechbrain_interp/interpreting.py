@@ -61,7 +61,9 @@ def file_worker():
     ...     worker.submit(sum, [1, 2]).result()
     3
     """
-    if (os.cpu_count() or 1) > torch.get_num_threads():
+    # the cores this process may run on (a container or taskset can allow fewer than the machine has)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores > torch.get_num_threads():
         return ThreadPoolExecutor(max_workers=1)
     return _Inline()
 

@@ -36,8 +36,9 @@ def _run(script, hparams, *args, torchrun=False):
 
 
 def _files(root: Path) -> list:
-    # an L2I component's dictionary index (``_k42``) is its rank by relevance, which near ties let
-    # differ between one process and two; which files are written must not
+    # which dictionary entry (``_k42``) is a clip's first, second or third component goes by
+    # relevance, whose near ties one process and two may break differently; which files are
+    # written must not differ
     return sorted(re.sub(r"_k\d+\.wav$", "_k.wav", str(p.relative_to(root)))
                   for p in root.rglob("*") if p.is_file() and "CKPT" not in str(p))
 
