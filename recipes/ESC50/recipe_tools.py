@@ -41,6 +41,10 @@ def start_processes(run_opts):
     """
     sb.utils.distributed.ddp_init_group(run_opts)
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # a process group left to the interpreter's exit can abort a process at the very end
+        # ("terminate called without an active exception"), failing a run that finished
+        atexit.register(_leave_process_group)
     if world > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
         # --debug moves checkpoints to a temporary folder of each process's own: the processes
@@ -53,6 +57,11 @@ def start_processes(run_opts):
                 given = {*run_opts.overridden_args, "debug_persistently"}  # SpeechBrain reads only these
                 run_opts = dataclasses.replace(run_opts, debug_persistently=True, overridden_args=given)
     return run_opts
+
+
+def _leave_process_group() -> None:
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 class AveragedGradients:

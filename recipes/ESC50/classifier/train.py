@@ -49,7 +49,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import esc50_classes, prepare_esc50  # noqa: E402
-from recipe_tools import parse_arguments, start_experiment  # noqa: E402
+from recipe_tools import parse_arguments, start_experiment, start_processes  # noqa: E402
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.lobes.augment import mixup  # noqa: E402
@@ -249,9 +249,8 @@ def export_inference(hparams, brain, encoder, results):
 
 def main(argv):
     hparams_file, run_opts, overrides = parse_arguments(argv)
-    sb.utils.distributed.ddp_init_group(run_opts)
+    run_opts = start_processes(run_opts)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     hparams = start_experiment(hparams_file, overrides)
     debug = run_opts.get("debug", False)
     manifest_dir = Path(hparams["save_folder"]) / ("manifests_debug" if debug else "manifests")
