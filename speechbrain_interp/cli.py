@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after this much training time, keeping the best decoder so far")
     train.add_argument("--class-conditional", action="store_true",
                        help="one mask per class asked for (explain --target X masks X's evidence)")
+    train.add_argument("--evidence-layer", metavar="LAYER",
+                       help="class-conditional through the classifier's evidence for the class on this "
+                            "hidden "
+                            "layer (a map with a time axis, e.g. the last convolutional block)")
     _add_loading(train)
 
     export = sub.add_parser(
@@ -293,6 +297,7 @@ def _cmd_train(args) -> int:
         seconds=args.seconds, lr=args.lr, layers=args.layers, progress=not args.quiet,
         overwrite=args.overwrite, trust_code=args.trust_code, offline=args.offline or None,
         device=args.device, **({"class_conditional": True} if args.class_conditional else {}),
+        **({"evidence_layer": args.evidence_layer} if args.evidence_layer else {}),
         valid=args.valid, max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
         allow=args.allow,
     )

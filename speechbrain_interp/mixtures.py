@@ -13,9 +13,10 @@ from __future__ import annotations
 import torch
 
 from speechbrain_interp.localization import most_active_segment
+from speechbrain_interp.two_events import make_two_event_set
 
 __all__ = ["total_variation", "mix_sources", "add_white_noise", "insert_events", "training_mixtures",
-           "other_source_targets"]
+           "other_source_targets", "two_event_scenes"]
 
 _EPS = 1e-8
 
@@ -196,3 +197,56 @@ def other_source_targets(target: torch.Tensor, kind: torch.Tensor, p_other: floa
     swap = two_sources & (torch.rand(kind.shape[0], generator=generator) < p_other)
     swap = swap.to(target.device).view(-1, *([1] * (target.dim() - 1)))
     return torch.where(swap, target.roll(1, 0), target)
+
+
+def two_event_scenes(wav: torch.Tensor, target: torch.Tensor, p: float, seconds=(0.5, 2.0),
+                     snr_range=(0.0, 15.0), sample_rate: int = 16000, gap: float = 0.5, generator=None):
+    """Turn clips, with probability ``p``, into two-event scenes asked about either event.
+
+    Clip ``i``'s and the batch's next clip's (``roll(1, 0)``) most active seconds go into white
+    noise at two separate times (:func:`~speechbrain_interp.two_events.make_two_event_set`,
+    one length and SNR per batch, drawn from ``seconds`` and ``snr_range``), and the scene
+    is asked, at random, about one of them. A class-conditional interpreter trained on such
+    scenes cannot answer both questions with one mask: the two events are apart in time.
+
+    Returns
+    -------
+    scenes : torch.Tensor
+        ``(batch, time)``: the scenes where ``chosen``, the clips elsewhere.
+    target : torch.Tensor
+        The asked event's target where ``chosen``, ``target`` elsewhere.
+    chosen : torch.Tensor
+        ``(batch,)`` boolean.
+
+    Example
+    -------
+    >>> wav, target = torch.randn(4, 16000), torch.tensor([0, 1, 2, 3])
+    >>> scenes, asked, chosen = two_event_scenes(wav, target, 1.0, seconds=(0.3, 0.3), sample_rate=4000,
+    ...                                          generator=torch.Generator().manual_seed(0))
+    >>> scenes.shape, bool(chosen.all()), all(a in (t, (t - 1) % 4) for a, t in zip(asked.tolist(), range(4)))
+    (torch.Size([4, 16000]), True, True)
+    """
+    batch, total = wav.shape
+    chosen = torch.rand(batch, generator=generator) < p
+    if batch < 2 or not bool(chosen.any()):
+        return wav, target, torch.zeros(batch, dtype=torch.bool, device=wav.device)
+    clip_s = total / sample_rate
+    gap = min(gap, 0.2 * clip_s)
+    longest = 0.99 * (clip_s - gap) / 2
+    length = min(longest, seconds[0] + (seconds[1] - seconds[0]) * float(torch.rand(1, generator=generator)))
+    snr = snr_range[0] + (snr_range[1] - snr_range[0]) * float(torch.rand(1, generator=generator))
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    ask_other = torch.rand(batch, generator=generator) < 0.5
+    noise = torch.randn(wav.shape, generator=generator, dtype=wav.dtype)
+    idx = chosen.nonzero().flatten()
+    source = wav.detach().cpu()
+    scale = source.abs().amax(-1, keepdim=True).clamp_min(_EPS)
+    other_target = target.roll(1, 0)
+    background = 0.1 * scale[idx] * noise[idx]
+    bench = make_two_event_set(source[idx], source.roll(1, 0)[idx], background, sample_rate,
+                               torch.stack([target.cpu(), other_target.cpu()], -1)[idx], seconds=length,
+                               snr_db=snr, gap=gap, seed=seed)
+    scenes = wav.clone()
+    scenes[idx.to(wav.device)] = bench.mixture.to(wav.device, wav.dtype)
+    swap = (chosen & ask_other).to(target.device).view(-1, *([1] * (target.dim() - 1)))
+    return scenes, torch.where(swap, other_target, target), chosen.to(wav.device)

@@ -55,7 +55,9 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
     Arguments
     ---------
     source : str or Path
-        A local folder, or a Hub id such as ``"org/name"``.
+        A local folder, the name of an interpreter bundled with the package (e.g.
+        ``"lmac-esc50-compact-conditional"``, see :func:`bundled_interpreter`), or a Hub id
+        such as ``"org/name"``.
     revision : str, optional
         Hub branch, tag or commit.
     offline : bool, optional
@@ -85,11 +87,16 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
     >>> folder = tempfile.mkdtemp()
     >>> resolve_source(folder) == Path(folder).resolve()
     True
+    >>> resolve_source("lmac-esc50-compact").name
+    'lmac-esc50-compact'
     """
     text = str(source)
     path = Path(text).expanduser()
     if path.is_dir():
         return path.resolve()
+    bundled = Path(__file__).resolve().parent / "pretrained" / text
+    if isinstance(source, str) and "/" not in text and (bundled / "hyperparams.yaml").is_file():
+        return bundled
     if isinstance(source, Path) or text.startswith((".", "/", "~")) or not REPO_ID_PATTERN.match(text):
         raise FileNotFoundError(
             f"'{text}' is not a folder, and does not look like a Hugging Face Hub id (org/name)"

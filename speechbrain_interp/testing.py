@@ -358,10 +358,14 @@ def tiny_patch_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length:
 # --------------------------------------------------------------------------------------
 def band_class_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length: int = 64,
                           bands_hz=((500.0, 900.0), (2000.0, 2400.0)), labels=("low", "high"),
-                          multilabel: bool = False):
+                          multilabel: bool = False, pool_temperature: float = 0.0,
+                          threshold: float = 0.5):
     """A :class:`TorchClassifier` around :class:`BandClassDetector`: one class per band, evidence known.
 
     ``multilabel=True`` reads its logits with sigmoids: a clip with both tones is both classes.
+    ``pool_temperature > 0`` pools the band energy over time with a smooth maximum (see
+    :class:`~speechbrain_interp.lobes.band_classes.BandClassDetector`; a smooth maximum over
+    a short sound is lower than the largest value, so it goes with a lower ``threshold``).
 
     Example
     -------
@@ -379,7 +383,7 @@ def band_class_classifier(sample_rate: int = 8000, n_fft: int = 256, hop_length:
                                 mask_domain="log1p_magnitude")
     hz_per_bin = sample_rate / n_fft
     bands = [(int(lo / hz_per_bin), int(hi / hz_per_bin) + 1) for lo, hi in bands_hz]
-    net = BandClassDetector(frontend.n_freqs, bands)
+    net = BandClassDetector(frontend.n_freqs, bands, threshold=threshold, pool_temperature=pool_temperature)
     return TorchClassifier(net, frontend, input="log1p_magnitude", layers=["features", "pooled"],
                            labels=list(labels), multilabel=multilabel)
 

@@ -30,9 +30,10 @@ from speechbrain_interp.localization import (
     snr_gain,
     time_share,
 )
+from speechbrain_interp.metrics import evaluate_mask
 
 __all__ = ["TwoEventSet", "make_two_event_set", "two_event_scores", "evaluate_two_events",
-           "TWO_EVENT_METRICS"]
+           "two_event_paper_metrics", "TWO_EVENT_METRICS"]
 
 #: Columns of :func:`evaluate_two_events`.
 TWO_EVENT_METRICS = ("own share", "other share", "own lift", "own >= 0.7")
@@ -148,7 +149,8 @@ def _top_k(adapter, wavs, k: int, batch_size: int) -> torch.Tensor:
 
 
 def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int = 8, top_k: int = 5,
-                        energy_row: bool = True, profile_of: str | None = None) -> dict:
+                        energy_row: bool = True, profile_of: str | None = None,
+                        paper_metrics: bool = False) -> dict:
     """Ask every brick about each of the two events of each scene; mean scores per brick.
 
     Only scenes where the classifier ranks both events' classes among its ``top_k`` count
@@ -161,7 +163,8 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
         with an ``"energy mask"`` reference row (the same mask for both questions). With
         ``profile_of`` (an interpreter's name), also a ``"fixed profile"`` row: that brick's
         mean mask over the kept scenes and both questions, the same for every question; the
-        profile itself, ``(1, frames, freq)``, is under ``"profile"``.
+        profile itself, ``(1, frames, freq)``, is under ``"profile"``. With ``paper_metrics``,
+        :func:`two_event_paper_metrics` of the kept scenes under ``"paper"``.
     """
     if not interpreters:
         raise ValueError("evaluate_two_events needs at least one interpreter")
@@ -202,4 +205,38 @@ def evaluate_two_events(interpreters: dict, bench: TwoEventSet, batch_size: int 
         masks = energy_mask(fe, mag)
         scores = [two_event_scores(fe, masks, kept.spans[:, q], kept.spans[:, 1 - q]) for q in (0, 1)]
         rows["energy mask"] = {m: nanmean(torch.cat([s[m] for s in scores])) for m in TWO_EVENT_METRICS}
+    if paper_metrics:
+        result["paper"] = two_event_paper_metrics(interpreters, kept, batch_size, result.get("profile"))
     return result
+
+
+@torch.no_grad()
+def two_event_paper_metrics(interpreters: dict, bench: TwoEventSet, batch_size: int = 8,
+                            profile=None) -> dict:
+    """AI, AD, AG, FF, Fid-In, SPS and COMP of every brick asked about each event of each scene.
+
+    The explained class is the asked event's (not the prediction), so the metrics say whether
+    each question's mask keeps and removes *that* class. An ``"energy mask"`` row, and with
+    ``profile`` (e.g. :func:`evaluate_two_events`'s) a ``"fixed profile"`` row, are scored on the
+    same questions.
+
+    Returns
+    -------
+    dict
+        ``{name: {metric: mean over scenes and questions}}``.
+    """
+    adapter = next(iter(interpreters.values())).classifier
+    fe = adapter.frontend
+    sums: dict = {}
+    for q in (0, 1):
+        for start in range(0, len(bench), batch_size):
+            wav, target = bench.mixture[start:start + batch_size], bench.targets[start:start + batch_size, q]
+            magnitude = fe(wav).magnitude
+            masks = {name: interp.explain(wav, target=target).mask for name, interp in interpreters.items()}
+            masks["energy mask"] = energy_mask(fe, magnitude)
+            if profile is not None:
+                masks["fixed profile"] = profile.to(magnitude).expand_as(magnitude)
+            for name, mask in masks.items():
+                for key, value in evaluate_mask(adapter, magnitude, mask, target=target).items():
+                    sums.setdefault(name, {}).setdefault(key, []).append(value.double())
+    return {name: {k: float(torch.cat(v).nanmean()) for k, v in row.items()} for name, row in sums.items()}

@@ -230,7 +230,10 @@ def test_figure_kinds_fast_detailed_and_none(setup, tmp_path):
     assert shapes["detailed"] != shapes["fast"]
 
 
-def test_train_class_conditional_then_explain_each_class(setup, tmp_path):
+@pytest.mark.parametrize("flags", [["--class-conditional"],
+                                   ["--evidence-layer", "embedding_model.conv_block5"]],
+                         ids=["film", "evidence"])
+def test_train_class_conditional_then_explain_each_class(setup, tmp_path, flags):
     from speechbrain_interp.interfaces import LMACInterface
 
     audio = tmp_path / "audio"
@@ -238,12 +241,14 @@ def test_train_class_conditional_then_explain_each_class(setup, tmp_path):
         save_audio(audio / f"clip{i}.wav", demo_clip(1.0, seed=30 + i), 16000)
     out = tmp_path / "trained"
     assert main(["train", str(audio), "--classifier", str(setup["classifier"]), "--out", str(out),
-                 "--epochs", "1", "--batch-size", "3", "--seconds", "1.0", "--class-conditional", "-q"]) == 0
+                 "--epochs", "1", "--batch-size", "3", "--seconds", "1.0", *flags, "-q"]) == 0
     loaded = LMACInterface.from_hparams(out, savedir=tmp_path / "savedir")
     assert loaded.interpreter.class_conditional
+    if "--evidence-layer" in flags:  # the exported folder remembers where the evidence is read
+        assert loaded.interpreter.evidence_layer == "embedding_model.conv_block5"
     wav = demo_clip(1.0, seed=30)[None]
     predicted = int(loaded.interpret_batch(wav).target[0])
-    other = (predicted + 1) % loaded.interpreter.decoder.n_classes
+    other = (predicted + 1) % loaded.interpreter.classifier.num_classes
     first, second = (loaded.interpret_batch(wav, target=t).mask for t in (predicted, other))
     assert not torch.equal(first, second)  # the mask depends on the class asked for
     for target in (str(predicted), str(other)):

@@ -53,6 +53,18 @@ def test_debug_training_logs_and_resumes(trained):
     assert (out / "decoder.ckpt").exists()
 
 
+def test_debug_training_on_class_evidence_selects_on_two_events(tmp_path):
+    """Two-event training scenes and the held-out two-event selection of a class-conditional decoder."""
+    out = tmp_path / "evidence"
+    _run(TRAIN, RECIPE / "hparams" / "lmac.yaml", "--debug", f"--output_folder={out}",
+         f"--data_folder={tmp_path / 'no_data'}", "--evidence_layer=embedding_model.conv_block5",
+         "--two_event_prob=0.5", "--ckpt_key=two_own", "--number_of_epochs=1")
+    log = (out / "train_log.txt").read_text()
+    assert "valid two_own" in log and "valid two_other" in log
+    state = torch.load(out / "decoder.ckpt", weights_only=True)
+    assert "evidence_gain" in state and "film.weight" not in state
+
+
 @pytest.fixture(scope="module")
 def recipe_modules():
     """train_lmac and eval imported in this process (subprocess runs above cover the CLI)."""

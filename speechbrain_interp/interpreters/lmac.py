@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_interp.audio import validate_waveform
+from speechbrain_interp.class_evidence import EVIDENCE_KEY, class_evidence
 from speechbrain_interp.interpreters.base import Interpreter, deprecated_alias
 from speechbrain_interp.lobes.mask_decoder import MaskDecoder, infer_layouts
 from speechbrain_interp.mixtures import (  # noqa: F401 (re-exported: they lived here before)
@@ -85,6 +86,21 @@ class LMAC(Interpreter):
         ``explain(wav, target=c)`` returns the mask of class ``c``'s evidence; trained with
         targets that are not always the prediction (e.g. the other source of a mixture).
         Unconditional decoders ignore ``target`` and always mask the prediction's evidence.
+        The class is given as a learned per-class modulation (FiLM), unless ``evidence_layer``
+        is set.
+    evidence_layer : str, optional
+        Condition the decoder on the class through the classifier's own evidence for it
+        instead: the Grad-CAM map of the asked class on this hidden layer
+        (:func:`speechbrain_interp.class_evidence.class_evidence`, one more forward and a
+        partial backward pass of the classifier per batch), added to every fusion stage.
+        Implies ``class_conditional``; default None.
+    evidence_weighting : str
+        How the evidence map weights the layer's channels: ``"element"`` (default, gradient
+        times activation at every place, HiResCAM) or ``"mean"`` (Grad-CAM), see
+        :func:`~speechbrain_interp.class_evidence.class_evidence`.
+    evidence_floor, evidence_gain : float
+        Floor and initial gain of the decoder's evidence gate (defaults 0.001 and 1.0, see
+        :class:`MaskDecoder`); trained weights carry their own gain.
     lambda_in, lambda_out, lambda_l1, lambda_tv : float
         Loss weights (defaults 4.0, 2.0, 1.5, 0.0). SpeechBrain's CNN14 recipe uses 4.0,
         0.2, 0.4 with ``out_loss="neg_ce"`` and ``area_loss="mask"``.
@@ -145,6 +161,10 @@ class LMAC(Interpreter):
         "profile_bias": False,
         "freq_cells": 32,
         "class_conditional": False,
+        "evidence_layer": None,
+        "evidence_weighting": "element",
+        "evidence_floor": 0.001,
+        "evidence_gain": 1.0,
         "lambda_in": 4.0,
         "lambda_out": 2.0,
         "lambda_l1": 1.5,
@@ -161,7 +181,8 @@ class LMAC(Interpreter):
 
     def __init__(self, classifier, layers=None, config=None, layouts=None, channels=None,
                  head_channels=None, n_convs=None, guide=None, profile_bias=None, freq_cells=None,
-                 class_conditional=None, lambda_in=None, lambda_out=None,
+                 class_conditional=None, evidence_layer=None, evidence_weighting=None, evidence_floor=None,
+                 evidence_gain=None, lambda_in=None, lambda_out=None,
                  lambda_l1=None, lambda_tv=None, guidance_weight=None, guidance_threshold=None,
                  binarize_threshold=None, multilabel_threshold=None, probe_seconds=None,
                  out_loss=None, temperature=None, area_loss=None, decoder=None, pretrained_decoder=None):
@@ -169,7 +190,10 @@ class LMAC(Interpreter):
         opts = self.resolve_options(
             config, layers=layers, layouts=layouts, channels=channels, head_channels=head_channels,
             n_convs=n_convs, guide=guide, profile_bias=profile_bias, freq_cells=freq_cells,
-            class_conditional=class_conditional, lambda_in=lambda_in, lambda_out=lambda_out,
+            class_conditional=class_conditional, evidence_layer=evidence_layer,
+            evidence_weighting=evidence_weighting, evidence_floor=evidence_floor,
+            evidence_gain=evidence_gain, lambda_in=lambda_in,
+            lambda_out=lambda_out,
             lambda_l1=lambda_l1, lambda_tv=lambda_tv,
             guidance_weight=guidance_weight, guidance_threshold=guidance_threshold,
             binarize_threshold=binarize_threshold, multilabel_threshold=multilabel_threshold,
@@ -192,13 +216,22 @@ class LMAC(Interpreter):
         if opts["area_loss"] not in ("mask", "softplus"):
             raise ValueError(f"area_loss must be 'mask' or 'softplus', got '{opts['area_loss']}'")
         self.area_loss = opts["area_loss"]
+        self.evidence_layer, self.evidence_weighting = opts["evidence_layer"], opts["evidence_weighting"]
+        if self.evidence_layer is not None:
+            self.options.update(class_conditional=True)
+            self.evidence_layout = infer_layouts(classifier, [self.evidence_layer], opts["probe_seconds"],
+                                                 opts["layouts"])[self.evidence_layer].layout
         if decoder is None:
             specs = infer_layouts(classifier, self.layers, opts["probe_seconds"], opts["layouts"])
-            n_classes = self._count_classes(opts["probe_seconds"]) if opts["class_conditional"] else 0
+            film = opts["class_conditional"] and self.evidence_layer is None
+            n_classes = self._count_classes(opts["probe_seconds"]) if film else 0
             decoder = MaskDecoder(specs, classifier.frontend.n_freqs, channels=opts["channels"],
                                   head_channels=opts["head_channels"], n_convs=opts["n_convs"],
                                   guide=opts["guide"], profile_bias=opts["profile_bias"],
-                                  freq_cells=opts["freq_cells"], n_classes=n_classes)
+                                  freq_cells=opts["freq_cells"], n_classes=n_classes,
+                                  evidence=self.evidence_layer is not None,
+                                  evidence_floor=float(opts["evidence_floor"]),
+                                  evidence_gain=float(opts["evidence_gain"]))
         self.decoder = decoder
         self._register_load_state_dict_pre_hook(self._match_legacy_decoder)
         if pretrained_decoder is not None:
@@ -207,7 +240,7 @@ class LMAC(Interpreter):
     @property
     def class_conditional(self) -> bool:
         """Whether the mask depends on the class asked for (see ``class_conditional``)."""
-        return bool(getattr(self.decoder, "n_classes", 0))
+        return bool(getattr(self.decoder, "n_classes", 0) or getattr(self.decoder, "evidence", False))
 
     @torch.no_grad()
     def _count_classes(self, seconds: float) -> int:
@@ -231,6 +264,9 @@ class LMAC(Interpreter):
         frequency bin and decode every bin; they still load and behave exactly as before.
         """
         dec = self.decoder
+        if f"{prefix}decoder.evidence_proj.0.weight" in state_dict and not getattr(dec, "evidence", False):
+            raise ValueError("these decoder weights read the classifier's class evidence: build the brick "
+                             "with evidence_layer=<the layer they were trained with>")
         film = state_dict.get(f"{prefix}decoder.film.weight")
         if isinstance(dec, MaskDecoder) and film is not None and dec.n_classes != film.shape[0]:
             # a class-conditional decoder's weights: give the brick the same conditioning
@@ -264,10 +300,14 @@ class LMAC(Interpreter):
         if any(k.startswith("decoder.") for k in state):  # an exported brick's state dict
             state = {k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")}
         self.load_state_dict({f"decoder.{k}": v for k, v in state.items()}, strict=False)
-        if self.class_conditional and "film.weight" not in state:
+        if getattr(self.decoder, "n_classes", 0) and "film.weight" not in state:
             # an unconditional decoder warm-starts a conditional one: the modulation stays at
             # zero, so the conditional brick starts out exactly as the decoder it loaded
             state = {**state, "film.weight": self.decoder.film.weight.detach()}
+        if getattr(self.decoder, "evidence", False) and "evidence_proj.0.weight" not in state:
+            # likewise for the evidence: its projections start at zero, its gate at evidence_gain
+            state = {**state, **{k: v.detach() for k, v in self.decoder.state_dict().items()
+                                 if k.startswith("evidence")}}
         self.decoder.load_state_dict(state)
         return self
 
@@ -282,13 +322,21 @@ class LMAC(Interpreter):
     save_decoder = deprecated_alias("save_weights", "save_decoder")
 
     # --- masks -------------------------------------------------------------------------
-    def decode(self, magnitude: torch.Tensor, hidden: dict, target=None) -> torch.Tensor:
+    def decode(self, magnitude: torch.Tensor, hidden: dict, target=None, phase=None) -> torch.Tensor:
         """Mask logits ``(batch, frames, freq)`` from the hidden layers and the input magnitude.
 
-        ``target`` (the class to explain) is read by class-conditional decoders only.
+        ``target`` (the class to explain) is read by class-conditional decoders only; a decoder
+        of the class evidence computes it here, from ``magnitude`` (and ``phase``).
         """
         domain = self.frontend.to_mask_domain(magnitude)
         layers = {n: hidden[n] for n in self.layers}
+        if getattr(self.decoder, "evidence", False):
+            if target is None:
+                raise ValueError("this decoder is class-conditional: pass the class to explain (target=...)")
+            layers[EVIDENCE_KEY] = class_evidence(self.classifier, self.evidence_layer, self.evidence_layout,
+                                                  magnitude, target, phase=phase,
+                                                  weighting=self.evidence_weighting)
+            return self.decoder(layers, domain)
         if self.class_conditional:
             return self.decoder(layers, domain, target=target)
         return self.decoder(layers, domain)
@@ -296,7 +344,7 @@ class LMAC(Interpreter):
     def compute_mask(self, spectrum, target, logits, hidden):
         """L-MAC's mask for ``target``; an unconditional decoder masks the prediction's evidence."""
         with torch.no_grad():
-            return torch.sigmoid(self.decode(spectrum.magnitude, hidden, target))
+            return torch.sigmoid(self.decode(spectrum.magnitude, hidden, target, spectrum.phase))
 
     @torch.no_grad()
     def predict_mask(self, magnitude: torch.Tensor, phase=None):
@@ -316,7 +364,7 @@ class LMAC(Interpreter):
         """
         logits, hidden = self.classifier.forward_with_hidden(magnitude, phase=phase)
         target = self.prediction_target(logits) if self.class_conditional else None
-        return torch.sigmoid(self.decode(magnitude, hidden, target)), logits
+        return torch.sigmoid(self.decode(magnitude, hidden, target, phase)), logits
 
     # --- the objective -------------------------------------------------------------------
     def prediction_target(self, logits: torch.Tensor) -> torch.Tensor:
@@ -445,7 +493,7 @@ class LMAC(Interpreter):
                                                                      phase=clean_spec.phase)
                 target = self.prediction_target(clean_logits)
         target = target.to(device)
-        mask_logits = self.decode(spec.magnitude, hidden, target)
+        mask_logits = self.decode(spec.magnitude, hidden, target, spec.phase)
         mask = torch.sigmoid(mask_logits)
         mag, phase = spec.magnitude, spec.phase
         # masked-in and masked-out inputs in one batched classifier pass

@@ -244,8 +244,9 @@ class TextLMAC(LMAC):
         texts = [rng.choice(label_captions(labels[int(t)])) for t in target.tolist()]
         return self.classifier.embed_text(texts)
 
-    def decode(self, magnitude: torch.Tensor, hidden: dict, target=None) -> torch.Tensor:
-        """Mask logits for the prompt ``target`` (class indices or ``(batch, d)`` prompt embeddings)."""
+    def decode(self, magnitude: torch.Tensor, hidden: dict, target=None, phase=None) -> torch.Tensor:
+        """Mask logits for the prompt ``target`` (class indices or ``(batch, d)`` prompt embeddings);
+        ``phase`` is not read (the prompt, not the classifier's gradients, conditions the mask)."""
         if target is None:
             raise ValueError("TextLMAC needs a prompt: explain(wav, text='...') or a class target")
         return self._decode(self.frontend.to_mask_domain(magnitude), hidden, self.prompts_of(target))

@@ -13,6 +13,8 @@ Authors
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,6 +44,12 @@ class BandClassDetector(nn.Module):
     channels : int
         Channels of the hidden ``features`` map (channel 0 carries the evidence, the others
         fixed random filters that the decision ignores).
+    pool_temperature : float
+        0 (default): the score is the largest band mean over frames, whose gradient reaches
+        one frame only. > 0: a smooth maximum, ``T log mean exp(s_t / T)``, whose gradient is
+        spread over every frame near the largest, i.e. over the whole of a steady sound, as
+        in a classifier that pools evidence over time (what gradient-based class evidence,
+        :mod:`speechbrain_interp.class_evidence`, assumes).
 
     Example
     -------
@@ -54,7 +62,8 @@ class BandClassDetector(nn.Module):
     [[1, 0], [0, 1], [1, 1]]
     """
 
-    def __init__(self, n_freq: int, bands, threshold: float = 0.5, gain: float = 8.0, channels: int = 4):
+    def __init__(self, n_freq: int, bands, threshold: float = 0.5, gain: float = 8.0, channels: int = 4,
+                 pool_temperature: float = 0.0):
         super().__init__()
         self.n_freq = int(n_freq)
         self.bands = [(int(a), int(b)) for a, b in bands]
@@ -62,6 +71,7 @@ class BandClassDetector(nn.Module):
             if not 0 <= a < b <= self.n_freq:
                 raise ValueError(f"band {(a, b)} outside 0..{n_freq}")
         self.threshold, self.gain = float(threshold), float(gain)
+        self.pool_temperature = float(pool_temperature)
         self.features = evidence_features(channels)
         self.pooled = nn.AvgPool2d(2, ceil_mode=True)
         self.requires_grad_(False)
@@ -80,5 +90,10 @@ class BandClassDetector(nn.Module):
             raise ValueError(f"expected {self.n_freq} frequency bins, got {x.shape[-1]}")
         h = F.relu(self.features(x[:, None]))
         coarse = self.pooled(h)  # a second, coarser hidden map for decoders to read
-        scores = torch.stack([h[:, 0, :, a:b].mean(-1).amax(-1) for a, b in self.bands], dim=-1)
+        bands = torch.stack([h[:, 0, :, a:b].mean(-1) for a, b in self.bands], dim=-1)  # (B, T, classes)
+        if self.pool_temperature > 0:
+            t = self.pool_temperature
+            scores = t * (torch.logsumexp(bands / t, dim=1) - math.log(bands.shape[1]))
+        else:
+            scores = bands.amax(1)
         return self.gain * (scores - self.threshold) + 0.0 * coarse.mean((1, 2, 3))[:, None]

@@ -18,6 +18,9 @@ counts. :class:`MaskDecoder` instead
 * optionally conditions every fusion stage on the class to explain (FiLM: a per-class
   scale and shift of the channels), so one decoder gives a different mask for each class
   of a clip that holds several sounds;
+* or conditions it on a map of where the classifier holds the evidence for the class
+  (:mod:`speechbrain_interp.class_evidence`), added to every fusion stage, which makes the
+  mask class-specific from the first step;
 * optionally sharpens the mask with the input spectrogram itself: the mask logit is
   ``offset + gain * z`` where ``offset`` and ``gain`` come from the classifier's
   representations and ``z`` is the per-clip standardised spectrogram, so the mask can
@@ -40,7 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LAYOUTS", "LayerSpec", "infer_layouts", "to_canonical", "MaskDecoder"]
+__all__ = ["LAYOUTS", "EVIDENCE_KEY", "LayerSpec", "infer_layouts", "to_canonical", "MaskDecoder"]
+
+#: Key of the class-evidence map (:mod:`speechbrain_interp.class_evidence`) among the hidden
+#: layers of a decoder built with ``evidence=True``.
+EVIDENCE_KEY = "class_evidence"
 
 #: Hidden-representation layouts: B batch, C channels, T time, F frequency.
 #: ``"BC"`` has no time axis (a pooled vector, or any tensor whose size does not follow time).
@@ -264,6 +271,19 @@ class MaskDecoder(nn.Module):
         also zero at the start and bounded by tanh (default 0; exclusive with ``n_classes``).
     cond_scale : float
         The conditioning vector is multiplied by it before the linear map (default 1.0).
+    evidence : bool
+        Read a ``(batch, 1, time, freq)`` class-evidence map under ``hidden[EVIDENCE_KEY]``
+        (:func:`speechbrain_interp.class_evidence.class_evidence`): a 1x1 convolution of it,
+        resized to each fusion stage, is added to that stage's input (starting at zero), and
+        ``log(p + evidence_floor)``, with ``p`` its time profile (mean over frequency, peak 1),
+        times a learned gain starting at ``evidence_gain``, to the mask logits: the decoder starts
+        out gating its twin's mask by where the class's evidence is, and learns how much to
+        (default False).
+    evidence_floor : float
+        The gate's floor: where the class has no evidence, the mask's odds are multiplied by
+        ``evidence_floor / (1 + evidence_floor)`` at the start (default 0.001).
+    evidence_gain : float
+        Initial gain of the gate (default 1.0; higher: the mask follows the evidence more closely).
 
     Example
     -------
@@ -277,6 +297,10 @@ class MaskDecoder(nn.Module):
     >>> conditional({"deep": torch.randn(2, 64, 13, 4)}, torch.rand(2, 101, 257),
     ...             target=torch.tensor([0, 2])).shape
     torch.Size([2, 101, 257])
+    >>> evidence = MaskDecoder({"deep": ("BCTF", 64, 4)}, n_freq=257, evidence=True)
+    >>> evidence({"deep": torch.randn(2, 64, 13, 4), EVIDENCE_KEY: torch.rand(2, 1, 13, 4)},
+    ...          torch.rand(2, 101, 257)).shape
+    torch.Size([2, 101, 257])
     >>> prompted = MaskDecoder({"deep": ("BCTF", 64, 4)}, n_freq=257, cond_dim=16)
     >>> prompted({"deep": torch.randn(2, 64, 13, 4)}, torch.rand(2, 101, 257),
     ...          target=torch.randn(2, 16)).shape
@@ -286,7 +310,8 @@ class MaskDecoder(nn.Module):
     def __init__(self, layers: dict, n_freq: int, channels: int = 32, head_channels: int = 8,
                  n_convs: int = 1, guide: bool = True, profile_bias: bool = True,
                  freq_cells: int | None = None, n_classes: int = 0, cond_dim: int = 0,
-                 cond_scale: float = 1.0):
+                 cond_scale: float = 1.0, evidence: bool = False, evidence_floor: float = 0.001,
+                 evidence_gain: float = 1.0):
         super().__init__()
         if not layers:
             raise ValueError("MaskDecoder needs at least one hidden layer")
@@ -308,6 +333,8 @@ class MaskDecoder(nn.Module):
                 raise ValueError("a decoder is conditioned on classes (n_classes) or on vectors "
                                  "(cond_dim), not both")
             self.settings.update(cond_dim=cond_dim, cond_scale=cond_scale)
+        if evidence:
+            self.settings.update(evidence=True, evidence_floor=evidence_floor, evidence_gain=evidence_gain)
         self.n_freq = int(n_freq)
         self.guide = bool(guide)
         maps = [n for n, s in specs.items() if s.layout != "BC"]
@@ -343,6 +370,15 @@ class MaskDecoder(nn.Module):
             # a scale and a shift per channel for each stage and for the head's input
             self.film = nn.Embedding(self.n_classes, 2 * channels * (n_stages + 1))
             nn.init.zeros_(self.film.weight)
+        self.evidence, self.evidence_floor = bool(evidence), float(evidence_floor)
+        if self.evidence:
+            self.evidence_proj = nn.ModuleList([nn.Conv2d(1, channels, 1) for _ in range(n_stages)])
+            for conv in self.evidence_proj:  # start as the decoder without evidence
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
+            # a direct path from the evidence's time profile to the logits, a gate from the start:
+            # a zero gain would take many small steps to matter (Adam moves it ~lr per step)
+            self.evidence_gain = nn.Parameter(torch.full((1,), float(evidence_gain)))
         self.cond_dim, self.cond_scale = int(cond_dim or 0), float(cond_scale)
         if self.cond_dim:
             self.film_map = nn.Linear(self.cond_dim, 2 * channels * (n_stages + 1))
@@ -389,6 +425,14 @@ class MaskDecoder(nn.Module):
             return [(1.0 + torch.tanh(p[:, 0]), torch.tanh(p[:, 1])) for p in parts]
         return [(1.0 + p[:, 0], p[:, 1]) for p in parts]
 
+    def _evidence(self, evidence: torch.Tensor, size, stage: int) -> torch.Tensor:
+        """The evidence map, resized to a stage's ``(time, freq)`` size and projected to its channels."""
+        if evidence.dim() != 4 or evidence.shape[1] != 1:
+            raise ValueError(f"the class evidence must be (batch, 1, time, freq), got "
+                             f"{tuple(evidence.shape)}")
+        evidence = F.interpolate(evidence, size=tuple(size), mode="bilinear", align_corners=False)
+        return self.evidence_proj[stage](evidence)
+
     @staticmethod
     def _key(name: str) -> str:
         return name.replace(".", "__")
@@ -411,6 +455,8 @@ class MaskDecoder(nn.Module):
         if n_freq != self.n_freq:
             raise ValueError(f"spectrogram has {n_freq} bins, the decoder was built for {self.n_freq}")
         missing = [n for n in self.specs if n not in hidden]
+        if self.evidence and EVIDENCE_KEY not in hidden:
+            missing.append(EVIDENCE_KEY)
         if missing:
             raise KeyError(f"hidden representations {missing} are missing; got {sorted(hidden)}")
         wrong = {n: tuple(hidden[n].shape) for n in self.specs if hidden[n].shape[0] != batch}
@@ -425,6 +471,8 @@ class MaskDecoder(nn.Module):
             h = self.proj[self._key(name)](to_canonical(hidden[name], self.specs[name].layout))
             if x is not None:
                 h = h + F.interpolate(x, size=h.shape[-2:], mode="bilinear", align_corners=False)
+            if self.evidence:
+                h = h + self._evidence(hidden[EVIDENCE_KEY], h.shape[-2:], i)
             if films is not None:
                 h = h * films[i][0] + films[i][1]
             x = stage(h)
@@ -435,6 +483,8 @@ class MaskDecoder(nn.Module):
             vec = to_canonical(hidden[name], "BC")
             x = x + self.vec_proj[self._key(name)](vec)[:, :, None, None]
         if not self.map_names:
+            if self.evidence:
+                x = x + self._evidence(hidden[EVIDENCE_KEY], (1, 1), 0)
             x = self.stages[0](x if films is None else x * films[0][0] + films[0][1])
         if films is not None:
             x = x * films[-1][0] + films[-1][1]
@@ -451,6 +501,13 @@ class MaskDecoder(nn.Module):
                               align_corners=True).reshape(batch, -1, parts * self.n_freq)
         y = F.interpolate(y.transpose(1, 2), size=frames, mode="linear", align_corners=False)
         y = y.transpose(1, 2)  # (B, frames, n_out)
+        if self.evidence:
+            profile = hidden[EVIDENCE_KEY].mean(-1)  # (B, 1, T')
+            profile = profile / profile.amax(-1, keepdim=True).clamp_min(1e-12)
+            profile = F.interpolate(profile, size=frames, mode="linear", align_corners=False)
+            gate = torch.log(profile.transpose(1, 2) + self.evidence_floor)  # (B, frames, 1)
+            offset = self.evidence_gain * gate
+            y = torch.cat([y[..., :self.n_freq] + offset, y[..., self.n_freq:]], -1)
         if not self.guide:
             return y if self.profile_bias else y + self.logit_bias
         offset, gain = y.split(self.n_freq, dim=-1)

@@ -278,7 +278,9 @@ def evaluate_two_events_setting(interpreters: dict, wavs, labels, hparams) -> di
 
     Clip ``i`` and its partner (another class) are inserted, ``two_event_seconds`` each, into
     white noise at ``two_event_snr_db``; scenes count when the classifier ranks both classes
-    among its ``two_event_top_k``.
+    among its ``two_event_top_k``. The fixed-profile row is the mean mask of the brick named by
+    ``two_event_profile_of`` (when it is evaluated); with ``two_event_paper_metrics``, the paper
+    metrics of every brick asked about each event.
     """
     adapter = next(iter(interpreters.values())).classifier
     if labels is None or (adapter.num_classes and int(labels.max()) >= adapter.num_classes):
@@ -293,8 +295,12 @@ def evaluate_two_events_setting(interpreters: dict, wavs, labels, hparams) -> di
         wavs, wavs[partner], 0.05 * torch.randn(wavs.shape, generator=gen), hparams["sample_rate"],
         torch.stack([labels, labels[partner]], 1), seconds=seconds, gap=min(0.5, 0.2 * clip_s),
         snr_db=float(hparams["two_event_snr_db"]), seed=seed)
+    profile_of = hparams.get("two_event_profile_of")
     table = two_events.evaluate_two_events(interpreters, bench, int(hparams["batch_size"]),
-                                           top_k=int(hparams["two_event_top_k"]))
+                                           top_k=int(hparams["two_event_top_k"]),
+                                           profile_of=profile_of if profile_of in interpreters else None,
+                                           paper_metrics=bool(hparams.get("two_event_paper_metrics", True)))
+    table.pop("profile", None)  # a tensor: the fixed-profile rows hold what it scores
     return {"clips": wavs.shape[0], **table}
 
 
@@ -339,6 +345,10 @@ def markdown_tables(results: dict) -> str:
             out.append(f"{block['kept']} of {block['total']} two-event scenes kept (both classes in the "
                        "classifier's top k); each brick is asked about each event.\n")
             out += _table(block["rows"], list(two_events.TWO_EVENT_METRICS))
+            if block.get("paper"):
+                out.append("\nPaper metrics, each brick asked about each event (the explained class is the "
+                           "asked event's):\n")
+                out += _table(block["paper"], list(METRIC_NAMES))
             continue
         extra = sorted({k for row in block["rows"].values() for k in row}
                        - set(METRIC_NAMES) - {"s/clip"})

@@ -52,7 +52,13 @@ from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.checkpointing import RandomState  # noqa: E402
-from speechbrain_interp.mixtures import mix_sources, other_source_targets, training_mixtures  # noqa: E402
+from speechbrain_interp.mixtures import (  # noqa: E402
+    mix_sources,
+    other_source_targets,
+    training_mixtures,
+    two_event_scenes,
+)
+from speechbrain_interp.two_events import evaluate_two_events, make_two_event_set  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +105,19 @@ class LMACBrain(AveragedGradients, sb.Brain):
                 snr_range=tuple(getattr(hp, "insert_snr_range", (-5.0, 15.0))),
                 sample_rate=interp.frontend.sample_rate)
             p_other = float(getattr(hp, "other_source_prob", 0.0))
+            p_two = float(getattr(hp, "two_event_prob", 0.0))
+            if interp.class_conditional and p_two > 0:
+                # two events apart in time, asked about either: one mask cannot answer both
+                scenes, asked, chosen = two_event_scenes(
+                    wavs, target, p_two, tuple(hp.two_event_seconds), tuple(hp.two_event_snr_range),
+                    interp.frontend.sample_rate, generator=self._generator)
+                mixed = torch.where(chosen[:, None], scenes, mixed)
+                kind = torch.where(chosen, -1, kind)  # not a two-clip mixture any more
             if interp.class_conditional and p_other > 0:
                 # asked about the other clip of two-clip mixtures too: the answer depends on the question
                 target = other_source_targets(target, kind, p_other, generator=self._generator)
+            if interp.class_conditional and p_two > 0:
+                target = torch.where(chosen.view(-1, *([1] * (target.dim() - 1))), asked, target)
             return {"": interp.loss(mixed, clean_wav=wavs, target=target)}
         outputs = {"": interp.loss(wavs)}
         if hp.valid_mix_weight > 0:
@@ -162,11 +178,25 @@ class LMACBrain(AveragedGradients, sb.Brain):
         row = table["rows"]["L-MAC"]
         return {"loc_auc": row["T-F AUC"], "loc_lift": row["lift"], "loc_kept": table["kept"]}
 
+    def two_event_stats(self) -> dict:
+        """Own and other share of a class-conditional decoder on the held-out two-event scenes."""
+        bench = getattr(self, "two_event_set", None)
+        interp = self.modules.interpreter
+        if bench is None or not interp.class_conditional:
+            return {}
+        table = evaluate_two_events({"L-MAC": interp}, bench, int(self.hparams.batch_size),
+                                    top_k=int(self.hparams.two_event_top_k), energy_row=False)
+        if table["kept"] == 0:
+            return {"two_own": 0.0, "two_other": 0.0, "two_kept": 0}
+        row = table["rows"]["L-MAC"]
+        return {"two_own": row["own share"], "two_other": row["other share"], "two_kept": table["kept"]}
+
     def on_stage_end(self, stage, stage_loss, epoch=None):
         stats = self.summarize()
         hp = self.hparams
         if stage == sb.Stage.VALID:
             stats.update(self.localization_stats())
+            stats.update(self.two_event_stats())
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
@@ -221,6 +251,35 @@ def validation_localization_set(hparams, dataset):
     return localization.make_localization_set(
         wavs, wavs.roll(1, 0), adapter.sample_rate, snr_db=tuple(hparams.get("localization_snr_db", [5.0])),
         target=target, seed=int(hparams["seed"]))
+
+
+def validation_two_event_set(hparams, dataset):
+    """Held-out two-event scenes from the validation clips, for a class-conditional decoder.
+
+    Clip ``i`` and the next clip of another predicted class go into white noise
+    (``two_event_seconds_valid`` each, at ``two_event_snr_db``); only scenes whose two classes the
+    classifier ranks in its ``two_event_top_k`` count (:func:`evaluate_two_events`).
+    """
+    n = int(hparams.get("two_event_clips", 0) or 0)
+    if n <= 0 or len(dataset) < 2 or not hparams["interpreter"].class_conditional:
+        return None
+    with dataset.output_keys_as(["sig"]):
+        wavs = [dataset[i]["sig"] for i in range(min(n, len(dataset)))]
+    length = min(w.shape[-1] for w in wavs)
+    wavs = torch.stack([w[:length] for w in wavs])
+    adapter = hparams["interpreter"].classifier
+    with torch.no_grad():
+        labels = adapter.classify_wav(wavs).argmax(-1).cpu()
+    partner = torch.tensor([next((j % len(wavs) for j in range(i + 1, i + len(wavs))
+                                  if labels[j % len(wavs)] != labels[i]), (i + 1) % len(wavs))
+                            for i in range(len(wavs))])
+    sr, seed = adapter.sample_rate, int(hparams["seed"])
+    clip_s = length / sr
+    noise = 0.05 * torch.randn(wavs.shape, generator=torch.Generator().manual_seed(seed))
+    return make_two_event_set(wavs, wavs[partner], noise, sr, torch.stack([labels, labels[partner]], 1),
+                              seconds=min(float(hparams["two_event_seconds_valid"]), 0.4 * clip_s),
+                              gap=min(0.5, 0.2 * clip_s), snr_db=float(hparams["two_event_snr_db"]),
+                              seed=seed)
 
 
 def dataio_prep(hparams, manifests, data_root):
@@ -306,6 +365,7 @@ def main(argv):
         run_opts=run_opts, checkpointer=hparams["checkpointer"],
     )
     brain.localization_set = validation_localization_set(hparams, datasets["valid"])
+    brain.two_event_set = validation_two_event_set(hparams, datasets["valid"])
     brain.fit(
         brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
         train_loader_kwargs=hparams["dataloader_options"],

@@ -45,10 +45,13 @@ from speechbrain_interp.checkpointing import AtomicCheckpointer, RandomState  # 
 from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter  # noqa: E402
 from speechbrain_interp.interpreters.lmac_text import TextLMAC, text_training_batch  # noqa: E402
 from speechbrain_interp.lmac_text_export import export_text_lmac  # noqa: E402
-from speechbrain_interp.localization import energy_mask  # noqa: E402
-from speechbrain_interp.metrics import evaluate_mask  # noqa: E402
 from speechbrain_interp.safety import load_state_dict  # noqa: E402
-from speechbrain_interp.two_events import TWO_EVENT_METRICS, evaluate_two_events, make_two_event_set  # noqa: E402
+from speechbrain_interp.two_events import (  # noqa: E402
+    TWO_EVENT_METRICS,
+    evaluate_two_events,
+    make_two_event_set,
+    two_event_paper_metrics,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,28 +123,6 @@ def absent_mask_means(brick: TextLMAC, bench, batch_size: int) -> dict:
         absent.append(brick.explain(wav, target=other).mask.mean((1, 2)))
     return {"mask mean (own prompt)": float(torch.cat(own).mean()),
             "mask mean (absent prompt)": float(torch.cat(absent).mean())}
-
-
-@torch.no_grad()
-def paper_metrics(brick: TextLMAC, bench, profile: torch.Tensor, batch_size: int) -> dict:
-    """AI, AD, AG, FF, Fid-In, SPS, COMP of the brick's masks and of the energy-mask and
-    fixed-profile references, asked about both events of each scene.
-
-    The probability is the zero-shot softmax over the label prompts (the brick's classifier).
-    """
-    adapter, fe = brick.classifier, brick.classifier.frontend
-    names = ("LMAC-ZS (label prompts)", "energy mask", "fixed profile")
-    sums = {name: {} for name in names}
-    for q in (0, 1):
-        for s in range(0, len(bench), batch_size):
-            wav, target = bench.mixture[s:s + batch_size], bench.targets[s:s + batch_size, q]
-            magnitude = fe(wav).magnitude
-            masks = (brick.explain(wav, target=target).mask, energy_mask(fe, magnitude),
-                     profile.to(magnitude).expand_as(magnitude))
-            for name, mask in zip(names, masks):
-                for k, v in evaluate_mask(adapter, magnitude, mask, target=target).items():
-                    sums[name].setdefault(k, []).append(v.double())
-    return {name: {k: float(torch.cat(v).nanmean()) for k, v in row.items()} for name, row in sums.items()}
 
 
 def build(hparams) -> TextLMAC:
@@ -248,7 +229,9 @@ def main(argv):
     bricks = {"LMAC-ZS (label prompts)": brick, "LMAC-ZS (caption prompts)": CaptionPrompts(brick)}
     table = two_event_rows(bricks, test_bench, hparams, profile_of="LMAC-ZS (label prompts)")
     extra = absent_mask_means(brick, kept, bs) if len(kept) else {}
-    paper = paper_metrics(brick, kept, table["profile"], bs) if len(kept) else {}
+    paper = {}
+    if len(kept):
+        paper = two_event_paper_metrics({"LMAC-ZS (label prompts)": brick}, kept, bs, table["profile"])
     out = Path(hparams["output_folder"])
     results = {"kept": table["kept"], "total": table["total"], "rows": table["rows"], "paper_metrics": paper,
                **extra, "target_own_share": hparams["target_own_share"],
