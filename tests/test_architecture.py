@@ -30,8 +30,8 @@ SHIMS = {
 #: Layers, lowest first: a module may import modules of its own layer or of lower ones.
 LAYERS = [
     ("core", ["audio", "spectral", "adapters", "explanation", "figures", "metrics", "localization",
-              "sanity", "two_events", "class_evidence", "safety", "synth", "mixtures", "checkpointing", "vocabularies",
-              "lobes", "patches", "spliced", "sharding"]),
+              "sanity", "two_events", "class_evidence", "safety", "synth", "mixtures", "checkpointing",
+              "vocabularies", "lobes", "patches", "spliced", "sharding"]),
     ("numerics and embedders", ["solvers", "embedders", "concept_cache", "concept_metrics", "concepts"]),
     ("bricks", ["interpreters", "per_label", "concept_sounds"]),
     ("folders and loading", ["sources", "repository", "transformers_classifier", "loading"]),

@@ -40,9 +40,10 @@ NOTES = (
     "decoder, and its mask logits are gated by the time profile of the asked class's evidence on "
     "`embedding_model.conv_block5` (gradient times activation of that class's logit, "
     "speechbrain_interp.class_evidence): `logit + g log(p + 0.001)`, with g = 1 as initialised (a larger "
-    "g follows the evidence more closely and keeps less of the decision). Further training on the L-MAC objective lowered the two-event own share "
-    "(recipes/ESC50/interpret/README.md), so the decoder ships as the bundled one. Each explanation costs "
-    "one more forward and a partial backward pass of the classifier."
+    "g follows the evidence more closely and keeps less of the decision). Further training on the L-MAC "
+    "objective lowered the two-event own share (recipes/ESC50/interpret/README.md), so the decoder ships "
+    "as the bundled one. Each explanation costs one more forward and a partial backward pass of the "
+    "classifier."
 )
 
 
@@ -80,8 +81,9 @@ def _export(brick, args) -> Path:
         license="cc-by-nc-3.0", evaluation=evaluation,
         evaluation_note=("Two events, two questions: each fold-5 clip's and a partner clip's most active "
                          "1.5 s inserted into white noise at separate times, 10 dB over it; a scene counts "
-                         "when the classifier ranks both classes in its top 10, and each brick is asked about "
-                         "each event (recipes/ESC50/interpret/README.md has the commands and more tables)."),
+                         "when the classifier ranks both classes in its top 10, and each brick is asked "
+                         "about each event (recipes/ESC50/interpret/README.md has the commands and more "
+                         "tables)."),
         notes=NOTES, tags=["class-conditional"])
     out = export_interpreter(brick, args.out, classifier_source=args.classifier_source, card=card,
                              overwrite=args.overwrite)
