@@ -230,6 +230,16 @@ def mask_metrics(adapter, stats) -> dict:
                                 logits.argmax(-1), stats["mask"])
 
 
+def predicted_clips(adapter, dataset, n: int):
+    """The first ``n`` clips of a dataset, cut to the shortest, and the classifier's predictions."""
+    with dataset.output_keys_as(["sig"]):
+        wavs = [dataset[i]["sig"] for i in range(min(n, len(dataset)))]
+    length = min(w.shape[-1] for w in wavs)
+    wavs = torch.stack([w[:length] for w in wavs])
+    with torch.no_grad():
+        return wavs, adapter.classify_wav(wavs).argmax(-1).cpu()
+
+
 def validation_localization_set(hparams, dataset):
     """Held-out localization mixtures from the validation clips (None when switched off).
 
@@ -241,13 +251,8 @@ def validation_localization_set(hparams, dataset):
     n = int(hparams.get("localization_clips", 0) or 0)
     if n <= 0 or len(dataset) < 2:
         return None
-    with dataset.output_keys_as(["sig"]):
-        wavs = [dataset[i]["sig"] for i in range(min(n, len(dataset)))]
-    length = min(w.shape[-1] for w in wavs)
-    wavs = torch.stack([w[:length] for w in wavs])
     adapter = hparams["interpreter"].classifier
-    with torch.no_grad():
-        target = adapter.classify_wav(wavs).argmax(-1).cpu()
+    wavs, target = predicted_clips(adapter, dataset, n)
     return localization.make_localization_set(
         wavs, wavs.roll(1, 0), adapter.sample_rate, snr_db=tuple(hparams.get("localization_snr_db", [5.0])),
         target=target, seed=int(hparams["seed"]))
@@ -263,13 +268,9 @@ def validation_two_event_set(hparams, dataset):
     n = int(hparams.get("two_event_clips", 0) or 0)
     if n <= 0 or len(dataset) < 2 or not hparams["interpreter"].class_conditional:
         return None
-    with dataset.output_keys_as(["sig"]):
-        wavs = [dataset[i]["sig"] for i in range(min(n, len(dataset)))]
-    length = min(w.shape[-1] for w in wavs)
-    wavs = torch.stack([w[:length] for w in wavs])
     adapter = hparams["interpreter"].classifier
-    with torch.no_grad():
-        labels = adapter.classify_wav(wavs).argmax(-1).cpu()
+    wavs, labels = predicted_clips(adapter, dataset, n)
+    length = wavs.shape[-1]
     partner = torch.tensor([next((j % len(wavs) for j in range(i + 1, i + len(wavs))
                                   if labels[j % len(wavs)] != labels[i]), (i + 1) % len(wavs))
                             for i in range(len(wavs))])
