@@ -34,6 +34,9 @@ class BandTextEmbedder(AudioTextEmbedder):
         Names of the low and high band.
     dim : int
         Size of the joint space.
+    pool_temperature, threshold : float
+        Of the band classifier (:func:`~speechbrain_interp.testing.band_class_classifier`; a
+        smooth maximum over time spreads the gradient over the whole tone).
 
     Example
     -------
@@ -44,9 +47,11 @@ class BandTextEmbedder(AudioTextEmbedder):
     [0]
     """
 
-    def __init__(self, labels=("low hum", "high whistle"), dim: int = 32):
+    def __init__(self, labels=("low hum", "high whistle"), dim: int = 32, pool_temperature: float = 0.0,
+                 threshold: float = 0.5):
         super().__init__()
-        self.classifier = band_class_classifier(labels=labels)
+        self.classifier = band_class_classifier(labels=labels, pool_temperature=pool_temperature,
+                                                threshold=threshold)
         self.text_encoder = HashingTextEncoder(dim=dim)
         self.sample_rate = self.classifier.sample_rate
         self.embed_dim = dim
@@ -74,7 +79,7 @@ class BandTextEmbedder(AudioTextEmbedder):
         return self.text_encoder.embed_text(list(texts)).to(self.class_text)
 
 
-def band_text_embedder(labels=("low hum", "high whistle"), dim: int = 32) -> BandTextEmbedder:
+def band_text_embedder(labels=("low hum", "high whistle"), dim: int = 32, **classifier) -> BandTextEmbedder:
     """A :class:`BandTextEmbedder` (8 kHz; bands 500-900 Hz and 2000-2400 Hz).
 
     Example
@@ -82,7 +87,7 @@ def band_text_embedder(labels=("low hum", "high whistle"), dim: int = 32) -> Ban
     >>> band_text_embedder().embed_text(["low hum"]).shape
     torch.Size([1, 32])
     """
-    return BandTextEmbedder(labels, dim)
+    return BandTextEmbedder(labels, dim, **classifier)
 
 
 def two_tone_scenes(n: int, seed: int = 0, sample_rate: int = 8000):
@@ -122,7 +127,8 @@ def two_tone_scenes(n: int, seed: int = 0, sample_rate: int = 8000):
     return wav, (spans * sample_rate).round().long()
 
 
-def two_tone_text_lmac(steps: int = 150, seed: int = 2, labels=("low hum", "high whistle")):
+def two_tone_text_lmac(steps: int = 150, seed: int = 2, labels=("low hum", "high whistle"),
+                      evidence: bool = False):
     """A small :class:`~speechbrain_interp.interpreters.lmac_text.TextLMAC` over :func:`band_text_embedder`,
     trained for ``steps`` Adam steps on :func:`two_tone_scenes`, each scene asked about one of its
     two tones in a random caption (about 20 s for 150 steps on a 2-core CPU).
@@ -132,6 +138,10 @@ def two_tone_text_lmac(steps: int = 150, seed: int = 2, labels=("low hum", "high
     on the other's, with one torch thread or two (``tests/test_lmac_text.py``). Training is
     sensitive to the seed and the thread count: with ``seed=1`` one prompt got 0.29 and 0.15 with
     two threads, 0.41 and 0.13 with one.
+
+    ``evidence=True`` gives the decoder the embedder's evidence for the prompt
+    (``evidence_layer``, :meth:`TextLMAC.prompt_evidence`), over a band classifier that pools
+    time with a smooth maximum.
 
     Example
     -------
@@ -143,8 +153,10 @@ def two_tone_text_lmac(steps: int = 150, seed: int = 2, labels=("low hum", "high
     from speechbrain_interp.interpreters.lmac_text import TextLMAC
 
     torch.manual_seed(seed)
-    lmac = TextLMAC(embedder=band_text_embedder(labels), labels=list(labels), channels=8, head_channels=4,
-                    lambda_l1=1.5).train()
+    extra = {"evidence_layer": "classifier.model.features"} if evidence else {}
+    embedder = band_text_embedder(labels, **({"pool_temperature": 1.0, "threshold": 0.0} if evidence else {}))
+    lmac = TextLMAC(embedder=embedder, labels=list(labels), channels=8, head_channels=4, lambda_l1=1.5,
+                    **extra).train()
     opt, rng = torch.optim.Adam(lmac.trainable_parameters(), lr=1e-2), random.Random(0)
     for step in range(steps):
         wavs, _ = two_tone_scenes(8, seed=1000 + step)

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_interp.audio import validate_waveform
+from speechbrain_interp.class_evidence import EVIDENCE_KEY, class_evidence
 from speechbrain_interp.embedders.text import label_captions
 from speechbrain_interp.embedders.zero_shot import ZeroShotAdapter
 from speechbrain_interp.interpreters.lmac import LMAC
@@ -112,6 +113,10 @@ class TextLMAC(LMAC):
     cond_scale : float
         Gain on the (centred) prompt embedding before the decoder's FiLM map (default 1.0; a larger
         gain makes the map learn faster, e.g. for high-dimensional text towers).
+    evidence_layer : str, optional
+        (An :class:`LMAC` option.) The decoder also reads the embedder's evidence for the prompt
+        on this layer: the gradient of the clip's zero-shot similarity to the prompt times the
+        layer's activation (:meth:`prompt_evidence`), which gates the mask as in :class:`LMAC`.
     **kwargs
         Other :class:`LMAC` options.
 
@@ -156,6 +161,8 @@ class TextLMAC(LMAC):
         if similarity_layer is not None:
             self.options["similarity_layer"] = similarity_layer
         self.similarity_layer = self.options["similarity_layer"]
+        if self.evidence_layer is not None:
+            self.options["class_conditional"] = False  # conditioned on the prompt's evidence, not classes
         specs = dict(self.decoder.specs)
         if self.similarity_layer:
             self._check_similarity_layer(specs)
@@ -217,10 +224,30 @@ class TextLMAC(LMAC):
         sim = (frames * F.normalize(prompts.float(), dim=-1)[:, None, :]).sum(-1)
         return (self.classifier.scale * (sim - sim.mean(1, keepdim=True)))[..., None]
 
-    def _decode(self, domain, hidden: dict, prompts: torch.Tensor) -> torch.Tensor:
+    def prompt_evidence(self, magnitude: torch.Tensor, prompts: torch.Tensor, phase=None) -> torch.Tensor:
+        """``(batch, 1, time, freq)``: where ``evidence_layer`` holds each clip's similarity to its prompt.
+
+        The evidence of :func:`~speechbrain_interp.class_evidence.class_evidence` for a zero-shot
+        classifier whose classes are, for the time of the call, the batch's own prompts (clip ``i``
+        asked about prompt ``i``), so that any text, not only a label, has a map.
+        """
+        clf = self.classifier
+        saved = clf.prompts
+        clf.prompts = F.normalize(prompts.float(), dim=-1).to(saved)
+        try:
+            return class_evidence(clf, self.evidence_layer, self.evidence_layout, magnitude,
+                                  torch.arange(len(prompts), device=magnitude.device), phase=phase,
+                                  weighting=self.evidence_weighting)
+        finally:
+            clf.prompts = saved
+
+    def _decode(self, domain, hidden: dict, prompts: torch.Tensor, magnitude=None,
+                phase=None) -> torch.Tensor:
         layers = {n: hidden[n] for n in self.layers}
         if self.similarity_layer:
             layers[self.SIMILARITY] = self.similarity_track(hidden, prompts)
+        if self.decoder.evidence:
+            layers[EVIDENCE_KEY] = self.prompt_evidence(magnitude, prompts, phase)
         return self.decoder(layers, domain, target=self.condition(prompts))
 
     # --- conditioning ------------------------------------------------------------------
@@ -249,7 +276,8 @@ class TextLMAC(LMAC):
         ``phase`` is not read (the prompt, not the classifier's gradients, conditions the mask)."""
         if target is None:
             raise ValueError("TextLMAC needs a prompt: explain(wav, text='...') or a class target")
-        return self._decode(self.frontend.to_mask_domain(magnitude), hidden, self.prompts_of(target))
+        return self._decode(self.frontend.to_mask_domain(magnitude), hidden, self.prompts_of(target),
+                            magnitude, phase)
 
     def prompted(self, texts):
         """Free-text prompts join the label prompts for one call; yields their class indices.
@@ -306,7 +334,8 @@ class TextLMAC(LMAC):
         prompts = F.normalize(prompts.to(device).float(), dim=-1)
         absent = (torch.zeros_like(target, dtype=torch.bool) if absent is None
                   else torch.as_tensor(absent, device=device).bool())
-        mask_logits = self._decode(fe.to_mask_domain(spec.magnitude), hidden, prompts)
+        mask_logits = self._decode(fe.to_mask_domain(spec.magnitude), hidden, prompts, spec.magnitude,
+                                   spec.phase)
         mask = torch.sigmoid(mask_logits)
         shown = self.sample_mask(mask_logits) if self.training and self.temperature > 0 else mask
         mag, phase = spec.magnitude, spec.phase

@@ -136,7 +136,9 @@ def build(hparams) -> TextLMAC:
         embedder.projection.load_state_dict(load_state_dict(path))
     adapter = ZeroShotAdapter(embedder, embedder.classifier.labels, scale=hparams.get("zero_shot_scale"))
     layers = [f"classifier.model.{name}" for name in hparams["decoder_layers"]]
+    evidence = hparams.get("evidence_layer")
     return TextLMAC(adapter, layers=layers, config=hparams["brick"],
+                    evidence_layer=f"classifier.model.{evidence}" if evidence else None,
                     pretrained_decoder=hparams.get("pretrained_decoder"))
 
 
