@@ -95,7 +95,7 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
     if path.is_dir():
         return path.resolve()
     bundled = Path(__file__).resolve().parent / "pretrained" / text
-    if isinstance(source, str) and "/" not in text and (bundled / "hyperparams.yaml").is_file():
+    if isinstance(source, str) and "/" not in text and (bundled / "config.json").is_file():
         return bundled
     if isinstance(source, Path) or text.startswith((".", "/", "~")) or not REPO_ID_PATTERN.match(text):
         raise FileNotFoundError(
@@ -161,8 +161,8 @@ def bundled_interpreter(name: str = BUNDLED_INTERPRETER) -> Path:
     FileNotFoundError: the bundled interpreter 'no-such-interpreter' is not in this installation ...
     """
     folder = Path(__file__).resolve().parent / "pretrained" / name
-    if not (folder / "hyperparams.yaml").is_file():
-        available = sorted(p.name for p in folder.parent.glob("*") if (p / "hyperparams.yaml").is_file())
+    if not (folder / "config.json").is_file():
+        available = sorted(p.name for p in folder.parent.glob("*") if (p / "config.json").is_file())
         raise FileNotFoundError(
             f"the bundled interpreter '{name}' is not in this installation ({folder}); available: "
             f"{available or 'none'}. Reinstall the package with its data, or pass --interpreter SOURCE"

@@ -34,15 +34,25 @@ __all__ = ["TextLMACInterface", "load_text_lmac", "is_text_lmac_folder", "CONFIG
 CONFIG = "text_lmac.json"
 
 
+def _local(folder) -> Path:
+    """``folder``, or the bundled interpreter it names (e.g. ``"lmac-zs-esc50-compact"``)."""
+    path = Path(folder)
+    bundled = Path(__file__).resolve().parent / "pretrained" / str(folder)
+    if not path.exists() and "/" not in str(folder) and (bundled / CONFIG).is_file():
+        return bundled
+    return path
+
+
 def is_text_lmac_folder(folder) -> bool:
-    """Whether ``folder`` is a text-conditioned L-MAC folder (it holds ``text_lmac.json``).
+    """Whether ``folder`` is a text-conditioned L-MAC folder (it holds ``text_lmac.json``), or the
+    name of one bundled with the package.
 
     Example
     -------
-    >>> is_text_lmac_folder("no/such/folder")
-    False
+    >>> is_text_lmac_folder("no/such/folder"), is_text_lmac_folder("lmac-zs-esc50-compact")
+    (False, True)
     """
-    return (Path(folder) / CONFIG).is_file()
+    return (_local(folder) / CONFIG).is_file()
 
 
 def load_text_lmac(folder, savedir=None, run_opts=None) -> TextLMAC:
@@ -54,7 +64,7 @@ def load_text_lmac(folder, savedir=None, run_opts=None) -> TextLMAC:
     Traceback (most recent call last):
     FileNotFoundError: 'no/such/folder' has no text_lmac.json: ...
     """
-    folder = Path(folder)
+    folder = _local(folder)
     path = folder / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"'{folder}' has no {CONFIG}: it is not a text-conditioned L-MAC folder; "
