@@ -165,3 +165,22 @@ def test_the_conditional_export_script_writes_a_folder_that_answers_each_class(t
     wav = demo_clip(5.0, seed=0)[None]
     dog, rain = (interface.interpret_batch(wav, target=c).mask for c in ("dog", "rain"))
     assert not torch.allclose(dog, rain)
+
+
+@pytest.mark.parametrize("flags", [["--interpreter", "lmac-esc50-compact-conditional", "--target", "dog"],
+                                   ["--interpreter", "lmac-zs-esc50-compact", "--text", "a siren wailing"]],
+                         ids=["class", "text"])
+def test_the_bundled_conditional_interpreters_answer_from_the_command_line(flags, tmp_path):
+    """Both bundled conditional interpreters, named by their bundled names (offline)."""
+    import json
+
+    from speechbrain_interp.cli import main
+    from speechbrain_interp.sources import bundled_interpreter
+
+    clip = bundled_interpreter() / "examples" / "siren_and_barks.wav"
+    out = tmp_path / "out"
+    assert main(["explain", str(clip), *flags, "--out", str(out), "--no-images", "-q"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    entry = summary[0] if isinstance(summary, list) else summary
+    assert "siren_and_barks" in json.dumps(entry)
+    assert any(p.name.endswith("_interpretation.wav") for p in out.rglob("*.wav"))
