@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -130,11 +131,18 @@ def prepare_esc50(data_folder, save_folder, train_folds=(1, 2, 3), valid_folds=(
         items = manifests[split]
         if max_per_split is not None:
             items = _stratified_head(items, max_per_split)
-        with open(paths[split], "w", encoding="utf-8") as fh:
-            json.dump(items, fh, indent=1)
+        _write_atomically(paths[split], json.dumps(items, indent=1))
         logger.info("%s: %d clips -> %s", split, len(items), paths[split])
-    opts_path.write_text(json.dumps(opts))
+    _write_atomically(opts_path, json.dumps(opts))
     return paths
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file and rename it: processes that prepare the same folder at
+    once (every rank of a torchrun job) never let another read a half-written manifest."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _stratified_head(items: dict, n: int) -> dict:
