@@ -5,9 +5,10 @@ class it is asked about. A learned embedding of the class (FiLM) has to discover
 the interpreter's loss alone, and on ESC-50 it did not (recipes/ESC50/interpret/README.md,
 "asking about one class"). The classifier itself already knows: the gradient of the class's
 logit with respect to a hidden map weights that map's channels by how much they count for
-the class (Grad-CAM, Selvaraju et al. 2017). :func:`class_evidence` computes that map,
-``relu(sum_k w_k h_k)`` with ``w_k`` the gradient averaged over the map, normalised to a peak
-of 1 per clip, so that a decoder can read it as one more hidden layer.
+the class (Grad-CAM, Selvaraju et al. 2017), or, taken place by place, says where in the map
+each channel counts (HiResCAM, Draelos and Carin 2020). :func:`class_evidence` computes that
+map, ``relu(sum_k w_k h_k)``, normalised to a peak of 1 per clip, so that a decoder can read it
+as one more hidden layer.
 
 Authors
 * speechbrain_interp contributors 2026
@@ -18,15 +19,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from speechbrain_interp.lobes.mask_decoder import EVIDENCE_KEY, to_canonical
+from speechbrain_interp.lobes.mask_decoder import EVIDENCE_KEY, _first_tensor, to_canonical
 
 __all__ = ["EVIDENCE_KEY", "class_evidence", "class_score"]
-
-
-def _first_tensor(output):
-    while isinstance(output, (tuple, list)):
-        output = output[0]
-    return output
 
 
 def class_score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -51,7 +46,7 @@ def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, ta
 
     One forward pass of the classifier with gradients and one backward pass from the asked
     logits down to the layer (not to the input). The map is ``relu`` of the channels weighted
-    by their mean gradient, in the canonical ``(batch, channels, time, freq)`` view of the
+    by their gradient (see ``weighting``), in the canonical ``(batch, channels, time, freq)`` view of the
     layer (:func:`~speechbrain_interp.lobes.mask_decoder.to_canonical`), divided by its
     per-clip peak: 1 where the evidence is strongest, 0 where the layer holds none.
 
@@ -94,6 +89,8 @@ def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, ta
     if layout == "BC":
         raise ValueError(f"layer '{layer}' has no time axis (a pooled vector): the class evidence needs "
                          "a map; name a layer before the model pools over time")
+    if weighting not in ("mean", "element"):
+        raise ValueError(f"weighting must be 'mean' or 'element', got '{weighting}'")
     outputs = []
     handle = adapter.model.get_submodule(layer).register_forward_hook(
         lambda module, inputs, output: outputs.append(_first_tensor(output)))
@@ -109,8 +106,6 @@ def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, ta
     view = getattr(adapter, "hidden_view", lambda name, output: output)
     acts = to_canonical(view(layer, acts.detach()), layout)
     grads = to_canonical(view(layer, grads), layout)
-    if weighting not in ("mean", "element"):
-        raise ValueError(f"weighting must be 'mean' or 'element', got '{weighting}'")
     weights = grads.mean(dim=(2, 3), keepdim=True) if weighting == "mean" else grads
     cam = F.relu((weights * acts).sum(1, keepdim=True))
     peak = cam.flatten(1).amax(1).view(-1, 1, 1, 1)

@@ -180,8 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one mask per class asked for (explain --target X masks X's evidence)")
     train.add_argument("--evidence-layer", metavar="LAYER",
                        help="class-conditional through the classifier's evidence for the class on this "
-                            "hidden "
-                            "layer (a map with a time axis, e.g. the last convolutional block)")
+                            "hidden layer (a map with a time axis, e.g. the last convolutional block)")
     _add_loading(train)
 
     export = sub.add_parser(

@@ -171,7 +171,7 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
     from speechbrain_interp.interpreters.lmac import LMAC
     from speechbrain_interp.interpreting import audio_files
     from speechbrain_interp.loading import load_classifier_adapter
-    from speechbrain_interp.mixtures import other_source_targets, training_mixtures, two_event_scenes
+    from speechbrain_interp.mixtures import conditional_questions, training_mixtures
 
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"'{out}' already exists; pass overwrite=True (CLI: --overwrite) to replace "
@@ -246,16 +246,11 @@ def train_lmac(classifier, audio, out=None, epochs: int = 10, batch_size: int = 
                 if mixtures:
                     mixed, kind = training_mixtures(wav, generator=generator)
                     target = None
-                    if brick.class_conditional:  # ask about the other clip of two-clip mixtures too
-                        clean = brick.clean_target(wav)
-                        target = other_source_targets(clean, kind, 0.5, generator=generator)
-                        # and about either event of two events apart in time
-                        scenes, asked, chosen = two_event_scenes(
-                            wav, clean, 0.5, (0.2 * seconds, 0.4 * seconds),
-                            sample_rate=brick.frontend.sample_rate,
+                    if brick.class_conditional:  # questions whose answer depends on the class asked
+                        mixed, target = conditional_questions(
+                            wav, mixed, kind, brick.clean_target(wav), 0.5, 0.5,
+                            (0.2 * seconds, 0.4 * seconds), sample_rate=brick.frontend.sample_rate,
                             generator=generator)
-                        mixed = torch.where(chosen[:, None], scenes, mixed)
-                        target = torch.where(chosen.view(-1, *([1] * (target.dim() - 1))), asked, target)
                     loss, stats = brick.loss(mixed, clean_wav=wav, target=target)
                 else:
                     loss, stats = brick.loss(wav)

@@ -16,7 +16,7 @@ from speechbrain_interp.localization import most_active_segment
 from speechbrain_interp.two_events import make_two_event_set
 
 __all__ = ["total_variation", "mix_sources", "add_white_noise", "insert_events", "training_mixtures",
-           "other_source_targets", "two_event_scenes"]
+           "other_source_targets", "two_event_scenes", "conditional_questions"]
 
 _EPS = 1e-8
 
@@ -250,3 +250,42 @@ def two_event_scenes(wav: torch.Tensor, target: torch.Tensor, p: float, seconds=
     scenes[idx.to(wav.device)] = bench.mixture.to(wav.device, wav.dtype)
     swap = (chosen & ask_other).to(target.device).view(-1, *([1] * (target.dim() - 1)))
     return scenes, torch.where(swap, other_target, target), chosen.to(wav.device)
+
+
+def conditional_questions(wav, mixed, kind, target, p_other: float, p_two: float, seconds=(0.5, 2.0),
+                          snr_range=(0.0, 15.0), sample_rate: int = 16000, generator=None):
+    """Inputs and targets that ask a class-conditional interpreter questions with several answers.
+
+    ``mixed`` and ``kind`` come from :func:`training_mixtures` on the clean clips ``wav`` whose
+    targets are ``target``. With probability ``p_two`` a clip becomes a two-event scene asked
+    about either event (:func:`two_event_scenes`, ``seconds`` and ``snr_range``); with
+    probability ``p_other`` a remaining two-clip mixture is asked about its other clip
+    (:func:`other_source_targets`).
+
+    Returns
+    -------
+    mixed, target : torch.Tensor
+        The inputs and the class each is asked about.
+
+    Example
+    -------
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> wav, target = torch.randn(4, 16000), torch.tensor([0, 1, 2, 3])
+    >>> mixed, kind = training_mixtures(wav, generator=gen)
+    >>> inputs, asked = conditional_questions(wav, mixed, kind, target, 0.5, 1.0, (0.3, 0.3),
+    ...                                       sample_rate=4000, generator=gen)
+    >>> inputs.shape, all(a in (t, (t - 1) % 4) for a, t in zip(asked.tolist(), range(4)))
+    (torch.Size([4, 16000]), True)
+    """
+    chosen = None
+    if p_two > 0:
+        # two events apart in time, asked about either: one mask cannot answer both
+        scenes, asked, chosen = two_event_scenes(wav, target, p_two, tuple(seconds), tuple(snr_range),
+                                                 sample_rate, generator=generator)
+        mixed = torch.where(chosen[:, None], scenes, mixed)
+        kind = torch.where(chosen, -1, kind)  # not a two-clip mixture any more
+    if p_other > 0:
+        target = other_source_targets(target, kind, p_other, generator=generator)
+    if chosen is not None:
+        target = torch.where(chosen.view(-1, *([1] * (target.dim() - 1))), asked, target)
+    return mixed, target

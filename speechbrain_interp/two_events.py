@@ -32,8 +32,8 @@ from speechbrain_interp.localization import (
 )
 from speechbrain_interp.metrics import evaluate_mask
 
-__all__ = ["TwoEventSet", "make_two_event_set", "two_event_scores", "evaluate_two_events",
-           "two_event_paper_metrics", "TWO_EVENT_METRICS"]
+__all__ = ["TwoEventSet", "make_two_event_set", "next_partner_set", "two_event_scores",
+           "evaluate_two_events", "two_event_paper_metrics", "TWO_EVENT_METRICS"]
 
 #: Columns of :func:`evaluate_two_events`.
 TWO_EVENT_METRICS = ("own share", "other share", "own lift", "own >= 0.7")
@@ -116,6 +116,33 @@ def make_two_event_set(first, second, backgrounds, sample_rate: int, targets, se
         spans.append(torch.tensor([[starts[0], starts[0] + length], [starts[1], starts[1] + length]]))
     names = list(ids) if ids is not None else [str(i) for i in range(n)]
     return TwoEventSet(torch.stack(mixtures), torch.stack(spans), torch.as_tensor(targets).long(), names)
+
+
+def next_partner_set(wavs, labels, sample_rate: int, seconds: float, snr_db: float,
+                     seed: int = 0) -> TwoEventSet:
+    """Clip ``i`` and the next clip of another class (in order, wrapping) in white noise (0.05 std).
+
+    The events last ``seconds`` (at most 0.4 of a clip) and lie ``min(0.5 s, 0.2 clip)`` apart
+    at least; a clip without any of another class is paired with itself.
+
+    Example
+    -------
+    >>> bench = next_partner_set(torch.randn(3, 8000), torch.tensor([0, 0, 1]), 8000, 0.25, 5.0)
+    >>> bench.targets.tolist()
+    [[0, 1], [0, 1], [1, 0]]
+    """
+    wavs, labels = torch.as_tensor(wavs), torch.as_tensor(labels).long()
+    n = len(labels)
+    partner = []
+    for i in range(n):
+        others = (k % n for k in range(i + 1, i + n) if labels[k % n] != labels[i])
+        partner.append(next(others, i))
+    clip_s = wavs.shape[1] / sample_rate
+    noise = 0.05 * torch.randn(wavs.shape, generator=torch.Generator().manual_seed(seed))
+    targets = torch.stack([labels, labels[partner]], 1)
+    return make_two_event_set(wavs, wavs[partner], noise, sample_rate, targets,
+                              seconds=min(float(seconds), 0.4 * clip_s), gap=min(0.5, 0.2 * clip_s),
+                              snr_db=float(snr_db), seed=seed)
 
 
 def two_event_scores(frontend, masks: torch.Tensor, own: torch.Tensor, other: torch.Tensor) -> dict:

@@ -90,7 +90,7 @@ class LMAC(Interpreter):
         is set.
     evidence_layer : str, optional
         Condition the decoder on the class through the classifier's own evidence for it
-        instead: the Grad-CAM map of the asked class on this hidden layer
+        instead: the map of the asked class's evidence on this hidden layer (``evidence_weighting``)
         (:func:`speechbrain_interp.class_evidence.class_evidence`, one more forward and a
         partial backward pass of the classifier per batch), added to every fusion stage.
         Implies ``class_conditional``; default None.

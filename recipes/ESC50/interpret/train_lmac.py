@@ -52,13 +52,8 @@ from speechbrain_interp import localization  # noqa: E402
 from speechbrain_interp import metrics as M  # noqa: E402
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.checkpointing import RandomState  # noqa: E402
-from speechbrain_interp.mixtures import (  # noqa: E402
-    mix_sources,
-    other_source_targets,
-    training_mixtures,
-    two_event_scenes,
-)
-from speechbrain_interp.two_events import evaluate_two_events, make_two_event_set  # noqa: E402
+from speechbrain_interp.mixtures import conditional_questions, mix_sources, training_mixtures  # noqa: E402
+from speechbrain_interp.two_events import evaluate_two_events, next_partner_set  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -104,20 +99,12 @@ class LMACBrain(AveragedGradients, sb.Brain):
                 insert_seconds=tuple(getattr(hp, "insert_seconds", (0.5, 2.0))),
                 snr_range=tuple(getattr(hp, "insert_snr_range", (-5.0, 15.0))),
                 sample_rate=interp.frontend.sample_rate)
-            p_other = float(getattr(hp, "other_source_prob", 0.0))
-            p_two = float(getattr(hp, "two_event_prob", 0.0))
-            if interp.class_conditional and p_two > 0:
-                # two events apart in time, asked about either: one mask cannot answer both
-                scenes, asked, chosen = two_event_scenes(
-                    wavs, target, p_two, tuple(hp.two_event_seconds), tuple(hp.two_event_snr_range),
-                    interp.frontend.sample_rate, generator=self._generator)
-                mixed = torch.where(chosen[:, None], scenes, mixed)
-                kind = torch.where(chosen, -1, kind)  # not a two-clip mixture any more
-            if interp.class_conditional and p_other > 0:
-                # asked about the other clip of two-clip mixtures too: the answer depends on the question
-                target = other_source_targets(target, kind, p_other, generator=self._generator)
-            if interp.class_conditional and p_two > 0:
-                target = torch.where(chosen.view(-1, *([1] * (target.dim() - 1))), asked, target)
+            if interp.class_conditional:
+                mixed, target = conditional_questions(
+                    wavs, mixed, kind, target, float(getattr(hp, "other_source_prob", 0.0)),
+                    float(getattr(hp, "two_event_prob", 0.0)), getattr(hp, "two_event_seconds", (0.75, 2.0)),
+                    getattr(hp, "two_event_snr_range", (0.0, 15.0)), interp.frontend.sample_rate,
+                    generator=self._generator)
             return {"": interp.loss(mixed, clean_wav=wavs, target=target)}
         outputs = {"": interp.loss(wavs)}
         if hp.valid_mix_weight > 0:
@@ -270,17 +257,8 @@ def validation_two_event_set(hparams, dataset):
         return None
     adapter = hparams["interpreter"].classifier
     wavs, labels = predicted_clips(adapter, dataset, n)
-    length = wavs.shape[-1]
-    partner = torch.tensor([next((j % len(wavs) for j in range(i + 1, i + len(wavs))
-                                  if labels[j % len(wavs)] != labels[i]), (i + 1) % len(wavs))
-                            for i in range(len(wavs))])
-    sr, seed = adapter.sample_rate, int(hparams["seed"])
-    clip_s = length / sr
-    noise = 0.05 * torch.randn(wavs.shape, generator=torch.Generator().manual_seed(seed))
-    return make_two_event_set(wavs, wavs[partner], noise, sr, torch.stack([labels, labels[partner]], 1),
-                              seconds=min(float(hparams["two_event_seconds_valid"]), 0.4 * clip_s),
-                              gap=min(0.5, 0.2 * clip_s), snr_db=float(hparams["two_event_snr_db"]),
-                              seed=seed)
+    return next_partner_set(wavs, labels, adapter.sample_rate, hparams["two_event_seconds_valid"],
+                            hparams["two_event_snr_db"], seed=int(hparams["seed"]))
 
 
 def dataio_prep(hparams, manifests, data_root):

@@ -49,7 +49,7 @@ from speechbrain_interp.safety import load_state_dict  # noqa: E402
 from speechbrain_interp.two_events import (  # noqa: E402
     TWO_EVENT_METRICS,
     evaluate_two_events,
-    make_two_event_set,
+    next_partner_set,
     two_event_paper_metrics,
 )
 
@@ -94,19 +94,8 @@ def load_wavs(rows, sample_rate: int) -> torch.Tensor:
 
 def two_event_bench(rows, sample_rate: int, hparams, seed: int):
     """Clip ``i`` and the next clip of another class, inserted into white noise."""
-    wavs = load_wavs(rows, sample_rate)
-    labels = torch.tensor([c for _, c in rows])
-    partner = []
-    for i in range(len(rows)):
-        others = (k % len(rows) for k in range(i + 1, i + len(rows)) if labels[k % len(rows)] != labels[i])
-        partner.append(next(others, i))
-    gen = torch.Generator().manual_seed(seed)
-    clip_s = wavs.shape[1] / sample_rate
-    return make_two_event_set(
-        wavs, wavs[partner], 0.05 * torch.randn(wavs.shape, generator=gen), sample_rate,
-        torch.stack([labels, labels[partner]], 1),
-        seconds=min(float(hparams["two_event_seconds"]), 0.4 * clip_s), gap=min(0.5, 0.2 * clip_s),
-        snr_db=float(hparams["two_event_snr_db"]), seed=seed)
+    return next_partner_set(load_wavs(rows, sample_rate), torch.tensor([c for _, c in rows]), sample_rate,
+                            hparams["two_event_seconds"], hparams["two_event_snr_db"], seed=seed)
 
 
 def absent_mask_means(brick: TextLMAC, bench, batch_size: int) -> dict:
