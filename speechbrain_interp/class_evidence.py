@@ -10,6 +10,13 @@ each channel counts (HiResCAM, Draelos and Carin 2020). :func:`class_evidence` c
 map, ``relu(sum_k w_k h_k)``, normalised to a peak of 1 per clip, so that a decoder can read it
 as one more hidden layer.
 
+Which score the gradient is taken of matters where a scene holds the evidence of several
+classes. The gradient of a class's logit is positive wherever a feature raises that logit,
+including at another event whose features many classes share. The gradient of the class's
+log-probability, ``logit_c - logsumexp(logits)``, subtracts every other class's gradient
+weighted by its probability: a place that holds more evidence for a competing class than for
+the asked one counts against it, and the ``relu`` removes it (``score="log_probability"``).
+
 Authors
 * speechbrain_interp contributors 2026
 """
@@ -21,7 +28,10 @@ import torch.nn.functional as F
 
 from speechbrain_interp.lobes.mask_decoder import EVIDENCE_KEY, _first_tensor, to_canonical
 
-__all__ = ["EVIDENCE_KEY", "class_evidence", "class_score"]
+__all__ = ["EVIDENCE_KEY", "SCORES", "class_evidence", "class_score"]
+
+#: What :func:`class_evidence` differentiates (besides a callable).
+SCORES = ("logit", "log_probability")
 
 
 def class_score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -40,8 +50,18 @@ def class_score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return logits.gather(1, target.long().view(-1, 1)).sum()
 
 
+def _score_of(adapter, score, logits: torch.Tensor, target) -> torch.Tensor:
+    if callable(score):
+        return score(logits, target)
+    if score == "log_probability" and not getattr(adapter, "multilabel", False):
+        # a sigmoid output's log-probability only rescales the logit's gradient per clip, which
+        # the peak normalisation removes: multi-label classes stay the logit
+        logits = torch.log_softmax(logits, dim=-1)
+    return class_score(logits, target)
+
+
 def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, target,
-                   phase=None, weighting: str = "mean") -> torch.Tensor:
+                   phase=None, weighting: str = "mean", score="logit") -> torch.Tensor:
     """``(batch, 1, time, freq)`` map of where layer ``layer`` holds the evidence for ``target``.
 
     One forward pass of the classifier with gradients and one backward pass from the asked
@@ -69,6 +89,12 @@ def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, ta
         ``"element"`` (HiResCAM, Draelos and Carin 2020): gradient times activation at every
         place, summed over channels, which keeps where in the map a channel counts (an early
         layer whose channels serve every class has a class-specific map only this way).
+    score : str or callable
+        What is differentiated: ``"logit"`` (default), the asked classes' logits;
+        ``"log_probability"``, their log-softmax (single-label classifiers), whose gradient
+        discounts the places that hold more evidence for the competing classes (module
+        docstring); or a callable ``score(logits, target)`` returning a scalar summed over
+        the batch.
 
     Example
     -------
@@ -85,12 +111,18 @@ def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, ta
     >>> first = lambda ev: float(ev[..., :half, :].sum() / ev.sum())
     >>> first(low) > 0.5, first(high) < 0.5
     (True, True)
+    >>> contrast = class_evidence(adapter, "features", "BCTF", mag, torch.tensor([0]), weighting="element",
+    ...                           score="log_probability")
+    >>> first(contrast) >= first(low)   # the other tone's half counts against class 0
+    True
     """
     if layout == "BC":
         raise ValueError(f"layer '{layer}' has no time axis (a pooled vector): the class evidence needs "
                          "a map; name a layer before the model pools over time")
     if weighting not in ("mean", "element"):
         raise ValueError(f"weighting must be 'mean' or 'element', got '{weighting}'")
+    if not callable(score) and score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES} or a callable, got '{score}'")
     outputs = []
     handle = adapter.model.get_submodule(layer).register_forward_hook(
         lambda module, inputs, output: outputs.append(_first_tensor(output)))
@@ -100,7 +132,7 @@ def class_evidence(adapter, layer: str, layout: str, magnitude: torch.Tensor, ta
             mag = magnitude.detach().requires_grad_(True)
             logits = adapter(mag, phase=phase)
             acts = outputs[-1]
-            grads = torch.autograd.grad(class_score(logits, target), acts)[0]
+            grads = torch.autograd.grad(_score_of(adapter, score, logits, target), acts)[0]
     finally:
         handle.remove()
     view = getattr(adapter, "hidden_view", lambda name, output: output)

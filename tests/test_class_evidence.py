@@ -46,6 +46,54 @@ def test_the_evidence_of_a_class_lies_on_its_tone(weighting):
     assert torch.allclose(mean[0], mean[1], atol=1e-5)
 
 
+class SharedEvidence(torch.nn.Module):
+    """Band classes whose logits each also count the other band (``share``): the logit of a class
+    has evidence on both tones, its log-probability on its own tone only."""
+
+    def __init__(self, detector, share: float = 0.6):
+        super().__init__()
+        self.det = detector
+        self.register_buffer("mix", torch.tensor([[1.0, share], [share, 1.0]]))
+
+    def forward(self, x):
+        return self.det(x) @ self.mix.T
+
+
+def test_the_log_probability_discounts_a_competing_class():
+    from speechbrain_interp.adapters import TorchClassifier
+
+    base = smooth_classifier()
+    adapter = TorchClassifier(SharedEvidence(base.model), base.frontend, input="log1p_magnitude",
+                              layers=["det.features"], labels=["low", "high"])
+    wavs, spans = two_tone_scenes(6, 7, SR)
+    mag = adapter.frontend(wavs).magnitude
+    hop = adapter.frontend.hop_length
+    for label in (0, 1):
+        target = torch.full((6,), label)
+        shares = {}
+        for score in ("logit", "log_probability"):
+            ev = class_evidence(adapter, "det.features", "BCTF", mag, target, weighting="element",
+                                score=score)
+            shares[score] = (time_shares(ev[:, 0], spans[:, label], hop),
+                             time_shares(ev[:, 0], spans[:, 1 - label], hop))
+        own_logit, other_logit = shares["logit"]
+        own, other = shares["log_probability"]
+        assert bool((other_logit > 0.2).all()), other_logit  # the logit also points at the other tone
+        assert bool((other < 0.05).all()) and bool((own > own_logit + 0.15).all()), (own, other)
+    # a score of one's own: here the logit's, the same map
+    by_hand = class_evidence(adapter, "det.features", "BCTF", mag, torch.zeros(6).long(), weighting="element",
+                             score=lambda logits, target: logits[:, 0].sum())
+    assert torch.allclose(by_hand, class_evidence(adapter, "det.features", "BCTF", mag, torch.zeros(6).long(),
+                                                  weighting="element"))
+    with pytest.raises(ValueError, match="score"):
+        class_evidence(adapter, "det.features", "BCTF", mag, torch.zeros(6).long(), score="probability")
+    # sigmoid outputs: a class's log-probability rescales its logit's gradient only
+    multi = band_class_classifier(pool_temperature=1.0, threshold=0.0, multilabel=True)
+    maps = [class_evidence(multi, "features", "BCTF", mag, torch.zeros(6).long(), weighting="element",
+                           score=s) for s in ("logit", "log_probability")]
+    assert torch.allclose(*maps)
+
+
 def test_a_multi_label_set_and_bad_requests():
     adapter = smooth_classifier()
     wavs, spans = two_tone_scenes(2, 3, SR)
@@ -162,6 +210,9 @@ def test_the_conditional_export_script_writes_a_folder_that_answers_each_class(t
     interface = load(out, savedir=tmp_path / "savedir")
     brick = interface.interpreter
     assert brick.evidence_layer == "embedding_model.conv_block5" and float(brick.decoder.evidence_gain) == 4.0
+    assert brick.evidence_score == "log_probability"
+    assert load("lmac-esc50-compact-conditional", savedir=tmp_path / "bundled").interpreter.evidence_score == \
+        "log_probability"
     wav = demo_clip(5.0, seed=0)[None]
     dog, rain = (interface.interpret_batch(wav, target=c).mask for c in ("dog", "rain"))
     assert not torch.allclose(dog, rain)

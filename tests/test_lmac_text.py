@@ -128,6 +128,18 @@ def test_prompt_evidence_masks_each_prompt_on_its_tone():
         own, _ = own_span_scores(lmac.classifier, masks, spans[:, label])
         other, _ = own_span_scores(lmac.classifier, masks, spans[:, 1 - label])
         assert own >= 0.6 and own >= 5 * other, (text, own, other)
+    # a clip of the low tone alone: its label keeps its mask, the absent one's shrinks by the ratio
+    # of their zero-shot probabilities (presence_gate)
+    t = torch.arange(SR) / SR
+    low = (0.5 * torch.sin(2 * torch.pi * 700 * t) + 0.01 * torch.randn(4, SR, generator=torch.Generator()
+                                                                        .manual_seed(0)))
+    assert lmac.presence_gate
+    gated = [lmac.explain(low, target=torch.full((4,), c)).mask.mean((1, 2)) for c in (0, 1)]
+    lmac.presence_gate = False
+    plain = [lmac.explain(low, target=torch.full((4,), c)).mask.mean((1, 2)) for c in (0, 1)]
+    assert torch.allclose(gated[0], plain[0])  # the best-matching prompt: no change
+    assert bool((plain[1] > 0.8 * plain[0]).all())  # ungated, where it matches best is a mask as large
+    assert bool((gated[1] < 0.5 * plain[1]).all()) and bool((gated[1] < 0.5 * gated[0]).all()), (gated, plain)
 
 
 @pytest.mark.slow

@@ -73,3 +73,24 @@ def test_the_cli_asks_the_exported_interpreter_about_any_text(run, tmp_path):
     refused = subprocess.run([sys.executable, "-m", "speechbrain_interp", "explain", str(clip), "--text",
                               "dog", "--out", str(tmp_path / "x")], cwd=REPO, capture_output=True, text=True)
     assert refused.returncode == 2 and "text_lmac.json" in refused.stderr
+
+
+@pytest.mark.slow
+def test_the_recipe_evaluates_an_exported_interpreter_without_training(run, tmp_path):
+    """An export's projection and decoder, gated by the evidence at a chosen gain: no epoch runs."""
+    from speechbrain_interp.text_interface import load_text_lmac
+
+    out, _, _ = run
+    again = tmp_path / "again"
+    log = _run(RECIPE / "train_lmac_text.py", RECIPE / "hparams" / "lmac_text.yaml", "--debug",
+               f"--output_folder={again}", f"--data_folder={out / 'no_data'}",
+               f"--classifier_source={out / 'no_classifier'}", "--number_of_epochs=0",
+               f"--projection_file={out / 'export' / 'projection.safetensors'}",
+               f"--pretrained_decoder={out / 'export' / 'decoder.safetensors'}",
+               "--evidence_layer=embedding_model.conv_block5", "--evidence_gain=3")
+    assert not (again / "train_log.txt").exists(), log[-2000:]
+    assert json.loads((again / "results.json").read_text())["kept"] == 4
+    brick = load_text_lmac(again / "export")
+    assert float(brick.decoder.evidence_gain) == 3.0 and brick.evidence_score == "log_probability"
+    first = load_text_lmac(out / "export")  # the same projection as the export it read
+    assert first.classifier.embedder.projection.weight.equal(brick.classifier.embedder.projection.weight)

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_interp.audio import validate_waveform
-from speechbrain_interp.class_evidence import EVIDENCE_KEY, class_evidence
+from speechbrain_interp.class_evidence import EVIDENCE_KEY, SCORES, class_evidence
 from speechbrain_interp.interpreters.base import Interpreter, deprecated_alias
 from speechbrain_interp.lobes.mask_decoder import MaskDecoder, infer_layouts
 from speechbrain_interp.mixtures import (  # noqa: F401 (re-exported: they lived here before)
@@ -98,6 +98,10 @@ class LMAC(Interpreter):
         How the evidence map weights the layer's channels: ``"element"`` (default, gradient
         times activation at every place, HiResCAM) or ``"mean"`` (Grad-CAM), see
         :func:`~speechbrain_interp.class_evidence.class_evidence`.
+    evidence_score : str
+        What the evidence is the gradient of: ``"log_probability"`` (default), the asked class's
+        log-softmax, whose evidence discounts places that hold more evidence for competing
+        classes (another event of the scene); or ``"logit"``, the raw logit.
     evidence_floor, evidence_gain : float
         Floor and initial gain of the decoder's evidence gate (defaults 0.001 and 1.0, see
         :class:`MaskDecoder`); trained weights carry their own gain.
@@ -163,6 +167,7 @@ class LMAC(Interpreter):
         "class_conditional": False,
         "evidence_layer": None,
         "evidence_weighting": "element",
+        "evidence_score": "log_probability",
         "evidence_floor": 0.001,
         "evidence_gain": 1.0,
         "lambda_in": 4.0,
@@ -181,8 +186,8 @@ class LMAC(Interpreter):
 
     def __init__(self, classifier, layers=None, config=None, layouts=None, channels=None,
                  head_channels=None, n_convs=None, guide=None, profile_bias=None, freq_cells=None,
-                 class_conditional=None, evidence_layer=None, evidence_weighting=None, evidence_floor=None,
-                 evidence_gain=None, lambda_in=None, lambda_out=None,
+                 class_conditional=None, evidence_layer=None, evidence_weighting=None, evidence_score=None,
+                 evidence_floor=None, evidence_gain=None, lambda_in=None, lambda_out=None,
                  lambda_l1=None, lambda_tv=None, guidance_weight=None, guidance_threshold=None,
                  binarize_threshold=None, multilabel_threshold=None, probe_seconds=None,
                  out_loss=None, temperature=None, area_loss=None, decoder=None, pretrained_decoder=None):
@@ -190,12 +195,10 @@ class LMAC(Interpreter):
         opts = self.resolve_options(
             config, layers=layers, layouts=layouts, channels=channels, head_channels=head_channels,
             n_convs=n_convs, guide=guide, profile_bias=profile_bias, freq_cells=freq_cells,
-            class_conditional=class_conditional, evidence_layer=evidence_layer,
+            class_conditional=class_conditional, evidence_layer=evidence_layer, evidence_score=evidence_score,
             evidence_weighting=evidence_weighting, evidence_floor=evidence_floor,
-            evidence_gain=evidence_gain, lambda_in=lambda_in,
-            lambda_out=lambda_out,
-            lambda_l1=lambda_l1, lambda_tv=lambda_tv,
-            guidance_weight=guidance_weight, guidance_threshold=guidance_threshold,
+            evidence_gain=evidence_gain, lambda_in=lambda_in, lambda_out=lambda_out, lambda_l1=lambda_l1,
+            lambda_tv=lambda_tv, guidance_weight=guidance_weight, guidance_threshold=guidance_threshold,
             binarize_threshold=binarize_threshold, multilabel_threshold=multilabel_threshold,
             probe_seconds=probe_seconds, out_loss=out_loss, temperature=temperature, area_loss=area_loss)
         self.layers = list(opts["layers"] or classifier.layers)
@@ -217,6 +220,9 @@ class LMAC(Interpreter):
             raise ValueError(f"area_loss must be 'mask' or 'softplus', got '{opts['area_loss']}'")
         self.area_loss = opts["area_loss"]
         self.evidence_layer, self.evidence_weighting = opts["evidence_layer"], opts["evidence_weighting"]
+        if opts["evidence_score"] not in SCORES:
+            raise ValueError(f"evidence_score must be one of {SCORES}, got '{opts['evidence_score']}'")
+        self.evidence_score = opts["evidence_score"]
         if self.evidence_layer is not None:
             self.options.update(class_conditional=True)
             self.evidence_layout = infer_layouts(classifier, [self.evidence_layer], opts["probe_seconds"],
@@ -300,16 +306,20 @@ class LMAC(Interpreter):
         if any(k.startswith("decoder.") for k in state):  # an exported brick's state dict
             state = {k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")}
         self.load_state_dict({f"decoder.{k}": v for k, v in state.items()}, strict=False)
+        self.decoder.load_state_dict(self._warm_start(state))
+        return self
+
+    def _warm_start(self, state: dict) -> dict:
+        """Decoder weights, plus this decoder's fresh class modulation or evidence parts if they lack them."""
+        fresh = self.decoder.state_dict()
         if getattr(self.decoder, "n_classes", 0) and "film.weight" not in state:
             # an unconditional decoder warm-starts a conditional one: the modulation stays at
             # zero, so the conditional brick starts out exactly as the decoder it loaded
-            state = {**state, "film.weight": self.decoder.film.weight.detach()}
+            state = {**state, "film.weight": fresh["film.weight"]}
         if getattr(self.decoder, "evidence", False) and "evidence_proj.0.weight" not in state:
             # likewise for the evidence: its projections start at zero, its gate at evidence_gain
-            state = {**state, **{k: v.detach() for k, v in self.decoder.state_dict().items()
-                                 if k.startswith("evidence")}}
-        self.decoder.load_state_dict(state)
-        return self
+            state = {**state, **{k: v for k, v in fresh.items() if k.startswith("evidence")}}
+        return state
 
     def save_weights(self, path) -> Path:
         """Save the decoder's state dict (the only trained part) to ``path``."""
@@ -334,7 +344,7 @@ class LMAC(Interpreter):
             if target is None:
                 raise ValueError("this decoder is class-conditional: pass the class to explain (target=...)")
             layers[EVIDENCE_KEY] = class_evidence(self.classifier, self.evidence_layer, self.evidence_layout,
-                                                  magnitude, target, phase=phase,
+                                                  magnitude, target, phase=phase, score=self.evidence_score,
                                                   weighting=self.evidence_weighting)
             return self.decoder(layers, domain)
         if self.class_conditional:

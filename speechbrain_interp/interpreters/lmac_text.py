@@ -117,6 +117,11 @@ class TextLMAC(LMAC):
         (An :class:`LMAC` option.) The decoder also reads the embedder's evidence for the prompt
         on this layer: the gradient of the clip's zero-shot similarity to the prompt times the
         layer's activation (:meth:`prompt_evidence`), which gates the mask as in :class:`LMAC`.
+    presence_gate : bool
+        With ``evidence_layer``: lower the mask's odds by how much less the clip matches the prompt
+        than its best-matching label prompt (the ratio of their zero-shot probabilities; 1 when
+        no label matches better), so that a prompt for a sound the clip does not hold gets a
+        small mask, not the mask of where it matches best. Default True.
     **kwargs
         Other :class:`LMAC` options.
 
@@ -136,11 +141,11 @@ class TextLMAC(LMAC):
     method = "L-MAC (text)"
     family, interface = "lmac_text", "TextLMACInterface"
     DEFAULTS = {**LMAC.DEFAULTS, "lambda_cos": 1.0, "lambda_absent": 2.0, "cond_scale": 1.0,
-                "similarity_layer": None}
+                "similarity_layer": None, "presence_gate": True}
     SIMILARITY = "prompt_similarity"  # the decoder's extra input, see similarity_track()
 
     def __init__(self, classifier=None, embedder=None, labels=None, config=None, lambda_cos=None,
-                 lambda_absent=None, cond_scale=None, similarity_layer=None, **kwargs):
+                 lambda_absent=None, cond_scale=None, similarity_layer=None, presence_gate=None, **kwargs):
         if classifier is None:
             if embedder is None or not labels:
                 raise ValueError("TextLMAC needs a ZeroShotAdapter, or an embedder and its labels")
@@ -161,6 +166,9 @@ class TextLMAC(LMAC):
         if similarity_layer is not None:
             self.options["similarity_layer"] = similarity_layer
         self.similarity_layer = self.options["similarity_layer"]
+        if presence_gate is not None:
+            self.options["presence_gate"] = bool(presence_gate)
+        self.presence_gate = bool(self.options["presence_gate"])
         if self.evidence_layer is not None:
             self.options["class_conditional"] = False  # conditioned on the prompt's evidence, not classes
         specs = dict(self.decoder.specs)
@@ -197,7 +205,7 @@ class TextLMAC(LMAC):
         if "film_map.weight" not in state:
             raise ValueError(f"'{path}' holds no text-conditioned decoder (no film_map weights); "
                              "is it a plain L-MAC decoder? Load it with LMAC instead")
-        self.decoder.load_state_dict(state)
+        self.decoder.load_state_dict(self._warm_start(state))
         return self
 
     def _check_similarity_layer(self, specs) -> None:
@@ -229,26 +237,46 @@ class TextLMAC(LMAC):
 
         The evidence of :func:`~speechbrain_interp.class_evidence.class_evidence` for a zero-shot
         classifier whose classes are, for the time of the call, the batch's own prompts (clip ``i``
-        asked about prompt ``i``), so that any text, not only a label, has a map.
+        asked about prompt ``i``) followed by the label prompts, so that any text, not only a
+        label, has a map. With ``evidence_score="log_probability"`` the score is the prompt's
+        logit against the label prompts' (``logit_i - logsumexp(label logits)``): where the clip
+        matches a label better than the prompt counts against the prompt.
         """
-        clf = self.classifier
-        saved = clf.prompts
-        clf.prompts = F.normalize(prompts.float(), dim=-1).to(saved)
+        return self._evidence_and_presence(magnitude, prompts, phase)[0]
+
+    def _evidence_and_presence(self, magnitude, prompts, phase=None):
+        """:meth:`prompt_evidence` and ``(batch,)`` log presence: the prompt's zero-shot logit
+        minus the largest of it and the label prompts' (0 when no label matches the clip better)."""
+        clf, n = self.classifier, len(prompts)
+        saved, presence = clf.prompts, []
+        clf.prompts = torch.cat([F.normalize(prompts.float(), dim=-1).to(saved), saved])
+        own = torch.arange(n, device=magnitude.device)
+
+        def score(logits, target):
+            chosen = logits.gather(1, target.view(-1, 1)).squeeze(1)
+            presence.append((chosen - torch.maximum(chosen, logits[:, n:].amax(-1))).detach())
+            if self.evidence_score == "log_probability":
+                chosen = chosen - torch.logsumexp(logits[:, n:], dim=-1)
+            return chosen.sum()
         try:
-            return class_evidence(clf, self.evidence_layer, self.evidence_layout, magnitude,
-                                  torch.arange(len(prompts), device=magnitude.device), phase=phase,
-                                  weighting=self.evidence_weighting)
+            evidence = class_evidence(clf, self.evidence_layer, self.evidence_layout, magnitude, own,
+                                      phase=phase, weighting=self.evidence_weighting, score=score)
         finally:
             clf.prompts = saved
+        return evidence, presence[0]
 
     def _decode(self, domain, hidden: dict, prompts: torch.Tensor, magnitude=None,
-                phase=None) -> torch.Tensor:
+                phase=None, gate: bool = True) -> torch.Tensor:
         layers = {n: hidden[n] for n in self.layers}
         if self.similarity_layer:
             layers[self.SIMILARITY] = self.similarity_track(hidden, prompts)
-        if self.decoder.evidence:
-            layers[EVIDENCE_KEY] = self.prompt_evidence(magnitude, prompts, phase)
-        return self.decoder(layers, domain, target=self.condition(prompts))
+        if not self.decoder.evidence:
+            return self.decoder(layers, domain, target=self.condition(prompts))
+        layers[EVIDENCE_KEY], presence = self._evidence_and_presence(magnitude, prompts, phase)
+        logits = self.decoder(layers, domain, target=self.condition(prompts))
+        # a prompt the clip matches less than some label gets its odds lowered by that ratio
+        # (not while training: the objective teaches where; the gate says whether)
+        return logits + presence[:, None, None] if self.presence_gate and gate else logits
 
     # --- conditioning ------------------------------------------------------------------
     def prompts_of(self, target) -> torch.Tensor:
@@ -335,7 +363,7 @@ class TextLMAC(LMAC):
         absent = (torch.zeros_like(target, dtype=torch.bool) if absent is None
                   else torch.as_tensor(absent, device=device).bool())
         mask_logits = self._decode(fe.to_mask_domain(spec.magnitude), hidden, prompts, spec.magnitude,
-                                   spec.phase)
+                                   spec.phase, gate=False)
         mask = torch.sigmoid(mask_logits)
         shown = self.sample_mask(mask_logits) if self.training and self.temperature > 0 else mask
         mag, phase = spec.magnitude, spec.phase

@@ -12,7 +12,7 @@ Usage
 -----
     python recipes/ESC50/interpret/export_conditional.py \
         --out speechbrain_interp/pretrained/lmac-esc50-compact-conditional \
-        --evaluation results/ESC50/interpret/cond_g1/two_events_15s/results.md
+        --evaluation results/ESC50/interpret/cond_lp/two_events_15s/results.md --overwrite
 
 Authors
 * speechbrain_interp contributors 2026
@@ -38,8 +38,9 @@ NOTES = (
     "Ask it about a class: `explain(wav, target=\"dog\")` (CLI: `--target dog`) returns the mask of that "
     "class's evidence; without a target it explains the prediction. The decoder is the bundled L-MAC "
     "decoder, and its mask logits are gated by the time profile of the asked class's evidence on "
-    "`embedding_model.conv_block5` (gradient times activation of that class's logit, "
-    "speechbrain_interp.class_evidence): `logit + g log(p + 0.001)`, with g = 1 as initialised (a larger "
+    "`embedding_model.conv_block5` (gradient times activation of that class's log-probability, which "
+    "discounts places that hold more evidence for competing classes; speechbrain_interp.class_evidence): "
+    "`logit + g log(p + 0.001)`, with g = 1 as initialised (a larger "
     "g follows the evidence more closely and keeps less of the decision). Further training on the L-MAC "
     "objective lowered the two-event own share (recipes/ESC50/interpret/README.md), so the decoder ships "
     "as the bundled one. Each explanation costs one more forward and a partial backward pass of the "
@@ -57,6 +58,8 @@ def main(argv=None) -> Path:
     parser.add_argument("--evidence_layer", default="embedding_model.conv_block5")
     parser.add_argument("--evidence_gain", type=float, default=1.0,
                         help="gain of the evidence gate, when the decoder's weights hold none (default 1)")
+    parser.add_argument("--evidence_score", default="log_probability", choices=["log_probability", "logit"],
+                        help="what the class evidence is the gradient of (default: the log-probability)")
     parser.add_argument("--evaluation", help="a results.md of eval.py for the model card")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     args = parser.parse_args(argv)
@@ -65,7 +68,8 @@ def main(argv=None) -> Path:
     with tempfile.TemporaryDirectory() as savedir:
         adapter = load_classifier_adapter(source=args.classifier_source, layers=LAYERS, savedir=savedir)
         brick = LMAC(adapter, layers=LAYERS, evidence_layer=args.evidence_layer,
-                     evidence_gain=args.evidence_gain, pretrained_decoder=args.decoder).eval()
+                     evidence_gain=args.evidence_gain, evidence_score=args.evidence_score,
+                     pretrained_decoder=args.decoder).eval()
         return _export(brick, args)
 
 

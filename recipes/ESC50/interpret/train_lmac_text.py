@@ -122,13 +122,23 @@ def build(hparams) -> TextLMAC:
         if not path.exists():
             raise FileNotFoundError(f"no projection at '{path}': train the text-aligned encoder first "
                                     "(recipes/ESC50/concepts/train.py hparams/text_aligned.yaml)")
-        embedder.projection.load_state_dict(load_state_dict(path))
+        state = load_state_dict(path)
+        if "logit_scale" in state:  # an exported interpreter's projection.safetensors
+            embedder.logit_scale.data.copy_(state.pop("logit_scale").reshape(()))
+            state = {k.removeprefix("projection."): v for k, v in state.items()}
+        embedder.projection.load_state_dict(state)
     adapter = ZeroShotAdapter(embedder, embedder.classifier.labels, scale=hparams.get("zero_shot_scale"))
     layers = [f"classifier.model.{name}" for name in hparams["decoder_layers"]]
     evidence = hparams.get("evidence_layer")
-    return TextLMAC(adapter, layers=layers, config=hparams["brick"],
-                    evidence_layer=f"classifier.model.{evidence}" if evidence else None,
-                    pretrained_decoder=hparams.get("pretrained_decoder"))
+    brick = TextLMAC(adapter, layers=layers, config=hparams["brick"],
+                     evidence_layer=f"classifier.model.{evidence}" if evidence else None,
+                     evidence_score=hparams.get("evidence_score", "log_probability"),
+                     presence_gate=hparams.get("presence_gate", True),
+                     pretrained_decoder=hparams.get("pretrained_decoder"))
+    gain = hparams.get("evidence_gain")
+    if gain is not None and brick.decoder.evidence:  # over the initial or the loaded gain
+        brick.decoder.evidence_gain.data.fill_(float(gain))
+    return brick
 
 
 def train_epoch(brick, opt, rows, hparams, gen, rng, epoch: int) -> dict:
