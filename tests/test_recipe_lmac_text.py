@@ -77,7 +77,8 @@ def test_the_cli_asks_the_exported_interpreter_about_any_text(run, tmp_path):
 
 @pytest.mark.slow
 def test_the_recipe_evaluates_an_exported_interpreter_without_training(run, tmp_path):
-    """An export's projection and decoder, gated by the evidence at a chosen gain: no epoch runs."""
+    """An export's projection and decoder, gated by the evidence at a chosen gain: no epoch runs;
+    or trained further, with the decoder it starts from as epoch 0."""
     from speechbrain_interp.text_interface import load_text_lmac
 
     out, _, _ = run
@@ -94,3 +95,12 @@ def test_the_recipe_evaluates_an_exported_interpreter_without_training(run, tmp_
     assert float(brick.decoder.evidence_gain) == 3.0 and brick.evidence_score == "log_probability"
     first = load_text_lmac(out / "export")  # the same projection as the export it read
     assert first.classifier.embedder.projection.weight.equal(brick.classifier.embedder.projection.weight)
+    # trained further from it: the decoder it starts from is validated as epoch 0 and competes
+    further = tmp_path / "further"
+    _run(RECIPE / "train_lmac_text.py", RECIPE / "hparams" / "lmac_text.yaml", "--debug",
+         f"--output_folder={further}", f"--data_folder={out / 'no_data'}",
+         f"--classifier_source={out / 'no_classifier'}", "--number_of_epochs=1",
+         f"--projection_file={out / 'export' / 'projection.safetensors'}",
+         f"--pretrained_decoder={out / 'export' / 'decoder.safetensors'}")
+    log = (further / "train_log.txt").read_text()
+    assert [line.split(",")[0] for line in log.splitlines()] == ["epoch: 0", "epoch: 1"]

@@ -201,22 +201,28 @@ def main(argv):
     checkpointer = AtomicCheckpointer(hparams["save_folder"], recoverables={
         "decoder": brick.decoder, "optimizer": opt, "counter": counter,
         "random_state": RandomState({"mixtures": gen})})
-    checkpointer.recover_if_possible()
+    resumed = checkpointer.recover_if_possible()
     log = Path(hparams["train_log"])
     budget = hparams.get("max_minutes")
-    for epoch in counter:
-        t0 = time.time()
-        train_stats = train_epoch(brick, opt, train_rows, hparams, gen, rng, epoch)
+
+    def validate(epoch: int, t0: float, train_stats: dict) -> None:
+        """Fold-4 two-event own share, logged; the checkpoint kept on it."""
         table = two_event_rows({"LMAC-ZS": brick}, valid_bench, hparams)
         valid = {f"valid {k}": v for k, v in table["rows"].get("LMAC-ZS", {}).items()}
-        own = valid.get("valid own share", 0.0)
         line = {"epoch": epoch, "minutes": round((time.time() - t0) / 60, 2), **train_stats, **valid,
                 "valid kept": table["kept"]}
         with log.open("a", encoding="utf-8") as fout:
             fout.write(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
                                  for k, v in line.items()) + "\n")
         logger.info("%s", line)
-        checkpointer.save_and_keep_only(meta={"own_share": own}, max_keys=["own_share"])
+        checkpointer.save_and_keep_only(meta={"own_share": valid.get("valid own share", 0.0)},
+                                        max_keys=["own_share"])
+
+    if resumed is None and hparams.get("pretrained_decoder") and int(hparams["number_of_epochs"]) > 0:
+        validate(0, time.time(), {})  # the decoder it starts from competes with the trained epochs
+    for epoch in counter:
+        t0 = time.time()
+        validate(epoch, t0, train_epoch(brick, opt, train_rows, hparams, gen, rng, epoch))
         if budget and (time.time() - started) / 60 > float(budget):
             logger.info("time budget of %s min spent after epoch %d", budget, epoch)
             break
