@@ -33,6 +33,7 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
+from speechbrain.utils.distributed import ddp_barrier
 
 __all__ = ["AtomicCheckpointer", "RandomState", "incomplete_checkpoints", "replace_atomically"]
 
@@ -106,11 +107,14 @@ class AtomicCheckpointer(Checkpointer):
         self._pending_meta = None
         checkpoint = super().save_checkpoint(meta=meta or {}, end_of_epoch=end_of_epoch, name=name,
                                              verbosity=verbosity)
-        if self._pending_meta is not None:
+        if self._pending_meta is not None:  # the main process only
             path, values, epoch_end = self._pending_meta
             replace_atomically(path, lambda tmp: Checkpointer._save_checkpoint_metafile(self, tmp, values,
                                                                                          epoch_end))
             self._pending_meta = None
+        # every process must see the whole checkpoint before any lists them: delete_checkpoints
+        # decides on each process which to delete, and processes that disagree deadlock there
+        ddp_barrier()
         return checkpoint
 
     def _save_checkpoint_metafile(self, fpath, meta_to_include=None, end_of_epoch=True):

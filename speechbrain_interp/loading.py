@@ -76,6 +76,7 @@ def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.
     >>> sorted(model.mods.keys())
     ['classifier', 'compute_features', 'embedding_model', 'mean_var_norm']
     """
+    from speechbrain.utils.distributed import run_on_main
     from speechbrain.utils.fetching import FetchConfig
 
     folder = Path(folder).resolve()
@@ -88,9 +89,15 @@ def load_pretrained(cls, folder, savedir=None, hparams_file: str = "hyperparams.
     hparams["savedir"] = savedir
     pretrainer = hparams["pretrainer"]
     pretrainer.set_collect_in(savedir)
-    # overwrite=True: links left in savedir by another model are replaced, never reused
-    pretrainer.collect_files(default_source=str(folder),
-                             fetch_config=FetchConfig(overwrite=True, allow_network=False))
+    # overwrite=True: links left in savedir by another model are replaced, never reused. Under
+    # DDP the main process replaces them and the others then reuse them: processes that each
+    # replaced the links of one savedir would read a link another had just removed
+    run_on_main(pretrainer.collect_files,
+                kwargs={"default_source": str(folder),
+                        "fetch_config": FetchConfig(overwrite=True, allow_network=False)},
+                post_func=pretrainer.collect_files,
+                post_kwargs={"default_source": str(folder),
+                             "fetch_config": FetchConfig(overwrite=False, allow_network=False)})
     if isinstance(pretrainer, SafePretrainer):
         pretrainer.load_collected()
     else:

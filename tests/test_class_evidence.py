@@ -211,8 +211,8 @@ def test_the_conditional_export_script_writes_a_folder_that_answers_each_class(t
     brick = interface.interpreter
     assert brick.evidence_layer == "embedding_model.conv_block5" and float(brick.decoder.evidence_gain) == 4.0
     assert brick.evidence_score == "log_probability"
-    assert load("lmac-esc50-compact-conditional", savedir=tmp_path / "bundled").interpreter.evidence_score == \
-        "log_probability"
+    bundled = load("lmac-esc50-compact-conditional", savedir=tmp_path / "bundled").interpreter
+    assert bundled.evidence_score == "log_probability"
     wav = demo_clip(5.0, seed=0)[None]
     dog, rain = (interface.interpret_batch(wav, target=c).mask for c in ("dog", "rain"))
     assert not torch.allclose(dog, rain)

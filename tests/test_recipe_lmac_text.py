@@ -104,3 +104,21 @@ def test_the_recipe_evaluates_an_exported_interpreter_without_training(run, tmp_
          f"--pretrained_decoder={out / 'export' / 'decoder.safetensors'}")
     log = (further / "train_log.txt").read_text()
     assert [line.split(",")[0] for line in log.splitlines()] == ["epoch: 0", "epoch: 1"]
+
+
+@pytest.mark.slow
+def test_the_laion_clap_variant_runs_end_to_end_on_random_weights(tmp_path):
+    """hparams/lmac_text_clap.yaml --debug: a random-weight LAION-CLAP of the real architecture
+    (written once to the package cache), synthesised ESC-50, one epoch, the two-event evaluation."""
+    import importlib.util
+
+    if importlib.util.find_spec("laion_clap") is None:
+        pytest.skip("laion-clap is not installed")
+    out = tmp_path / "clap"
+    _run(RECIPE / "train_lmac_text.py", RECIPE / "hparams" / "lmac_text_clap.yaml", "--debug",
+         f"--output_folder={out}", f"--data_folder={tmp_path / 'no_data'}", timeout=600)
+    results = json.loads((out / "results.json").read_text())
+    assert results["kept"] == results["total"] == 4
+    assert {"LMAC-ZS (label prompts)", "LMAC-ZS (caption prompts)"} <= set(results["rows"])
+    assert (out / "decoder.ckpt").exists() and not (out / "export").exists()
+    assert [line.split(",")[0] for line in (out / "train_log.txt").read_text().splitlines()] == ["epoch: 1"]

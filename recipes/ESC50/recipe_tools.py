@@ -231,10 +231,11 @@ def debug_scratch(prefix: str) -> Path:
 
 
 def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=(), prefix: str = "l2i_debug_",
-                          clips_per_fold: int = 1):
+                          clips_per_fold: int = 1, classifier: bool = True):
     """Overrides that make ``--debug`` self-contained and quick.
 
-    A random-weight compact classifier when ``classifier_source`` holds none, a synthesised
+    A random-weight compact classifier when ``classifier_source`` holds none (unless
+    ``classifier`` is False: a recipe without a SpeechBrain classifier), a synthesised
     data set in ESC-50's layout (``clips_per_fold`` clips per class and fold) when
     ``data_folder`` holds none, and the keys in ``extra_none`` set to None when the files
     they name do not exist. Scratch files go to a ``prefix`` temporary folder.
@@ -245,7 +246,7 @@ def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=(), prefix: 
     scratch = debug_scratch(prefix)
     labels = ["dog", "siren", "rain", "engine"]
     source = peek(hparams_file, overrides, "classifier_source")
-    if not source or not (Path(str(source)) / "hyperparams.yaml").exists():
+    if classifier and (not source or not (Path(str(source)) / "hyperparams.yaml").exists()):
         folder = make_speechbrain_classifier(scratch / "classifier", "compact", n_mels=32, labels=labels)
         overrides["classifier_source"] = str(folder)
         overrides["classifier_interface"] = "EncoderClassifier"

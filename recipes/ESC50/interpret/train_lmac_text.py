@@ -14,12 +14,17 @@ the best own-span share is kept, evaluated on fold-5 scenes (label prompts, and 
 given as free text) and exported to ``<output_folder>/export`` (``speechbrain-interp explain
 clip.wav --text "dog barking" --interpreter <that folder>``).
 
+``hparams/lmac_text_clap.yaml`` is the same over LAION-CLAP (``--clap_checkpoint``; with
+``--debug`` and none, a random-weight LAION-CLAP of the same architecture).
+
 Usage
 -----
     python recipes/ESC50/interpret/train_lmac_text.py recipes/ESC50/interpret/hparams/lmac_text.yaml \
         --data_folder=../shared/data/esc50
     # seconds-long smoke test: random-weight classifier, hashing text tower, synthesised ESC-50
     python recipes/ESC50/interpret/train_lmac_text.py recipes/ESC50/interpret/hparams/lmac_text.yaml --debug
+    python recipes/ESC50/interpret/train_lmac_text.py \
+        recipes/ESC50/interpret/hparams/lmac_text_clap.yaml --debug
 
 Authors
 * speechbrain_interp contributors 2026
@@ -38,7 +43,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from esc50_prepare import prepare_esc50  # noqa: E402
-from recipe_tools import esc50_debug_overrides, markdown_table, parse_arguments, start_experiment  # noqa: E402
+from recipe_tools import (  # noqa: E402
+    esc50_debug_overrides,
+    markdown_table,
+    parse_arguments,
+    peek,
+    start_experiment,
+    top_level,
+)
 
 from speechbrain_interp.audio import load_audio  # noqa: E402
 from speechbrain_interp.checkpointing import AtomicCheckpointer, RandomState  # noqa: E402
@@ -114,8 +126,10 @@ def absent_mask_means(brick: TextLMAC, bench, batch_size: int) -> dict:
             "mask mean (absent prompt)": float(torch.cat(absent).mean())}
 
 
-def build(hparams) -> TextLMAC:
-    """The brick over the text-aligned encoder, its projection loaded from ``projection_file``."""
+def build(hparams, labels=None) -> TextLMAC:
+    """The brick over the recipe's embedder: the text-aligned encoder, its projection loaded from
+    ``projection_file``, or LAION-CLAP; ``labels`` are the zero-shot classes (default the
+    text-aligned encoder's classifier's)."""
     embedder = hparams["embedder"]
     if hparams.get("projection_file"):
         path = Path(hparams["projection_file"])
@@ -127,11 +141,14 @@ def build(hparams) -> TextLMAC:
             embedder.logit_scale.data.copy_(state.pop("logit_scale").reshape(()))
             state = {k.removeprefix("projection."): v for k, v in state.items()}
         embedder.projection.load_state_dict(state)
-    adapter = ZeroShotAdapter(embedder, embedder.classifier.labels, scale=hparams.get("zero_shot_scale"))
-    layers = [f"classifier.model.{name}" for name in hparams["decoder_layers"]]
+    prefix = hparams.get("layer_prefix", "classifier.model.")
+    layers = [f"{prefix}{name}" for name in hparams["decoder_layers"]]
     evidence = hparams.get("evidence_layer")
-    brick = TextLMAC(adapter, layers=layers, config=hparams["brick"],
-                     evidence_layer=f"classifier.model.{evidence}" if evidence else None,
+    evidence = f"{prefix}{evidence}" if evidence else None
+    inner = getattr(embedder, "classifier", None)  # a text-aligned encoder captures through its classifier
+    adapter = ZeroShotAdapter(embedder, labels or inner.labels, scale=hparams.get("zero_shot_scale"),
+                              layers=None if inner is not None else layers + ([evidence] if evidence else []))
+    brick = TextLMAC(adapter, layers=layers, config=hparams["brick"], evidence_layer=evidence,
                      evidence_score=hparams.get("evidence_score", "log_probability"),
                      presence_gate=hparams.get("presence_gate", True),
                      pretrained_decoder=hparams.get("pretrained_decoder"))
@@ -139,6 +156,12 @@ def build(hparams) -> TextLMAC:
     if gain is not None and brick.decoder.evidence:  # over the initial or the loaded gain
         brick.decoder.evidence_gain.data.fill_(float(gain))
     return brick
+
+
+def dataset_labels(manifest: Path) -> list:
+    """The class names of an ESC-50 manifest, in the data set's class order."""
+    items = json.loads(Path(manifest).read_text(encoding="utf-8")).values()
+    return [name for _, name in sorted({(v["class_idx"], v["class_string"]) for v in items})]
 
 
 def train_epoch(brick, opt, rows, hparams, gen, rng, epoch: int) -> dict:
@@ -171,23 +194,38 @@ def two_event_rows(bricks: dict, bench, hparams, profile_of: str | None = None) 
                                    top_k=int(hparams["two_event_top_k"]), profile_of=profile_of)
 
 
+def debug_overrides(hparams_file, overrides: dict) -> dict:
+    """``--debug``: synthesised ESC-50 when the real one is absent, and a random-weight stand-in
+    for the embedder (the compact classifier in a hashing text tower, or LAION-CLAP); one short
+    epoch, and every scene counts (a random ranking)."""
+    clap = "clap_checkpoint" in top_level(hparams_file)
+    overrides = esc50_debug_overrides(hparams_file, overrides, prefix="lmac_text_debug_", classifier=not clap)
+    if clap and not peek(hparams_file, overrides, "clap_checkpoint"):
+        from speechbrain_interp.testing import write_random_laion_clap
+
+        folder = write_random_laion_clap()  # built once, then reused from the package cache
+        overrides.update(clap_checkpoint=str(folder / "clap.safetensors"),
+                         clap_text_encoder=str(folder / "roberta"))
+    defaults = {"number_of_epochs": 1, "valid_clips": 4, "test_clips": 4, "batch_size": 4,
+                "max_train_clips": 8, "two_event_top_k": 1000}
+    if not clap:
+        defaults.update(text_tower="hashing", projection_file=None)  # an untrained projection
+    return {**defaults, **overrides}
+
+
 def main(argv):
     hparams_file, run_opts, overrides = parse_arguments(argv)
     debug = bool(run_opts.get("debug", False))
     if debug:
-        overrides = esc50_debug_overrides(hparams_file, overrides, prefix="lmac_text_debug_")
-        # an untrained projection into the hashing tower; every scene counts (a random ranking)
-        for key, value in (("text_tower", "hashing"), ("projection_file", None), ("number_of_epochs", 1),
-                           ("valid_clips", 4), ("test_clips", 4), ("batch_size", 4), ("max_train_clips", 8),
-                           ("two_event_top_k", 1000)):
-            overrides.setdefault(key, value)
+        overrides = debug_overrides(hparams_file, overrides)
     hparams = start_experiment(hparams_file, overrides)
     started = time.time()
-    brick = build(hparams)
-    labels = list(brick.classifier.labels)
     data_root = str(Path(hparams["data_folder"]).resolve())
     manifests = prepare_esc50(hparams["data_folder"], hparams["manifest_folder"], hparams["train_folds"],
                               hparams["valid_folds"], hparams["test_folds"])
+    clap = "clap_checkpoint" in hparams
+    brick = build(hparams, hparams.get("labels") or (dataset_labels(manifests["train"]) if clap else None))
+    labels = list(brick.classifier.labels)
     seed = int(hparams["seed"])
     train_rows = load_split(manifests["train"], data_root, labels, hparams.get("max_train_clips"), seed)
     valid_rows = load_split(manifests["valid"], data_root, labels, hparams["valid_clips"], seed)
@@ -254,6 +292,9 @@ def main(argv):
         md += markdown_table(paper, list(next(iter(paper.values()))))
     (out / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     brick.save_weights(out / "decoder.ckpt")
+    if clap:  # the export folder bundles a text-aligned encoder; CLAP's decoder loads from decoder.ckpt
+        logger.info("results in %s; decoder in %s", out / "results.md", out / "decoder.ckpt")
+        return results
     export_text_lmac(brick, out / "export", classifier_source=hparams["classifier_source"],
                      classifier_interface=hparams["classifier_interface"], text_tower=hparams["text_tower"],
                      embedding_layer=hparams["embedding_layer"])
