@@ -262,6 +262,18 @@ def esc50_debug_overrides(hparams_file, overrides: dict, extra_none=(), prefix: 
     return overrides
 
 
+def random_clap_overrides(hparams_file, overrides: dict) -> dict:
+    """For ``--debug`` of a LAION-CLAP recipe given no ``clap_checkpoint``: a random-weight
+    LAION-CLAP of the real architecture (built once, then reused from the package cache)."""
+    if "clap_checkpoint" not in top_level(hparams_file) or peek(hparams_file, overrides, "clap_checkpoint"):
+        return overrides
+    from speechbrain_interp.testing import write_random_laion_clap
+
+    folder = write_random_laion_clap()
+    return {**overrides, "clap_checkpoint": str(folder / "clap.safetensors"),
+            "clap_text_encoder": str(folder / "roberta")}
+
+
 def esc50_datasets(hparams, debug: bool = False):
     """ESC-50 manifests (train/valid/test folds) and DynamicItemDatasets yielding ``id`` and ``sig``."""
     manifests = prepare_esc50(

@@ -69,7 +69,7 @@ from recipe_tools import (  # noqa: E402
     esc50_debug_overrides,
     markdown_table,
     parse_arguments,
-    peek,
+    random_clap_overrides,
     start_experiment,
     top_level,
 )
@@ -85,14 +85,8 @@ logger = logging.getLogger(__name__)
 def debug_overrides(hparams_file, overrides: dict) -> dict:
     """``--debug``: a random-weight classifier and a synthesised ESC-50 when the real ones are absent."""
     overrides = esc50_debug_overrides(hparams_file, overrides, prefix="concepts_debug_", clips_per_fold=2)
-    keys = top_level(hparams_file)
-    if "clap_checkpoint" in keys and not peek(hparams_file, overrides, "clap_checkpoint"):
-        from speechbrain_interp.testing import write_random_laion_clap  # LAION-CLAP, random weights
-
-        clap = write_random_laion_clap()  # built once, then reused from the package cache
-        overrides["clap_checkpoint"] = str(clap / "clap.safetensors")
-        overrides["clap_text_encoder"] = str(clap / "roberta")
-    if "number_of_epochs" in keys:
+    overrides = random_clap_overrides(hparams_file, overrides)
+    if "number_of_epochs" in top_level(hparams_file):
         overrides.setdefault("number_of_epochs", 2)
     overrides.setdefault("target_l0s", [2, 5])
     overrides.setdefault("vocabularies", ["sound_events"])

@@ -47,7 +47,7 @@ from recipe_tools import (  # noqa: E402
     esc50_debug_overrides,
     markdown_table,
     parse_arguments,
-    peek,
+    random_clap_overrides,
     start_experiment,
     top_level,
 )
@@ -200,12 +200,7 @@ def debug_overrides(hparams_file, overrides: dict) -> dict:
     epoch, and every scene counts (a random ranking)."""
     clap = "clap_checkpoint" in top_level(hparams_file)
     overrides = esc50_debug_overrides(hparams_file, overrides, prefix="lmac_text_debug_", classifier=not clap)
-    if clap and not peek(hparams_file, overrides, "clap_checkpoint"):
-        from speechbrain_interp.testing import write_random_laion_clap
-
-        folder = write_random_laion_clap()  # built once, then reused from the package cache
-        overrides.update(clap_checkpoint=str(folder / "clap.safetensors"),
-                         clap_text_encoder=str(folder / "roberta"))
+    overrides = random_clap_overrides(hparams_file, overrides)
     defaults = {"number_of_epochs": 1, "valid_clips": 4, "test_clips": 4, "batch_size": 4,
                 "max_train_clips": 8, "two_event_top_k": 1000}
     if not clap:
