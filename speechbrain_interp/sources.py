@@ -16,7 +16,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["HubUnavailableError", "hub_cache_dir", "resolve_source", "bundled_interpreter",
+__all__ = ["HubUnavailableError", "hub_cache_dir", "resolve_source", "bundled_interpreter", "bundled_folder",
            "BUNDLED_INTERPRETER"]
 
 #: What a Hugging Face Hub repository id looks like (``name`` or ``org/name``).
@@ -94,8 +94,8 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
     path = Path(text).expanduser()
     if path.is_dir():
         return path.resolve()
-    bundled = Path(__file__).resolve().parent / "pretrained" / text
-    if isinstance(source, str) and "/" not in text and (bundled / "config.json").is_file():
+    bundled = bundled_folder(source)
+    if bundled is not None:
         return bundled
     if isinstance(source, Path) or text.startswith((".", "/", "~")) or not REPO_ID_PATTERN.match(text):
         raise FileNotFoundError(
@@ -139,6 +139,22 @@ def resolve_source(source, revision: str | None = None, offline: bool | None = N
 BUNDLED_INTERPRETER = "lmac-esc50-compact"
 
 
+def bundled_folder(name):
+    """The folder of the interpreter bundled with the package that ``name`` names, or None.
+
+    Only a bare name (a string without ``/``) of a folder holding ``config.json`` counts.
+
+    Example
+    -------
+    >>> bundled_folder("lmac-esc50-compact").name, bundled_folder("no-such-interpreter")
+    ('lmac-esc50-compact', None)
+    """
+    if not isinstance(name, str) or "/" in name:
+        return None
+    folder = Path(__file__).resolve().parent / "pretrained" / name
+    return folder if (folder / "config.json").is_file() else None
+
+
 def bundled_interpreter(name: str = BUNDLED_INTERPRETER) -> Path:
     """Folder of a pretrained interpreter shipped inside the package (works offline).
 
@@ -160,8 +176,9 @@ def bundled_interpreter(name: str = BUNDLED_INTERPRETER) -> Path:
     ...
     FileNotFoundError: the bundled interpreter 'no-such-interpreter' is not in this installation ...
     """
-    folder = Path(__file__).resolve().parent / "pretrained" / name
-    if not (folder / "config.json").is_file():
+    folder = bundled_folder(name)
+    if folder is None:
+        folder = Path(__file__).resolve().parent / "pretrained" / name
         available = sorted(p.name for p in folder.parent.glob("*") if (p / "config.json").is_file())
         raise FileNotFoundError(
             f"the bundled interpreter '{name}' is not in this installation ({folder}); available: "

@@ -27,7 +27,7 @@ from speechbrain_interp.interpreters.lmac_text import TextLMAC
 from speechbrain_interp.interpreting import InterpretingMixin
 from speechbrain_interp.loading import load_classifier_adapter
 from speechbrain_interp.safety import load_state_dict
-from speechbrain_interp.sources import resolve_source
+from speechbrain_interp.sources import bundled_folder, resolve_source
 
 __all__ = ["TextLMACInterface", "load_text_lmac", "is_text_lmac_folder", "CONFIG"]
 
@@ -37,10 +37,7 @@ CONFIG = "text_lmac.json"
 def _local(folder) -> Path:
     """``folder``, or the bundled interpreter it names (e.g. ``"lmac-zs-esc50-compact"``)."""
     path = Path(folder)
-    bundled = Path(__file__).resolve().parent / "pretrained" / str(folder)
-    if not path.exists() and "/" not in str(folder) and (bundled / CONFIG).is_file():
-        return bundled
-    return path
+    return path if path.exists() else (bundled_folder(str(folder)) or path)
 
 
 def is_text_lmac_folder(folder) -> bool:
